@@ -1,0 +1,249 @@
+//! `doormat`: the command-line interface. The only code with clap, anyhow,
+//! and file I/O: it loads specs and vectors from disk, runs the engine and
+//! the oracles, and writes (or checks) the reports.
+//!
+//! **Invariant:** a report set is written whole or not at all: every file is
+//! rendered in memory first, then written to a temporary file and renamed.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod load;
+mod output;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use doormat_formats::{LoadErrors, Scenario, Spec};
+use doormat_report::DesignAudit;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: every claim held, every expectation met, no drift.
+const EXIT_OK: u8 = 0;
+/// Exit code: a claim contradicted, an expectation failed, or drift.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit code: bad input or usage.
+const EXIT_INPUT: u8 = 2;
+/// Exit code: the reports could not be written or read (I/O).
+const EXIT_IO: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "doormat", version, about = "Audits end-to-end-encrypted messaging designs against scenario vectors and writes evidence-based reports")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Audit designs against vectors and write reports (or check them with --check)
+    Audit(AuditArgs),
+    /// Check spec and vector files, including cross-references, without running anything
+    Validate {
+        /// Files or directories (files under a `specs` directory are specs, all others vectors)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the built-in designs and the vectors
+    List {
+        /// Directory of specs
+        #[arg(long, default_value = "specs")]
+        specs: PathBuf,
+        /// Directory of vectors
+        #[arg(long, default_value = "vectors")]
+        vectors: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// Audit only this design (repeatable); default: every spec in --specs
+    #[arg(long = "design", value_name = "NAME")]
+    designs: Vec<String>,
+    /// Directory (searched recursively) or file of vectors
+    #[arg(long, default_value = "vectors")]
+    vectors: PathBuf,
+    /// Directory of specs
+    #[arg(long, default_value = "specs")]
+    specs: PathBuf,
+    /// Directory the reports go to
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Compare freshly computed reports with the files in --out; print a diff for any drift and write nothing
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_INPUT } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Audit(args) => audit(&args),
+        Command::Validate { paths } => validate(&paths),
+        Command::List { specs, vectors } => list(&specs, &vectors),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Input(errors)) => {
+            eprintln!("{errors}");
+            let n = errors.0.len();
+            eprintln!("doormat: {n} input error{}; nothing was run or written", if n == 1 { "" } else { "s" });
+            ExitCode::from(EXIT_INPUT)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(EXIT_INPUT)
+        }
+        Err(Failure::Io(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+/// Why a command could not finish.
+#[derive(Debug)]
+enum Failure {
+    /// Bad spec or vector files.
+    Input(LoadErrors),
+    /// Bad command-line use.
+    Usage(String),
+    /// The file system failed us.
+    Io(anyhow::Error),
+}
+
+impl From<LoadErrors> for Failure {
+    fn from(e: LoadErrors) -> Self {
+        Failure::Input(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// The specs selected by `--design`, with their designs.
+fn select(specs: Vec<(Spec, Box<dyn doormat_engine::Design>)>, wanted: &[String]) -> Result<Vec<(Spec, Box<dyn doormat_engine::Design>)>, Failure> {
+    if wanted.is_empty() {
+        return Ok(specs);
+    }
+    for w in wanted {
+        if !specs.iter().any(|(s, _)| s.id == *w) {
+            let known = specs.iter().map(|(s, _)| s.id.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(Failure::Usage(format!("unknown design `{w}`: expected one of {known}")));
+        }
+    }
+    Ok(specs.into_iter().filter(|(s, _)| wanted.contains(&s.id)).collect())
+}
+
+fn audit_one(spec: &Spec, design: &dyn doormat_engine::Design, scenarios: &[Scenario]) -> DesignAudit {
+    let results = scenarios.iter().map(|sc| doormat_oracles::judge(&doormat_engine::run(design, sc))).collect();
+    DesignAudit::new(spec, results)
+}
+
+fn audit(args: &AuditArgs) -> Result<u8, Failure> {
+    let specs = load::specs(&args.specs)?;
+    let scenarios = load::vectors(&[args.vectors.clone()])?;
+    if scenarios.is_empty() {
+        return Err(Failure::Usage(format!("no vector files (*.yaml) under {}", args.vectors.display())));
+    }
+    let selected = select(specs, &args.designs)?;
+    // Designs are independent: audit them on as many threads as there are cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(selected.len().max(1));
+    let mut audits: Vec<Option<DesignAudit>> = vec![None; selected.len()];
+    std::thread::scope(|scope| {
+        let chunks: Vec<Vec<usize>> = (0..threads).map(|t| (t..selected.len()).step_by(threads).collect()).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|idx| {
+                let selected = &selected;
+                let scenarios = &scenarios;
+                scope.spawn(move || idx.into_iter().map(|i| (i, audit_one(&selected[i].0, selected[i].1.as_ref(), scenarios))).collect::<Vec<_>>())
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, a) in done {
+                    audits[i] = Some(a);
+                }
+            }
+        }
+    });
+    let audits: Vec<DesignAudit> = audits.into_iter().collect::<Option<_>>().context("an audit thread panicked")?;
+    let files = output::render(&audits);
+    let messages: usize = audits.first().map_or(0, |a| a.vectors.iter().map(|v| v.stats.messages).sum());
+    if args.check {
+        let drift = output::check(&args.out, &files)?;
+        if drift == 0 {
+            println!("doormat: {} report files in {} match ({} designs, {} vectors, {messages} messages)", files.len(), args.out.display(), audits.len(), scenarios.len());
+            return Ok(EXIT_OK);
+        }
+        println!("doormat: {drift} report file(s) in {} drifted; run `doormat audit` to update them and review the diff", args.out.display());
+        return Ok(EXIT_FINDINGS);
+    }
+    output::write_all(&args.out, &files)?;
+    let mut code = EXIT_OK;
+    for a in &audits {
+        let broken = a.broken_claims();
+        let failed = a.failed_expectations();
+        if broken.is_empty() && failed.is_empty() {
+            println!("{:<16} every claim held ({} vectors)", a.design, a.vectors.len());
+        } else {
+            code = EXIT_FINDINGS;
+            let ids: Vec<String> = broken.iter().map(ToString::to_string).collect();
+            let mut line = format!("{:<16} CLAIMS CONTRADICTED: {}", a.design, if ids.is_empty() { "none".to_owned() } else { ids.join(", ") });
+            if !failed.is_empty() {
+                line.push_str(&format!("; {} expectation(s) not met", failed.len()));
+            }
+            println!("{line}");
+        }
+    }
+    println!("doormat: wrote {} files to {} ({} designs, {} vectors, {messages} messages per design)", files.len(), args.out.display(), audits.len(), scenarios.len());
+    Ok(code)
+}
+
+fn validate(paths: &[PathBuf]) -> Result<u8, Failure> {
+    let (specs, vectors) = load::classify(paths)?;
+    let mut errors = LoadErrors::default();
+    let mut n_specs = 0;
+    for p in &specs {
+        match load::spec_file(p) {
+            Ok(_) => n_specs += 1,
+            Err(e) => errors.0.extend(e.0),
+        }
+    }
+    let n_vectors = match load::vectors(&vectors) {
+        Ok(v) => v.len(),
+        Err(e) => {
+            errors.0.extend(e.0);
+            0
+        }
+    };
+    if !errors.0.is_empty() {
+        return Err(Failure::Input(errors));
+    }
+    println!("ok: {n_specs} spec(s) and {n_vectors} vector(s) are valid");
+    Ok(EXIT_OK)
+}
+
+fn list(specs: &std::path::Path, vectors: &std::path::Path) -> Result<u8, Failure> {
+    println!("designs (built in):");
+    let loaded = if specs.exists() { load::specs(specs).unwrap_or_default() } else { Vec::new() };
+    for name in doormat_designs::BUILTIN {
+        let title = loaded.iter().find(|(s, _)| s.builtin() == *name).map_or("(no spec)", |(s, _)| s.title.as_str());
+        println!("  {name:<18} {title}");
+    }
+    if vectors.exists() {
+        println!("vectors ({}):", vectors.display());
+        for sc in load::vectors(&[vectors.to_path_buf()])? {
+            println!("  {:<28} {} [{}]", sc.id, sc.title, sc.tags.join(", "));
+        }
+    }
+    Ok(EXIT_OK)
+}

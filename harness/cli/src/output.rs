@@ -1,0 +1,62 @@
+//! Rendering the report set, writing it atomically, and checking it for
+//! drift against the files on disk.
+
+use anyhow::Context;
+use doormat_report::{render_json, render_markdown, render_scorecard, DesignAudit};
+use similar::TextDiff;
+use std::path::Path;
+
+/// Every report file: (file name, contents), in a fixed order.
+pub fn render(audits: &[DesignAudit]) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for a in audits {
+        files.push((format!("{}.md", a.design), render_markdown(a)));
+        files.push((format!("{}.json", a.design), render_json(a)));
+    }
+    files.push(("SCORECARD.md".to_owned(), render_scorecard(audits)));
+    files
+}
+
+/// Writes every file to a temporary name first, then renames them all, so
+/// a failure leaves no half-written report.
+pub fn write_all(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the report directory {}", dir.display()))?;
+    let mut temps = Vec::new();
+    for (name, contents) in files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        if let Err(e) = std::fs::write(&tmp, contents) {
+            for t in &temps {
+                let _ = std::fs::remove_file(t);
+            }
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
+        }
+        temps.push(tmp);
+    }
+    for ((name, _), tmp) in files.iter().zip(&temps) {
+        std::fs::rename(tmp, dir.join(name)).with_context(|| format!("cannot move {} into place", tmp.display()))?;
+    }
+    Ok(())
+}
+
+/// Compares `files` with `dir`, prints a unified diff per drifted file, and
+/// returns how many drifted.
+#[allow(clippy::print_stdout)]
+pub fn check(dir: &Path, files: &[(String, String)]) -> anyhow::Result<usize> {
+    let mut drift = 0;
+    for (name, fresh) in files {
+        let path = dir.join(name);
+        let committed = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        if committed != *fresh {
+            drift += 1;
+            let old = format!("{} (committed)", path.display());
+            let new = format!("{} (fresh audit)", path.display());
+            print!("{}", TextDiff::from_lines(&committed, fresh).unified_diff().context_radius(2).header(&old, &new));
+        }
+    }
+    Ok(drift)
+}

@@ -1,0 +1,172 @@
+//! End-to-end tests of the `doormat` binary: the audit loop on the real
+//! specs and vectors, determinism, the drift check, and input errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn doormat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_doormat")).args(args).current_dir(root()).output().expect("run doormat")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn audit_into(dir: &Path) -> Output {
+    doormat(&["audit", "--out", dir.to_str().unwrap()])
+}
+
+fn read_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn json(dir: &Path, design: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join(format!("{design}.json"))).unwrap()).unwrap()
+}
+
+fn verdict(report: &serde_json::Value, property: &str) -> String {
+    report["properties"].as_array().unwrap().iter().find(|p| p["property"] == property).unwrap()["verdict"].as_str().unwrap().to_owned()
+}
+
+/// The whole loop: two audits of the default set give byte-identical
+/// reports; the positive control is caught; the honest baseline passes.
+#[test]
+fn audit_is_deterministic_and_judges_the_controls() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let out_a = audit_into(a.path());
+    let out_b = audit_into(b.path());
+    assert_eq!(out_a.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out_a.stdout), text(&out_a.stderr));
+    assert_eq!(out_b.status.code(), Some(0));
+    let files = read_dir(a.path());
+    assert_eq!(files, read_dir(b.path()), "two runs must give byte-identical reports");
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for want in ["SCORECARD.md", "plaintext-relay.md", "plaintext-relay.json", "ratchet.md", "ratchet.json"] {
+        assert!(names.contains(&want), "missing {want} in {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "temporary files left: {names:?}");
+
+    let relay = json(a.path(), "plaintext-relay");
+    assert_eq!(relay["schema_version"], 1);
+    assert_eq!(verdict(&relay, "provider-blind"), "fail", "plaintext-relay must be caught by provider-blind");
+    assert_eq!(verdict(&relay, "outsider-blind"), "fail");
+    assert_eq!(verdict(&relay, "recipients-only"), "fail");
+    assert_eq!(verdict(&relay, "delivers"), "pass");
+    let finding = relay["findings"].as_array().unwrap().iter().find(|f| f["property"] == "provider-blind").unwrap();
+    let ev = &finding["evidence"][0];
+    assert!(ev["record"].is_u64() && ev["offset"].is_u64() && ev["encoding"].is_string(), "evidence names record, offset, encoding: {ev}");
+
+    let ratchet = json(a.path(), "ratchet");
+    for p in ratchet["properties"].as_array().unwrap() {
+        assert_ne!(p["verdict"], "fail", "ratchet must not fail {}", p["property"]);
+        assert_ne!(p["verdict"], "error", "ratchet must not error on {}", p["property"]);
+    }
+    for p in ["provider-blind", "recipients-only", "outsider-blind", "delivers"] {
+        assert_eq!(verdict(&ratchet, p), "pass", "ratchet {p}");
+    }
+    for p in ["change-visible", "integrity", "forward-secrecy", "post-compromise"] {
+        assert_eq!(verdict(&ratchet, p), "not-tested", "ratchet {p}");
+    }
+    let md = std::fs::read_to_string(a.path().join("ratchet.md")).unwrap();
+    let order = ["## Scorecard", "## Findings", "## Vectors", "## What this audit cannot see"];
+    let pos: Vec<usize> = order.iter().map(|h| md.find(h).unwrap_or_else(|| panic!("{h} missing"))).collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "sections out of order");
+}
+
+#[test]
+fn check_reports_drift_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_eq!(doormat(&["audit", "--design", "plaintext-relay", "--out", d]).status.code(), Some(0));
+    let ok = doormat(&["audit", "--design", "plaintext-relay", "--out", d, "--check"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    let md = dir.path().join("plaintext-relay.md");
+    let original = std::fs::read_to_string(&md).unwrap();
+    std::fs::write(&md, original.replace("## Findings", "## Findingz")).unwrap();
+    let before = read_dir(dir.path());
+    let drift = doormat(&["audit", "--design", "plaintext-relay", "--out", d, "--check"]);
+    assert_eq!(drift.status.code(), Some(1));
+    let out = text(&drift.stdout);
+    assert!(out.contains("-## Findingz") && out.contains("+## Findings"), "unified diff expected:\n{out}");
+    assert_eq!(before, read_dir(dir.path()), "--check must write nothing");
+}
+
+#[test]
+fn unknown_design_is_a_usage_error() {
+    let out = doormat(&["audit", "--design", "nope", "--out", "/nonexistent/never"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown design `nope`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    assert_eq!(doormat(&["audit", "--frobnicate"]).status.code(), Some(2));
+    assert_eq!(doormat(&["validate"]).status.code(), Some(2));
+}
+
+#[test]
+fn list_shows_designs_and_vectors() {
+    let out = doormat(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    assert!(s.contains("ratchet") && s.contains("plaintext-relay") && s.contains("thousand-messages"), "{s}");
+}
+
+#[test]
+fn validate_accepts_the_shipped_files() {
+    let out = doormat(&["validate", "specs", "vectors"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Malformed inputs: the message names file:line:column and what was
+/// expected, shows the line, and the exit code is 2.
+#[test]
+fn malformed_vectors_exit_2_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("unknown-field", "title: t\nseed: 1\ncolour: red\nusers: [a]\nsteps:\n  - register: {user: a}\n", ":3:1: unknown field `colour`, expected one of"),
+        ("wrong-type", "title: t\nseed: one\nusers: [a]\nsteps:\n  - register: {user: a}\n", ":2:7: seed: invalid type: string \"one\", expected u64"),
+        ("bad-indent", "title: t\n seed: 1\nusers: [a]\nsteps: []\n", ":2:"),
+        ("duplicate-key", "title: t\nseed: 1\nusers: [a]\nseed: 2\nsteps:\n  - register: {user: a}\n", ":4:1: duplicate key `seed`"),
+        ("unknown-user", "title: t\nseed: 1\nusers: [alice, bob]\nsteps:\n  - register: {user: alice}\n  - register: {user: bob}\n  - send: {id: m1, from: alice, to: zed}\n", ":7:"),
+    ];
+    for (name, src, want) in cases {
+        let p = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&p, src).unwrap();
+        let out = doormat(&["validate", p.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(want), "{name}: expected {want:?} in:\n{err}");
+        assert!(err.contains(" | "), "{name}: the source line is shown:\n{err}");
+        let first = err.lines().next().unwrap();
+        assert!(!first.ends_with('.'), "{name}: no trailing period: {first}");
+    }
+    let missing = doormat(&["validate", "vectors/does-not-exist.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("vectors/does-not-exist.yaml: no such file or directory"), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn bad_vector_stops_the_audit_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = dir.path().join("v");
+    std::fs::create_dir(&vectors).unwrap();
+    std::fs::write(vectors.join("x.yaml"), "title: t\nseed: 1\nusers: [a]\nsteps:\n  - send: {id: m1, from: a, to: b}\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = doormat(&["audit", "--vectors", vectors.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!out_dir.exists(), "no report may be written on bad input");
+}

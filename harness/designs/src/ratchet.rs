@@ -1,0 +1,625 @@
+//! `ratchet`: the honest end-to-end encrypted baseline, Signal-style. Each
+//! pair of devices runs X3DH from the served directory entry, then a Double
+//! Ratchet ([`session`]); a message goes out as one envelope per recipient
+//! device. Clients surface what they can see change: a contact's identity
+//! key, a new or vanished device of a user they know, members joining or
+//! leaving a conversation they know.
+//!
+//! Published bundle: `identity` = Ed25519 public key (32) || X25519
+//! identity public key (32); `prekey` = X25519 signed prekey (32) || Ed25519
+//! signature over it (64); each `one_time` item = id (`u32`, big-endian) ||
+//! X25519 public key (32).
+//!
+//! Envelope body: `version (1) || kind (1) || [initiation] || header (40) ||
+//! ciphertext`. Kind 1 is an ordinary message, kind 2 a prekey message whose
+//! initiation is the sender's identity (64), the X3DH base key (32), the
+//! signed prekey used (32), a flag byte and the one-time prekey id (`u32`) if
+//! the flag is 1, and the sender's user and device names (length-prefixed).
+//! The header is the ratchet public key (32), the previous chain length and
+//! the message number (`u32` each). The ciphertext is ChaCha20-Poly1305 of
+//! the [`Payload`]; its associated data binds both identities, both device
+//! addresses, the conversation id and every byte of the body before it.
+//!
+//! **Invariants:** every random byte comes from the generator seeded with
+//! the device's seed; `encrypt` and `decrypt` are all-or-nothing (they work
+//! on a copy and keep it only on success), so a refused or failed call
+//! leaves the device exactly as it was; nothing that fails to authenticate
+//! is returned, and no input makes this code panic.
+
+mod keys;
+mod session;
+
+use crate::persist::{pairs, Peer, RngState};
+use crate::wire::{rejected, Payload, Reader, Writer};
+use doormat_engine::{
+    Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
+    OutEnvelope, Received, Seed, Sent,
+};
+use doormat_formats::{DeviceAddr, UserId};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
+use session::{Header, Initiation, Session};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+const NAME: &str = "ratchet";
+const VERSION: u8 = 1;
+const KIND_MESSAGE: u8 = 1;
+const KIND_PREKEY: u8 = 2;
+/// One-time prekeys a device keeps published.
+const ONE_TIME_PREKEYS: usize = 100;
+/// Sessions kept per remote device, newest (active) first.
+const MAX_SESSIONS: usize = 5;
+/// X3DH base keys remembered after their session is dropped, so an old
+/// prekey message cannot be replayed into a fresh session.
+const MAX_USED_BASE_KEYS: usize = 1000;
+/// First bytes of every message's associated data.
+const AD_LABEL: &[u8] = b"doormat ratchet v1 message";
+
+/// The `ratchet` design.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ratchet;
+
+impl Design for Ratchet {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::with_export(true)
+    }
+
+    fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let signing_key = keys::random_secret(&mut rng);
+        let identity_key = keys::random_secret(&mut rng);
+        let signed_prekey = keys::random_secret(&mut rng);
+        let identity = [keys::ed_public(&signing_key), keys::x_public(&identity_key)].concat();
+        let signature = keys::sign_prekey(&signing_key, &keys::x_public(&signed_prekey));
+        let mut device = RatchetDevice {
+            rng,
+            st: State {
+                design: NAME.to_owned(),
+                addr: Peer::from(addr),
+                signing_key,
+                identity_key,
+                identity,
+                signed_prekey,
+                signed_prekey_signature: signature.to_vec(),
+                one_time: BTreeMap::new(),
+                next_one_time_id: 1,
+                sessions: BTreeMap::new(),
+                used_base_keys: VecDeque::new(),
+                seen: Seen::default(),
+            },
+        };
+        device.top_up()?;
+        Ok(Box::new(device))
+    }
+
+    /// Restores a device; the state carries its own address, which wins over
+    /// `addr` (a seized state acts as the device it was taken from).
+    fn import_device(&self, _addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
+        let export: Export =
+            serde_json::from_slice(state).map_err(|e| rejected(format!("{NAME} state is not valid: {e}")))?;
+        if export.state.design != NAME {
+            return Err(rejected(format!("state of design `{}`, expected `{NAME}`", export.state.design)));
+        }
+        Ok(Box::new(RatchetDevice { rng: export.rng.restore(), st: export.state }))
+    }
+}
+
+/// A device's whole state but its random generator.
+#[derive(Clone, Serialize, Deserialize)]
+struct State {
+    design: String,
+    addr: Peer,
+    /// Ed25519 secret key.
+    signing_key: [u8; 32],
+    /// X25519 identity secret key.
+    identity_key: [u8; 32],
+    /// The published identity: Ed25519 public || X25519 identity public.
+    identity: Vec<u8>,
+    signed_prekey: [u8; 32],
+    signed_prekey_signature: Vec<u8>,
+    /// Unused one-time prekeys by id.
+    one_time: BTreeMap<u32, [u8; 32]>,
+    next_one_time_id: u32,
+    /// Sessions per remote device, active first.
+    #[serde(with = "pairs")]
+    sessions: BTreeMap<Peer, Vec<Session>>,
+    used_base_keys: VecDeque<[u8; 32]>,
+    seen: Seen,
+}
+
+/// What [`Device::export_state`] writes.
+#[derive(Serialize, Deserialize)]
+struct Export {
+    rng: RngState,
+    state: State,
+}
+
+#[derive(Clone)]
+struct RatchetDevice {
+    rng: ChaCha20Rng,
+    st: State,
+}
+
+impl std::fmt::Debug for RatchetDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RatchetDevice")
+            .field("addr", &self.st.addr)
+            .field("one_time_prekeys", &self.st.one_time.len())
+            .field("sessions", &self.st.sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device for RatchetDevice {
+    fn publish(&mut self) -> Result<Bundle, ImplError> {
+        let mut next = self.clone();
+        next.top_up()?;
+        *self = next;
+        let prekey = [keys::x_public(&self.st.signed_prekey).as_slice(), &self.st.signed_prekey_signature].concat();
+        let one_time =
+            self.st.one_time.iter().map(|(id, sk)| [id.to_be_bytes().as_slice(), &keys::x_public(sk)].concat()).collect();
+        Ok(Bundle { identity: self.st.identity.clone(), prekey, one_time })
+    }
+
+    fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
+        let mut next = self.clone();
+        let sent = next.encrypt_all(req)?;
+        *self = next;
+        Ok(sent)
+    }
+
+    fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
+        let mut next = self.clone();
+        let received = next.decrypt_one(env)?;
+        *self = next;
+        Ok(received)
+    }
+
+    fn fork(&self) -> Box<dyn Device> {
+        Box::new(self.clone())
+    }
+
+    fn export_state(&self) -> Result<Vec<u8>, ImplError> {
+        serde_json::to_vec(&Export { rng: RngState::save(&self.rng), state: self.st.clone() })
+            .map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+    }
+}
+
+impl RatchetDevice {
+    /// Generates one-time prekeys until [`ONE_TIME_PREKEYS`] are unused.
+    fn top_up(&mut self) -> Result<(), ImplError> {
+        while self.st.one_time.len() < ONE_TIME_PREKEYS {
+            let id = self.st.next_one_time_id;
+            self.st.next_one_time_id =
+                id.checked_add(1).ok_or_else(|| ImplError::Failed("one-time prekey ids exhausted".to_owned()))?;
+            self.st.one_time.insert(id, keys::random_secret(&mut self.rng));
+        }
+        Ok(())
+    }
+
+    fn encrypt_all(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
+        let me = self.st.addr.clone();
+        let mut events = BTreeSet::new();
+        self.st.seen.members(req.conversation, req.members, &mut events);
+        self.st.seen.directory(&me, req.recipients, &mut events);
+        let payload = Payload::encode(req.conversation, req.members, req.plaintext)?;
+        let mut done = BTreeSet::new();
+        let mut envelopes = Vec::new();
+        for entry in req.recipients {
+            let peer = Peer::from(&entry.device);
+            if peer == me || !done.insert(peer.clone()) {
+                continue;
+            }
+            let body = self.seal_for(&peer, entry, req.conversation, &payload)?;
+            envelopes.push(OutEnvelope { to: vec![entry.device.clone()], body });
+        }
+        Ok(Sent { envelopes, events: events.into_iter().collect() })
+    }
+
+    /// One envelope body for one recipient device, starting a session from
+    /// its directory entry if there is none with the identity it shows.
+    fn seal_for(
+        &mut self,
+        peer: &Peer,
+        entry: &DirectoryEntry,
+        conversation: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, ImplError> {
+        let active = self.st.sessions.get(peer).and_then(|l| l.first());
+        if !active.is_some_and(|s| s.peer_identity == entry.identity && s.can_send()) {
+            let session = self.start_session(entry).map_err(|e| in_entry(e, &entry.device))?;
+            let list = self.st.sessions.entry(peer.clone()).or_default();
+            list.insert(0, session);
+            list.truncate(MAX_SESSIONS);
+        }
+        let session = self
+            .st
+            .sessions
+            .get_mut(peer)
+            .and_then(|l| l.first_mut())
+            .ok_or_else(|| ImplError::Failed(format!("no session with {}", entry.device)))?;
+        let (header, key) = session.next_send()?;
+        let mut w = Writer::new();
+        w.u8(VERSION);
+        match &session.initiation {
+            Some(init) => {
+                w.u8(KIND_PREKEY);
+                w.raw(&self.st.identity);
+                w.raw(&init.base_key);
+                w.raw(&init.signed_prekey);
+                match init.one_time {
+                    Some(id) => {
+                        w.u8(1);
+                        w.u32(id);
+                    }
+                    None => w.u8(0),
+                }
+                w.bytes(self.st.addr.user.as_bytes())?;
+                w.bytes(self.st.addr.device.as_bytes())?;
+            }
+            None => w.u8(KIND_MESSAGE),
+        }
+        header.encode(&mut w);
+        let mut body = w.finish();
+        let ad =
+            associated_data(&self.st.identity, &session.peer_identity, &self.st.addr, peer, conversation, &body)?;
+        body.extend(keys::seal(&key, &ad, payload)?);
+        Ok(body)
+    }
+
+    /// X3DH as the initiator against a served directory entry.
+    fn start_session(&mut self, entry: &DirectoryEntry) -> Result<Session, ImplError> {
+        let bundle = PeerBundle::parse(entry)?;
+        let ephemeral = keys::random_secret(&mut self.rng);
+        let mut dhs = vec![
+            keys::dh(&self.st.identity_key, &bundle.signed_prekey)?,
+            keys::dh(&ephemeral, &bundle.identity_key)?,
+            keys::dh(&ephemeral, &bundle.signed_prekey)?,
+        ];
+        if let Some((_, one_time)) = bundle.one_time {
+            dhs.push(keys::dh(&ephemeral, &one_time)?);
+        }
+        let secret = keys::x3dh_secret(&dhs)?;
+        let initiation = Initiation {
+            base_key: keys::x_public(&ephemeral),
+            signed_prekey: bundle.signed_prekey,
+            one_time: bundle.one_time.map(|(id, _)| id),
+        };
+        Session::initiator(secret, entry.identity.clone(), initiation, &mut self.rng)
+    }
+
+    fn decrypt_one(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
+        let from = Peer::from(env.from);
+        let msg = Incoming::parse(env.body)?;
+        let (plaintext, peer_identity) = match &msg.initiation {
+            Some(init) => self.open_prekey(&from, init, &msg, env.conversation)?,
+            None => self.open_message(&from, &msg, env.conversation)?,
+        };
+        let mut r = Reader::new(&plaintext);
+        let payload = Payload::decode(&mut r)?;
+        r.end("payload")?;
+        if payload.conversation != env.conversation {
+            return Err(rejected(format!(
+                "message of conversation `{}` delivered in `{}`",
+                payload.conversation, env.conversation
+            )));
+        }
+        let mut events = BTreeSet::new();
+        let me = self.st.addr.clone();
+        self.st.seen.sender(&me, &from, &peer_identity, &mut events);
+        self.st.seen.members(env.conversation, &payload.members, &mut events);
+        Ok(Received {
+            plaintext: Some(payload.plaintext),
+            sender: Some(from.to_addr()),
+            events: events.into_iter().collect(),
+        })
+    }
+
+    /// An ordinary message: tries every session with the sender, newest
+    /// first, and makes the one that opens it active.
+    fn open_message(
+        &mut self,
+        from: &Peer,
+        msg: &Incoming<'_>,
+        conversation: &str,
+    ) -> Result<(Vec<u8>, Vec<u8>), ImplError> {
+        let sessions = self.st.sessions.get(from).map(Vec::as_slice).unwrap_or_default();
+        let mut opened = None;
+        for (i, s) in sessions.iter().enumerate() {
+            let ad =
+                associated_data(&s.peer_identity, &self.st.identity, from, &self.st.addr, conversation, msg.prefix)?;
+            if let Ok(result) = s.open(&msg.header, &ad, msg.ciphertext, &self.rng) {
+                opened = Some((i, result));
+                break;
+            }
+        }
+        let Some((i, (session, rng, plaintext))) = opened else {
+            return Err(rejected(format!("no session with {} opens this message", from.to_addr())));
+        };
+        let identity = session.peer_identity.clone();
+        self.keep_session(from, Some(i), session, rng);
+        Ok((plaintext, identity))
+    }
+
+    /// A prekey message: opens it in the session it started if that session
+    /// is kept, otherwise runs X3DH as the responder and starts the session.
+    fn open_prekey(
+        &mut self,
+        from: &Peer,
+        init: &IncomingInitiation,
+        msg: &Incoming<'_>,
+        conversation: &str,
+    ) -> Result<(Vec<u8>, Vec<u8>), ImplError> {
+        if init.sender != *from {
+            return Err(rejected(format!(
+                "prekey message from {} claims to be from {}",
+                from.to_addr(),
+                init.sender.to_addr()
+            )));
+        }
+        let identity = init.identity.to_vec();
+        let base_key = init.initiation.base_key;
+        let ad = associated_data(&identity, &self.st.identity, from, &self.st.addr, conversation, msg.prefix)?;
+        let sessions = self.st.sessions.get(from).map(Vec::as_slice).unwrap_or_default();
+        if let Some(i) = sessions.iter().position(|s| s.base_key == base_key && s.peer_identity == identity) {
+            let (session, rng, plaintext) = sessions[i].open(&msg.header, &ad, msg.ciphertext, &self.rng)?;
+            self.keep_session(from, Some(i), session, rng);
+            return Ok((plaintext, identity));
+        }
+        if self.st.used_base_keys.contains(&base_key) {
+            return Err(rejected("prekey message replayed after its session was dropped"));
+        }
+        if init.initiation.signed_prekey != keys::x_public(&self.st.signed_prekey) {
+            return Err(rejected("prekey message for an unknown signed prekey"));
+        }
+        let one_time = match init.initiation.one_time {
+            Some(id) => {
+                Some(*self.st.one_time.get(&id).ok_or_else(|| rejected(format!("unknown one-time prekey {id}")))?)
+            }
+            None => None,
+        };
+        let mut peer_key = [0u8; 32];
+        peer_key.copy_from_slice(&init.identity[32..]);
+        let mut dhs = vec![
+            keys::dh(&self.st.signed_prekey, &peer_key)?,
+            keys::dh(&self.st.identity_key, &base_key)?,
+            keys::dh(&self.st.signed_prekey, &base_key)?,
+        ];
+        if let Some(sk) = one_time {
+            dhs.push(keys::dh(&sk, &base_key)?);
+        }
+        let secret = keys::x3dh_secret(&dhs)?;
+        let fresh = Session::responder(secret, identity.clone(), base_key, self.st.signed_prekey);
+        let (session, rng, plaintext) = fresh.open(&msg.header, &ad, msg.ciphertext, &self.rng)?;
+        if let Some(id) = init.initiation.one_time {
+            self.st.one_time.remove(&id);
+        }
+        self.st.used_base_keys.push_back(base_key);
+        if self.st.used_base_keys.len() > MAX_USED_BASE_KEYS {
+            self.st.used_base_keys.pop_front();
+        }
+        self.keep_session(from, None, session, rng);
+        Ok((plaintext, identity))
+    }
+
+    /// Stores an advanced session (replacing the one at `replaces`) as the
+    /// active one, and the generator it advanced.
+    fn keep_session(&mut self, peer: &Peer, replaces: Option<usize>, session: Session, rng: ChaCha20Rng) {
+        let list = self.st.sessions.entry(peer.clone()).or_default();
+        if let Some(i) = replaces.filter(|&i| i < list.len()) {
+            list.remove(i);
+        }
+        list.insert(0, session);
+        list.truncate(MAX_SESSIONS);
+        self.rng = rng;
+    }
+}
+
+/// Puts the recipient's address into an error about its directory entry.
+fn in_entry(e: ImplError, device: &DeviceAddr) -> ImplError {
+    match e {
+        ImplError::Rejected(s) => ImplError::Rejected(format!("directory entry of {device}: {s}")),
+        ImplError::Failed(s) => ImplError::Failed(format!("directory entry of {device}: {s}")),
+        other => other,
+    }
+}
+
+/// The associated data of a message: the label, then length-prefixed the
+/// sender's and receiver's identities, the sender's and receiver's
+/// addresses (user, device), the conversation id and the body prefix.
+fn associated_data(
+    sender_identity: &[u8],
+    receiver_identity: &[u8],
+    sender: &Peer,
+    receiver: &Peer,
+    conversation: &str,
+    prefix: &[u8],
+) -> Result<Vec<u8>, ImplError> {
+    let mut w = Writer::new();
+    w.raw(AD_LABEL);
+    for field in [
+        sender_identity,
+        receiver_identity,
+        sender.user.as_bytes(),
+        sender.device.as_bytes(),
+        receiver.user.as_bytes(),
+        receiver.device.as_bytes(),
+        conversation.as_bytes(),
+        prefix,
+    ] {
+        w.bytes(field)?;
+    }
+    Ok(w.finish())
+}
+
+/// A recipient's directory entry, parsed and its prekey signature checked.
+struct PeerBundle {
+    identity_key: [u8; 32],
+    signed_prekey: [u8; 32],
+    one_time: Option<(u32, [u8; 32])>,
+}
+
+impl PeerBundle {
+    fn parse(entry: &DirectoryEntry) -> Result<PeerBundle, ImplError> {
+        let mut r = Reader::new(&entry.identity);
+        let signing: [u8; 32] = r.array("identity signing key")?;
+        let identity_key = r.array("identity key")?;
+        r.end("identity")?;
+        let mut r = Reader::new(&entry.prekey);
+        let signed_prekey = r.array("signed prekey")?;
+        let signature = r.array("signed prekey signature")?;
+        r.end("signed prekey")?;
+        keys::verify_prekey(&signing, &signed_prekey, &signature)?;
+        let one_time = match &entry.one_time {
+            Some(item) => {
+                let mut r = Reader::new(item);
+                let id = r.u32("one-time prekey id")?;
+                let key = r.array("one-time prekey")?;
+                r.end("one-time prekey")?;
+                Some((id, key))
+            }
+            None => None,
+        };
+        Ok(PeerBundle { identity_key, signed_prekey, one_time })
+    }
+}
+
+/// The X3DH data of a prekey message.
+struct IncomingInitiation {
+    identity: [u8; 64],
+    initiation: Initiation,
+    sender: Peer,
+}
+
+/// An envelope body, split.
+struct Incoming<'a> {
+    initiation: Option<IncomingInitiation>,
+    header: Header,
+    /// Everything before the ciphertext (authenticated as associated data).
+    prefix: &'a [u8],
+    ciphertext: &'a [u8],
+}
+
+impl<'a> Incoming<'a> {
+    fn parse(body: &'a [u8]) -> Result<Incoming<'a>, ImplError> {
+        let mut r = Reader::new(body);
+        let version = r.u8("version")?;
+        if version != VERSION {
+            return Err(rejected(format!("unknown ratchet message version {version}")));
+        }
+        let initiation = match r.u8("message kind")? {
+            KIND_MESSAGE => None,
+            KIND_PREKEY => {
+                let identity = r.array("sender identity")?;
+                let base_key = r.array("base key")?;
+                let signed_prekey = r.array("signed prekey")?;
+                let one_time = match r.u8("one-time prekey flag")? {
+                    0 => None,
+                    1 => Some(r.u32("one-time prekey id")?),
+                    other => return Err(rejected(format!("one-time prekey flag {other}, expected 0 or 1"))),
+                };
+                let sender = Peer { user: r.string("sender user")?, device: r.string("sender device")? };
+                Some(IncomingInitiation { identity, initiation: Initiation { base_key, signed_prekey, one_time }, sender })
+            }
+            other => return Err(rejected(format!("unknown ratchet message kind {other}"))),
+        };
+        let header = Header::decode(&mut r)?;
+        let split = body.len() - r.remaining();
+        let ciphertext = r.rest();
+        Ok(Incoming { initiation, header, prefix: &body[..split], ciphertext })
+    }
+}
+
+/// What a client remembers to tell its user about changes: identities per
+/// device, devices per user, members per conversation. The first sighting
+/// of a device, user or conversation is recorded silently (trust on first
+/// use); every later difference is reported once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Seen {
+    #[serde(with = "pairs")]
+    identities: BTreeMap<Peer, Vec<u8>>,
+    devices: BTreeMap<String, BTreeSet<String>>,
+    conversations: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Seen {
+    fn identity(&mut self, peer: &Peer, identity: &[u8], events: &mut BTreeSet<Event>) {
+        if let Some(old) = self.identities.insert(peer.clone(), identity.to_vec()) {
+            if old != identity {
+                events.insert(event(EventKind::IdentityChanged, peer));
+            }
+        }
+    }
+
+    /// The devices a directory served for an encryption.
+    fn directory(&mut self, me: &Peer, entries: &[DirectoryEntry], events: &mut BTreeSet<Event>) {
+        let mut served: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for e in entries {
+            let peer = Peer::from(&e.device);
+            if peer != *me {
+                self.identity(&peer, &e.identity, events);
+            }
+            served.entry(peer.user).or_default().insert(peer.device);
+        }
+        if let Some(mine) = served.get_mut(&me.user) {
+            mine.insert(me.device.clone());
+        }
+        for (user, now) in served {
+            let Some(known) = self.devices.get(&user) else {
+                self.devices.insert(user, now);
+                continue;
+            };
+            for device in now.difference(known) {
+                events.insert(event(EventKind::DeviceAdded, &Peer { user: user.clone(), device: device.clone() }));
+            }
+            for device in known.difference(&now) {
+                let peer = Peer { user: user.clone(), device: device.clone() };
+                events.insert(event(EventKind::DeviceRemoved, &peer));
+            }
+            self.devices.insert(user, now);
+        }
+    }
+
+    /// The device a message authenticated as coming from.
+    fn sender(&mut self, me: &Peer, peer: &Peer, identity: &[u8], events: &mut BTreeSet<Event>) {
+        self.identity(peer, identity, events);
+        match self.devices.get_mut(&peer.user) {
+            Some(known) => {
+                if known.insert(peer.device.clone()) {
+                    events.insert(event(EventKind::DeviceAdded, peer));
+                }
+            }
+            None => {
+                let mut first = BTreeSet::from([peer.device.clone()]);
+                if peer.user == me.user {
+                    first.insert(me.device.clone());
+                }
+                self.devices.insert(peer.user.clone(), first);
+            }
+        }
+    }
+
+    /// A conversation's member list, as a request or a message states it.
+    fn members(&mut self, conversation: &str, members: &[UserId], events: &mut BTreeSet<Event>) {
+        let now: BTreeSet<String> = members.iter().map(|m| m.0.clone()).collect();
+        if let Some(known) = self.conversations.get(conversation) {
+            for user in now.difference(known) {
+                events.insert(Event { kind: EventKind::MemberAdded, user: UserId(user.clone()), device: None });
+            }
+            for user in known.difference(&now) {
+                events.insert(Event { kind: EventKind::MemberRemoved, user: UserId(user.clone()), device: None });
+            }
+        }
+        self.conversations.insert(conversation.to_owned(), now);
+    }
+}
+
+/// A notice about one device.
+fn event(kind: EventKind, peer: &Peer) -> Event {
+    Event { kind, user: peer.user_id(), device: Some(peer.to_addr()) }
+}

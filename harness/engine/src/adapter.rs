@@ -1,0 +1,221 @@
+//! The adapter trait: what a messaging design must do to be audited.
+//!
+//! A [`Design`] makes [`Device`]s. A device publishes a key [`Bundle`],
+//! encrypts a plaintext for the directory entries the provider served
+//! ([`EncryptRequest`]) into envelopes, and decrypts envelopes it is handed.
+//! Every byte a design emits leaves it as an [`OutEnvelope`] that the provider
+//! routes: a pairwise design emits one envelope per recipient device, a group
+//! design (MLS, Megolm) may emit a handshake (commit, welcome, room-key share)
+//! addressed to several devices before the application message.
+//!
+//! **Invariants:** both traits are object-safe (designs are chosen by name at
+//! run time); devices draw randomness only from the seed they were created
+//! with; [`Device::fork`] gives an independent copy, so decryption attempts
+//! by parties that are not recipients never disturb a device's real state.
+
+use doormat_formats::{DeviceAddr, UserId};
+use std::fmt;
+
+/// 32 bytes from which a device derives all of its randomness.
+pub type Seed = [u8; 32];
+
+/// What a design can do beyond the required operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// [`Device::export_state`] and [`Design::import_device`] work, so state
+    /// seizure (forward secrecy, post-compromise security) can be tested.
+    pub export_state: bool,
+}
+
+impl Capabilities {
+    /// Capabilities with state export on or off.
+    pub fn with_export(export_state: bool) -> Self {
+        Capabilities { export_state }
+    }
+}
+
+/// A device's published keys, as the directory stores them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bundle {
+    /// Long-term identity (what users compare to verify each other).
+    pub identity: Vec<u8>,
+    /// Medium-term material served to every requester (e.g. a signed prekey).
+    pub prekey: Vec<u8>,
+    /// Single-use items (one-time prekeys, MLS key packages); the provider
+    /// serves each one to one requester only.
+    pub one_time: Vec<Vec<u8>>,
+}
+
+/// What the provider serves about one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The device.
+    pub device: DeviceAddr,
+    /// Its identity.
+    pub identity: Vec<u8>,
+    /// Its prekey.
+    pub prekey: Vec<u8>,
+    /// One single-use item, on the requester's first contact, while any last.
+    pub one_time: Option<Vec<u8>>,
+}
+
+/// One encryption: a message into a conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct EncryptRequest<'a> {
+    /// Stable id of the conversation (`alice+bob` or the group id).
+    pub conversation: &'a str,
+    /// Whether the conversation is a group.
+    pub group: bool,
+    /// Members of the conversation, as the provider states them.
+    pub members: &'a [UserId],
+    /// Every device to encrypt for, as served by the directory: all devices
+    /// of all members, the sender's own other devices included.
+    pub recipients: &'a [DirectoryEntry],
+    /// The message.
+    pub plaintext: &'a [u8],
+}
+
+/// An envelope a device emits; the provider routes it to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutEnvelope {
+    /// The devices to deliver it to.
+    pub to: Vec<DeviceAddr>,
+    /// The bytes, opaque to the provider.
+    pub body: Vec<u8>,
+}
+
+/// An envelope handed to a device.
+#[derive(Debug, Clone, Copy)]
+pub struct InEnvelope<'a> {
+    /// Who the provider says sent it.
+    pub from: &'a DeviceAddr,
+    /// The conversation it belongs to.
+    pub conversation: &'a str,
+    /// The bytes.
+    pub body: &'a [u8],
+}
+
+/// A user-visible notice a client shows.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    /// What changed.
+    pub kind: EventKind,
+    /// Whose account or which conversation member it concerns.
+    pub user: UserId,
+    /// The device concerned, when one is.
+    pub device: Option<DeviceAddr>,
+}
+
+/// Kinds of user-visible notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A contact's identity key changed ("safety number changed").
+    IdentityChanged,
+    /// A contact has a new device.
+    DeviceAdded,
+    /// A contact's device went away.
+    DeviceRemoved,
+    /// Someone joined the conversation.
+    MemberAdded,
+    /// Someone left the conversation.
+    MemberRemoved,
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EventKind::IdentityChanged => "identity changed",
+            EventKind::DeviceAdded => "device added",
+            EventKind::DeviceRemoved => "device removed",
+            EventKind::MemberAdded => "member added",
+            EventKind::MemberRemoved => "member removed",
+        })
+    }
+}
+
+/// The result of an encryption.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Envelopes for the provider to route, in order.
+    pub envelopes: Vec<OutEnvelope>,
+    /// Notices the sender's client showed before sending.
+    pub events: Vec<Event>,
+}
+
+/// The result of a decryption.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Received {
+    /// The plaintext, or `None` for a handshake-only envelope.
+    pub plaintext: Option<Vec<u8>>,
+    /// The sender the envelope authenticates, if any.
+    pub sender: Option<DeviceAddr>,
+    /// Notices the client showed.
+    pub events: Vec<Event>,
+}
+
+/// Why an operation failed; who is at fault decides how it is reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImplError {
+    /// The input was refused (bad authentication tag, unknown session,
+    /// replay): the expected answer to a tampered or foreign envelope.
+    Rejected(String),
+    /// The design does not offer this operation.
+    Unsupported(String),
+    /// The implementation failed on input it should handle.
+    Failed(String),
+}
+
+impl fmt::Display for ImplError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImplError::Rejected(s) => write!(f, "rejected: {s}"),
+            ImplError::Unsupported(s) => write!(f, "unsupported: {s}"),
+            ImplError::Failed(s) => write!(f, "failed: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for ImplError {}
+
+/// A messaging design: a factory of devices.
+pub trait Design: Send + Sync + fmt::Debug {
+    /// The design's name (matches its spec's `implementation`).
+    fn name(&self) -> &str;
+
+    /// What the design can do beyond the required operations.
+    fn capabilities(&self) -> Capabilities;
+
+    /// A new device for `addr`, drawing all randomness from `seed`.
+    fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError>;
+
+    /// A device restored from [`Device::export_state`] output.
+    fn import_device(&self, addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
+        let _ = (addr, state);
+        Err(ImplError::Unsupported("state import".to_owned()))
+    }
+}
+
+/// One device of a design: a client's full state.
+pub trait Device: Send + fmt::Debug {
+    /// The keys to publish in the directory.
+    fn publish(&mut self) -> Result<Bundle, ImplError>;
+
+    /// Encrypts a message for the served recipients.
+    fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError>;
+
+    /// Decrypts an envelope addressed to this device (or, on a fork, one that
+    /// was not). `Err(Rejected)` is the right answer to anything it cannot
+    /// authenticate.
+    fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError>;
+
+    /// An independent copy of this device's whole state.
+    fn fork(&self) -> Box<dyn Device>;
+
+    /// The device's whole state as bytes (see [`Capabilities::export_state`]).
+    fn export_state(&self) -> Result<Vec<u8>, ImplError> {
+        Err(ImplError::Unsupported("state export".to_owned()))
+    }
+}

@@ -1,0 +1,25 @@
+//! Input formats of doormat: design specifications (`specs/*.yaml`) and
+//! scenario vectors (`vectors/**/*.yaml`).
+//!
+//! This crate is the only place that derives `Deserialize` for inputs, and
+//! [`yaml::parse`] is the only function that calls the YAML parser, so the
+//! parser can be swapped without touching anything else. It does no file I/O:
+//! callers hand it a display name and the source text.
+//!
+//! **Invariant:** a [`vector::Scenario`] only exists if every cross-reference
+//! in its vector (users, devices, groups, messages) resolved; the engine never
+//! re-checks names.
+
+pub mod error;
+pub mod ids;
+pub mod locate;
+pub mod property;
+pub mod spec;
+pub mod vector;
+pub mod yaml;
+
+pub use error::{LoadError, LoadErrors};
+pub use ids::{DeviceAddr, GroupId, MessageId, UserId};
+pub use property::Property;
+pub use spec::{Implementation, Spec};
+pub use vector::{Action, Expectation, Outcome, Party, Scenario, ScenarioStep, Target, Vector};

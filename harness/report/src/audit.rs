@@ -1,0 +1,220 @@
+//! One design's audit: the spec's claims set against the oracles' verdicts
+//! over every vector.
+
+use doormat_formats::{Property, Spec};
+use doormat_oracles::{Finding, VectorResult, Verdict};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Version of the JSON report's layout; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a verdict stands against the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Claim {
+    /// Claimed, and it held.
+    Holds,
+    /// Claimed, and the audit found otherwise.
+    Contradicted,
+    /// Claimed, but nothing could test it.
+    ClaimedNotTested,
+    /// Claimed, but runs broke.
+    ClaimedError,
+    /// Not claimed; it does not hold.
+    NotClaimedFails,
+    /// Not claimed; it held anyway.
+    NotClaimedHolds,
+    /// Not claimed and not tested.
+    NotClaimedNotTested,
+    /// Not claimed; runs broke.
+    NotClaimedError,
+}
+
+impl Claim {
+    /// From the claim and the overall verdict.
+    pub fn of(claimed: bool, verdict: Verdict) -> Claim {
+        match (claimed, verdict) {
+            (true, Verdict::Pass) => Claim::Holds,
+            (true, Verdict::Fail) => Claim::Contradicted,
+            (true, Verdict::NotTested) => Claim::ClaimedNotTested,
+            (true, Verdict::Error) => Claim::ClaimedError,
+            (false, Verdict::Pass) => Claim::NotClaimedHolds,
+            (false, Verdict::Fail) => Claim::NotClaimedFails,
+            (false, Verdict::NotTested) => Claim::NotClaimedNotTested,
+            (false, Verdict::Error) => Claim::NotClaimedError,
+        }
+    }
+
+    /// Words for reports, e.g. "claimed — contradicted".
+    pub fn words(self) -> &'static str {
+        match self {
+            Claim::Holds => "claimed — holds",
+            Claim::Contradicted => "claimed — contradicted",
+            Claim::ClaimedNotTested => "claimed — not tested",
+            Claim::ClaimedError => "claimed — could not be judged",
+            Claim::NotClaimedFails => "not claimed — fails",
+            Claim::NotClaimedHolds => "not claimed — holds",
+            Claim::NotClaimedNotTested => "not claimed — not tested",
+            Claim::NotClaimedError => "not claimed — could not be judged",
+        }
+    }
+}
+
+/// One property across all vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PropertySummary {
+    /// The property.
+    pub property: Property,
+    /// Whether the spec claims it.
+    pub claimed: bool,
+    /// FAIL if any vector failed, else ERROR if any broke, else PASS if any
+    /// passed, else NOT TESTED.
+    pub verdict: Verdict,
+    /// The claim's standing.
+    pub claim: Claim,
+    /// Vectors that passed.
+    pub pass: usize,
+    /// Vectors that failed.
+    pub fail: usize,
+    /// Vectors where it was not tested.
+    pub not_tested: usize,
+    /// Vectors that broke.
+    pub error: usize,
+    /// Reasons it was not tested, without repeats.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_tested_because: Vec<String>,
+}
+
+/// What a black-box audit cannot see, for every design.
+pub const CANNOT_SEE: &[&str] = &[
+    "A backdoor that looks like randomness (a kleptographic key or nonce choice) leaves no trace a black-box audit can find: the bytes look the same either way.",
+    "What the implementation does outside the operations the harness drives: telemetry, crash reports, cloud backups or a second network connection are not observed.",
+    "Metadata: who talks to whom, when and how much is visible to the provider in every design here, and no verdict covers it.",
+    "Weak randomness on a real device: the harness seeds every device, so a broken random number generator in production is not exercised.",
+    "Only the scenarios in the vector set are run; a property holds for those, not for every possible use.",
+];
+
+/// A design's audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesignAudit {
+    /// Layout version of this JSON.
+    pub schema_version: u32,
+    /// The design's id.
+    pub design: String,
+    /// Its title.
+    pub title: String,
+    /// What it is, for a policy reader.
+    pub summary: String,
+    /// What its promoters say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promise: Option<String>,
+    /// Properties it claims.
+    pub claims: Vec<Property>,
+    /// Per property, over all vectors.
+    pub properties: Vec<PropertySummary>,
+    /// Every finding, grouped by property then vector.
+    pub findings: Vec<Finding>,
+    /// Per-vector results.
+    pub vectors: Vec<VectorResult>,
+    /// Limits of this audit.
+    pub cannot_see: Vec<String>,
+}
+
+impl DesignAudit {
+    /// Sets the spec's claims against the vectors' results.
+    pub fn new(spec: &Spec, vectors: Vec<VectorResult>) -> DesignAudit {
+        let properties = Property::ALL
+            .iter()
+            .map(|&p| {
+                let verdicts: Vec<(Verdict, &str)> =
+                    vectors.iter().filter_map(|v| v.judgement(p)).map(|j| (j.verdict, j.note.as_str())).collect();
+                let count = |x: Verdict| verdicts.iter().filter(|(v, _)| *v == x).count();
+                let (pass, fail, not_tested, error) =
+                    (count(Verdict::Pass), count(Verdict::Fail), count(Verdict::NotTested), count(Verdict::Error));
+                let verdict = if fail > 0 {
+                    Verdict::Fail
+                } else if error > 0 {
+                    Verdict::Error
+                } else if pass > 0 {
+                    Verdict::Pass
+                } else {
+                    Verdict::NotTested
+                };
+                let reasons: BTreeSet<&str> =
+                    verdicts.iter().filter(|(v, _)| *v == Verdict::NotTested).map(|(_, n)| *n).collect();
+                let claimed = spec.claims(p);
+                PropertySummary {
+                    property: p,
+                    claimed,
+                    verdict,
+                    claim: Claim::of(claimed, verdict),
+                    pass,
+                    fail,
+                    not_tested,
+                    error,
+                    not_tested_because: if verdict == Verdict::NotTested {
+                        reasons.into_iter().map(str::to_owned).collect()
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect();
+        let mut findings = Vec::new();
+        for p in Property::ALL {
+            for v in &vectors {
+                if let Some(j) = v.judgement(p) {
+                    findings.extend(j.findings.iter().cloned());
+                }
+            }
+        }
+        let mut cannot_see: Vec<String> = CANNOT_SEE.iter().map(|s| (*s).to_owned()).collect();
+        cannot_see.extend(spec.cannot_see.iter().cloned());
+        DesignAudit {
+            schema_version: SCHEMA_VERSION,
+            design: spec.id.clone(),
+            title: spec.title.clone(),
+            summary: spec.summary.trim().to_owned(),
+            promise: spec.promise.as_ref().map(|s| s.trim().to_owned()),
+            claims: spec.claims.clone(),
+            properties,
+            findings,
+            vectors,
+            cannot_see,
+        }
+    }
+
+    /// Claimed properties the audit contradicted or could not judge.
+    pub fn broken_claims(&self) -> Vec<Property> {
+        self.properties
+            .iter()
+            .filter(|s| matches!(s.claim, Claim::Contradicted | Claim::ClaimedError))
+            .map(|s| s.property)
+            .collect()
+    }
+
+    /// Expectations that failed for properties the design claims:
+    /// (vector, expectation text).
+    pub fn failed_expectations(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for v in &self.vectors {
+            for e in &v.expectations {
+                if !e.held && self.claims.contains(&e.property) {
+                    out.push((v.vector.clone(), e.expected.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether every claim held and every binding expectation was met.
+    pub fn ok(&self) -> bool {
+        self.broken_claims().is_empty() && self.failed_expectations().is_empty()
+    }
+
+    /// The summary of one property.
+    pub fn property(&self, p: Property) -> Option<&PropertySummary> {
+        self.properties.iter().find(|s| s.property == p)
+    }
+}

@@ -1,0 +1,23 @@
+//! Report renderers: the per-design Markdown and JSON reports and the
+//! cross-design scorecard.
+//!
+//! **Invariants:** rendering is a pure function of its inputs: no clock, no
+//! environment, no hash-map iteration order, so the same inputs give
+//! byte-identical files. Reports quote harness-made facts (canaries' message
+//! ids, steps, record numbers, offsets), never bytes an implementation's own
+//! randomness chose.
+
+pub mod audit;
+pub mod markdown;
+pub mod scorecard;
+
+pub use audit::{Claim, DesignAudit, PropertySummary, SCHEMA_VERSION};
+pub use markdown::render_markdown;
+pub use scorecard::render_scorecard;
+
+/// The JSON report (pretty, ending in a newline).
+pub fn render_json(audit: &DesignAudit) -> String {
+    let mut s = serde_json::to_string_pretty(audit).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}

@@ -1,0 +1,157 @@
+//! The per-design Markdown report, written for a policy reader: the
+//! scorecard first, then each finding as one plain sentence with its
+//! evidence, then a table per vector, then what the audit cannot see.
+
+use crate::audit::{Claim, DesignAudit};
+use doormat_formats::Property;
+use doormat_oracles::Verdict;
+use std::fmt::Write;
+
+/// Escapes text for a Markdown table cell.
+pub fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The verdict as shown in tables.
+pub fn verdict_mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "**FAIL**",
+        Verdict::NotTested => "not tested",
+        Verdict::Error => "**ERROR**",
+    }
+}
+
+fn claim_mark(c: Claim) -> String {
+    match c {
+        Claim::Contradicted | Claim::ClaimedError => format!("**{}**", c.words()),
+        _ => c.words().to_owned(),
+    }
+}
+
+/// Renders one design's report.
+pub fn render_markdown(a: &DesignAudit) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Audit of `{}`: {}\n", a.design, a.title);
+    let _ = writeln!(s, "{}\n", a.summary);
+    if let Some(p) = &a.promise {
+        let _ = writeln!(s, "What its promoters say:\n");
+        for line in p.lines() {
+            let _ = writeln!(s, "> {line}");
+        }
+        s.push('\n');
+    }
+    let broken = a.broken_claims();
+    let failing: Vec<Property> = a.properties.iter().filter(|p| p.verdict == Verdict::Fail).map(|p| p.property).collect();
+    let ids = |ps: &[Property]| ps.iter().map(|p| format!("*{p}*")).collect::<Vec<_>>().join(", ");
+    let vectors = a.vectors.len();
+    if broken.is_empty() {
+        let _ = write!(s, "**In short:** every property this design claims held or could not be tested in {vectors} vectors");
+        if failing.is_empty() {
+            let _ = writeln!(s, ", and no property failed.\n");
+        } else {
+            let _ = writeln!(s, ". It does not claim, and does not have: {}.\n", ids(&failing));
+        }
+    } else {
+        let _ = writeln!(s, "**In short:** the audit contradicts what this design claims: {} failed or could not be judged in {vectors} vectors.\n", ids(&broken));
+    }
+    let expect_fail = a.failed_expectations();
+    if !expect_fail.is_empty() {
+        let _ = writeln!(s, "{} vector expectation(s) for claimed properties were not met (see the vector table).\n", expect_fail.len());
+    }
+
+    let _ = writeln!(s, "## Scorecard\n");
+    let _ = writeln!(s, "| Property | What it means | Claim | Verdict | Vectors: pass / fail / not tested |");
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for p in &a.properties {
+        let err = if p.error > 0 { format!(" / {} error", p.error) } else { String::new() };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} / {} / {}{err} |",
+            p.property,
+            p.property.plain(),
+            claim_mark(p.claim),
+            verdict_mark(p.verdict),
+            p.pass,
+            p.fail,
+            p.not_tested
+        );
+    }
+    s.push('\n');
+
+    let _ = writeln!(s, "## Findings\n");
+    if a.findings.is_empty() {
+        let _ = writeln!(s, "None: no oracle observed a violation.\n");
+    }
+    for (i, f) in a.findings.iter().enumerate() {
+        let _ = writeln!(s, "### {}. {} ({}, vector `{}`)\n", i + 1, f.sentence, f.property, f.vector);
+        for e in &f.evidence {
+            let _ = writeln!(s, "- {}", e.text);
+        }
+        if f.evidence_total > f.evidence.len() {
+            let _ = writeln!(s, "- … and {} more (the JSON report lists the same first {})", f.evidence_total - f.evidence.len(), f.evidence.len());
+        }
+        s.push('\n');
+    }
+
+    let nt: Vec<_> = a.properties.iter().filter(|p| p.verdict == Verdict::NotTested).collect();
+    if !nt.is_empty() {
+        let _ = writeln!(s, "## Not tested\n");
+        for p in nt {
+            let _ = writeln!(s, "- *{}*: {}.", p.property, p.not_tested_because.join("; "));
+        }
+        s.push('\n');
+    }
+
+    let _ = writeln!(s, "## Vectors\n");
+    let _ = write!(s, "| Vector | Steps | Messages | Envelopes |");
+    for p in Property::ALL {
+        let _ = write!(s, " {p} |");
+    }
+    let _ = writeln!(s, " Expectations |");
+    let _ = write!(s, "|---|---:|---:|---:|");
+    for _ in Property::ALL {
+        s.push_str("---|");
+    }
+    s.push_str("---|\n");
+    for v in &a.vectors {
+        let _ = write!(s, "| `{}` {} | {} | {} | {} |", v.vector, cell(&v.title), v.stats.steps, v.stats.messages, v.stats.envelopes);
+        for p in Property::ALL {
+            let mark = v.judgement(p).map_or("—", |j| verdict_mark(j.verdict));
+            let _ = write!(s, " {mark} |");
+        }
+        let held = v.expectations.iter().filter(|e| e.held).count();
+        let total = v.expectations.len();
+        let binding_failed: Vec<String> = v
+            .expectations
+            .iter()
+            .filter(|e| !e.held)
+            .map(|e| {
+                let bind = if a.claims.contains(&e.property) { "" } else { " (not claimed)" };
+                format!("not met{bind}: {} — {}", e.expected, e.observed.as_deref().unwrap_or(""))
+            })
+            .collect();
+        if total == 0 {
+            s.push_str(" — |\n");
+        } else if binding_failed.is_empty() {
+            let _ = writeln!(s, " {held} of {total} met |");
+        } else {
+            let _ = writeln!(s, " {held} of {total} met; {} |", cell(&binding_failed.join("; ")));
+        }
+    }
+    s.push('\n');
+    let errors: Vec<_> = a.vectors.iter().filter_map(|v| v.error.as_ref().map(|e| (&v.vector, e))).collect();
+    if !errors.is_empty() {
+        let _ = writeln!(s, "Runs that broke:\n");
+        for (v, e) in errors {
+            let _ = writeln!(s, "- `{v}`: {e}");
+        }
+        s.push('\n');
+    }
+
+    let _ = writeln!(s, "## What this audit cannot see\n");
+    for c in &a.cannot_see {
+        let _ = writeln!(s, "- {c}");
+    }
+    s
+}
