@@ -6,6 +6,9 @@ use doormat_formats::{locate, LoadError, LoadErrors, Scenario, Spec, Vector};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// A spec with the design it names.
+pub type Loaded = (Spec, Box<dyn Design>);
+
 fn show(p: &Path) -> String {
     p.display().to_string()
 }
@@ -51,7 +54,7 @@ fn stem(p: &Path) -> String {
 }
 
 /// Parses one spec file and checks its implementation exists.
-pub fn spec_file(p: &Path) -> Result<(Spec, Box<dyn Design>), LoadErrors> {
+pub fn spec_file(p: &Path) -> Result<Loaded, LoadErrors> {
     let src = read(p)?;
     let file = show(p);
     let spec = Spec::parse(&file, &stem(p), &src)?;
@@ -60,13 +63,20 @@ pub fn spec_file(p: &Path) -> Result<(Spec, Box<dyn Design>), LoadErrors> {
         None => {
             let (l, c) = locate::top_key(&src, "implementation").map_or((None, None), |(l, c)| (Some(l), Some(c)));
             let known = doormat_designs::BUILTIN.join(", ");
-            Err(LoadError::at(&file, &src, l, c, format!("unknown built-in implementation `{}`: expected one of {known}", spec.builtin())).into())
+            Err(LoadError::at(
+                &file,
+                &src,
+                l,
+                c,
+                format!("unknown built-in implementation `{}`: expected one of {known}", spec.builtin()),
+            )
+            .into())
         }
     }
 }
 
 /// Every spec in a directory, sorted by id.
-pub fn specs(dir: &Path) -> Result<Vec<(Spec, Box<dyn Design>)>, LoadErrors> {
+pub fn specs(dir: &Path) -> Result<Vec<Loaded>, LoadErrors> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for p in yaml_files(dir)? {
@@ -79,7 +89,9 @@ pub fn specs(dir: &Path) -> Result<Vec<(Spec, Box<dyn Design>)>, LoadErrors> {
         return Err(LoadErrors(errors));
     }
     if out.is_empty() {
-        return Err(LoadError::file(&show(dir), "no spec files (*.yaml) found: expected at least one design spec").into());
+        return Err(
+            LoadError::file(&show(dir), "no spec files (*.yaml) found: expected at least one design spec").into()
+        );
     }
     out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     Ok(out)
@@ -108,7 +120,14 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
             match Vector::parse(&show(&p), &stem(&p), &src) {
                 Ok(sc) => {
                     if let Some((other, _)) = by_id.get(&sc.id) {
-                        errors.push(LoadError::file(&show(&p), format!("vector id `{}` is also used by {}: expected unique file names", sc.id, show(other))));
+                        errors.push(LoadError::file(
+                            &show(&p),
+                            format!(
+                                "vector id `{}` is also used by {}: expected unique file names",
+                                sc.id,
+                                show(other)
+                            ),
+                        ));
                     } else {
                         by_id.insert(sc.id.clone(), (p, sc));
                     }

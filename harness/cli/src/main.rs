@@ -26,7 +26,11 @@ const EXIT_INPUT: u8 = 2;
 const EXIT_IO: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "doormat", version, about = "Audits end-to-end-encrypted messaging designs against scenario vectors and writes evidence-based reports")]
+#[command(
+    name = "doormat",
+    version,
+    about = "Audits end-to-end-encrypted messaging designs against scenario vectors and writes evidence-based reports"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -129,7 +133,7 @@ impl From<anyhow::Error> for Failure {
 }
 
 /// The specs selected by `--design`, with their designs.
-fn select(specs: Vec<(Spec, Box<dyn doormat_engine::Design>)>, wanted: &[String]) -> Result<Vec<(Spec, Box<dyn doormat_engine::Design>)>, Failure> {
+fn select(specs: Vec<load::Loaded>, wanted: &[String]) -> Result<Vec<load::Loaded>, Failure> {
     if wanted.is_empty() {
         return Ok(specs);
     }
@@ -149,7 +153,7 @@ fn audit_one(spec: &Spec, design: &dyn doormat_engine::Design, scenarios: &[Scen
 
 fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     let specs = load::specs(&args.specs)?;
-    let scenarios = load::vectors(&[args.vectors.clone()])?;
+    let scenarios = load::vectors(std::slice::from_ref(&args.vectors))?;
     if scenarios.is_empty() {
         return Err(Failure::Usage(format!("no vector files (*.yaml) under {}", args.vectors.display())));
     }
@@ -164,7 +168,11 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
             .map(|idx| {
                 let selected = &selected;
                 let scenarios = &scenarios;
-                scope.spawn(move || idx.into_iter().map(|i| (i, audit_one(&selected[i].0, selected[i].1.as_ref(), scenarios))).collect::<Vec<_>>())
+                scope.spawn(move || {
+                    idx.into_iter()
+                        .map(|i| (i, audit_one(&selected[i].0, selected[i].1.as_ref(), scenarios)))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         for h in handles {
@@ -181,10 +189,19 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     if args.check {
         let drift = output::check(&args.out, &files)?;
         if drift == 0 {
-            println!("doormat: {} report files in {} match ({} designs, {} vectors, {messages} messages)", files.len(), args.out.display(), audits.len(), scenarios.len());
+            println!(
+                "doormat: {} report files in {} match ({} designs, {} vectors, {messages} messages)",
+                files.len(),
+                args.out.display(),
+                audits.len(),
+                scenarios.len()
+            );
             return Ok(EXIT_OK);
         }
-        println!("doormat: {drift} report file(s) in {} drifted; run `doormat audit` to update them and review the diff", args.out.display());
+        println!(
+            "doormat: {drift} report file(s) in {} drifted; run `doormat audit` to update them and review the diff",
+            args.out.display()
+        );
         return Ok(EXIT_FINDINGS);
     }
     output::write_all(&args.out, &files)?;
@@ -197,14 +214,24 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
         } else {
             code = EXIT_FINDINGS;
             let ids: Vec<String> = broken.iter().map(ToString::to_string).collect();
-            let mut line = format!("{:<16} CLAIMS CONTRADICTED: {}", a.design, if ids.is_empty() { "none".to_owned() } else { ids.join(", ") });
+            let mut line = format!(
+                "{:<16} CLAIMS CONTRADICTED: {}",
+                a.design,
+                if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
+            );
             if !failed.is_empty() {
                 line.push_str(&format!("; {} expectation(s) not met", failed.len()));
             }
             println!("{line}");
         }
     }
-    println!("doormat: wrote {} files to {} ({} designs, {} vectors, {messages} messages per design)", files.len(), args.out.display(), audits.len(), scenarios.len());
+    println!(
+        "doormat: wrote {} files to {} ({} designs, {} vectors, {messages} messages per design)",
+        files.len(),
+        args.out.display(),
+        audits.len(),
+        scenarios.len()
+    );
     Ok(code)
 }
 

@@ -38,7 +38,10 @@ fn json(dir: &Path, design: &str) -> serde_json::Value {
 }
 
 fn verdict(report: &serde_json::Value, property: &str) -> String {
-    report["properties"].as_array().unwrap().iter().find(|p| p["property"] == property).unwrap()["verdict"].as_str().unwrap().to_owned()
+    report["properties"].as_array().unwrap().iter().find(|p| p["property"] == property).unwrap()["verdict"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The whole loop: two audits of the default set give byte-identical
@@ -67,7 +70,10 @@ fn audit_is_deterministic_and_judges_the_controls() {
     assert_eq!(verdict(&relay, "delivers"), "pass");
     let finding = relay["findings"].as_array().unwrap().iter().find(|f| f["property"] == "provider-blind").unwrap();
     let ev = &finding["evidence"][0];
-    assert!(ev["record"].is_u64() && ev["offset"].is_u64() && ev["encoding"].is_string(), "evidence names record, offset, encoding: {ev}");
+    assert!(
+        ev["record"].is_u64() && ev["offset"].is_u64() && ev["encoding"].is_string(),
+        "evidence names record, offset, encoding: {ev}"
+    );
 
     let ratchet = json(a.path(), "ratchet");
     for p in ratchet["properties"].as_array().unwrap() {
@@ -156,7 +162,11 @@ fn malformed_vectors_exit_2_with_positions() {
     }
     let missing = doormat(&["validate", "vectors/does-not-exist.yaml"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("vectors/does-not-exist.yaml: no such file or directory"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("vectors/does-not-exist.yaml: no such file or directory"),
+        "{}",
+        text(&missing.stderr)
+    );
 }
 
 #[test]
@@ -164,7 +174,11 @@ fn bad_vector_stops_the_audit_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let vectors = dir.path().join("v");
     std::fs::create_dir(&vectors).unwrap();
-    std::fs::write(vectors.join("x.yaml"), "title: t\nseed: 1\nusers: [a]\nsteps:\n  - send: {id: m1, from: a, to: b}\n").unwrap();
+    std::fs::write(
+        vectors.join("x.yaml"),
+        "title: t\nseed: 1\nusers: [a]\nsteps:\n  - send: {id: m1, from: a, to: b}\n",
+    )
+    .unwrap();
     let out_dir = dir.path().join("out");
     let out = doormat(&["audit", "--vectors", vectors.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));

@@ -12,8 +12,9 @@
 
 use crate::persist::Peer;
 use crate::wire::{rejected, Payload, Reader};
+use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Seed, Sent,
+    Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use rand_chacha::ChaCha20Rng;

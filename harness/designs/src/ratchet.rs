@@ -31,9 +31,10 @@ mod session;
 
 use crate::persist::{pairs, Peer, RngState};
 use crate::wire::{rejected, Payload, Reader, Writer};
+use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
-    OutEnvelope, Received, Seed, Sent,
+    OutEnvelope, Received, Sent,
 };
 use doormat_formats::{DeviceAddr, UserId};
 use rand_chacha::ChaCha20Rng;
@@ -161,8 +162,12 @@ impl Device for RatchetDevice {
         next.top_up()?;
         *self = next;
         let prekey = [keys::x_public(&self.st.signed_prekey).as_slice(), &self.st.signed_prekey_signature].concat();
-        let one_time =
-            self.st.one_time.iter().map(|(id, sk)| [id.to_be_bytes().as_slice(), &keys::x_public(sk)].concat()).collect();
+        let one_time = self
+            .st
+            .one_time
+            .iter()
+            .map(|(id, sk)| [id.to_be_bytes().as_slice(), &keys::x_public(sk)].concat())
+            .collect();
         Ok(Bundle { identity: self.st.identity.clone(), prekey, one_time })
     }
 
@@ -266,8 +271,7 @@ impl RatchetDevice {
         }
         header.encode(&mut w);
         let mut body = w.finish();
-        let ad =
-            associated_data(&self.st.identity, &session.peer_identity, &self.st.addr, peer, conversation, &body)?;
+        let ad = associated_data(&self.st.identity, &session.peer_identity, &self.st.addr, peer, conversation, &body)?;
         body.extend(keys::seal(&key, &ad, payload)?);
         Ok(body)
     }
@@ -524,7 +528,11 @@ impl<'a> Incoming<'a> {
                     other => return Err(rejected(format!("one-time prekey flag {other}, expected 0 or 1"))),
                 };
                 let sender = Peer { user: r.string("sender user")?, device: r.string("sender device")? };
-                Some(IncomingInitiation { identity, initiation: Initiation { base_key, signed_prekey, one_time }, sender })
+                Some(IncomingInitiation {
+                    identity,
+                    initiation: Initiation { base_key, signed_prekey, one_time },
+                    sender,
+                })
             }
             other => return Err(rejected(format!("unknown ratchet message kind {other}"))),
         };

@@ -183,7 +183,10 @@ mod tests {
         let mut r = Reader::new(&bytes);
         let p = Payload::decode(&mut r).unwrap();
         r.end("payload").unwrap();
-        assert_eq!(p, Payload { conversation: "alice+bob".into(), members: members.to_vec(), plaintext: b"hello".to_vec() });
+        assert_eq!(
+            p,
+            Payload { conversation: "alice+bob".into(), members: members.to_vec(), plaintext: b"hello".to_vec() }
+        );
         for cut in 0..bytes.len() {
             let mut r = Reader::new(&bytes[..cut]);
             assert!(matches!(Payload::decode(&mut r), Err(ImplError::Rejected(_))), "cut at {cut}");

@@ -47,7 +47,11 @@ impl Index {
 
     /// The numbers of every canary in `bytes`, sorted, without repeats.
     pub fn find(&self, bytes: &[u8]) -> Vec<usize> {
-        let mut out: Vec<usize> = bytes.windows(LEN).filter_map(|w| <[u8; LEN]>::try_from(w).ok()).filter_map(|w| self.by_canary.get(&w).copied()).collect();
+        let mut out: Vec<usize> = bytes
+            .windows(LEN)
+            .filter_map(|w| <[u8; LEN]>::try_from(w).ok())
+            .filter_map(|w| self.by_canary.get(&w).copied())
+            .collect();
         out.sort_unstable();
         out.dedup();
         out

@@ -16,5 +16,8 @@ pub mod run;
 pub mod seed;
 pub mod truth;
 
-pub use adapter::{Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope, OutEnvelope, Received, Sent};
+pub use adapter::{
+    Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
+    OutEnvelope, Received, Seed, Sent,
+};
 pub use run::{run, Run};

@@ -3,9 +3,12 @@
 //!
 //! For every envelope submitted, every other device that exists (removed
 //! members included) tries to decrypt it on a fork, so the attempt never
-//! disturbs the device's real state; at the end a fresh, never-enrolled
+//! disturbs the device's real state. Held envelopes still pending at the end
+//! are delivered; then every device tries, again on a fork of its final
+//! state, every envelope not addressed to it (so devices linked and members
+//! added later try what came before them), and a fresh, never-enrolled
 //! device of the same design (the *outsider*) tries every envelope of the
-//! provider view. Held envelopes still pending at the end are delivered.
+//! provider view.
 //!
 //! **Invariants:** the runner never panics on anything a design returns; a
 //! design error is recorded and the run goes on where it can, or stops with
@@ -142,7 +145,7 @@ pub struct Run {
     pub failures: Vec<Failure>,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
-    /// Decryptions tried on forks and by the outsider.
+    /// Decryptions tried by devices, on forks, of envelopes not addressed to them.
     pub attempts: usize,
 }
 
@@ -187,6 +190,10 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
     let end = scenario.steps.len() + 1;
     if r.run.aborted.is_none() {
         r.deliver(end, |_, _| true);
+        // Devices linked or members added later try what came before them.
+        for idx in 0..r.provider.envelopes.len() {
+            r.attempts(end, idx);
+        }
         r.outsider(end);
     }
     r.run.view = std::mem::take(&mut r.provider.view);
@@ -240,8 +247,10 @@ impl Runner<'_> {
 
     fn enroll(&mut self, n: usize, addr: &DeviceAddr) -> Result<(), String> {
         let seed = seed::derive(self.seed, "device", &[self.design.name(), &addr.user.0, &addr.device]);
-        let mut dev =
-            self.design.create_device(addr, seed).map_err(|e| format!("{} could not create device {addr}: {e}", self.design.name()))?;
+        let mut dev = self
+            .design
+            .create_device(addr, seed)
+            .map_err(|e| format!("{} could not create device {addr}: {e}", self.design.name()))?;
         let bundle = dev.publish().map_err(|e| format!("device {addr} could not publish its keys: {e}"))?;
         self.provider.publish(n, addr, bundle);
         self.devices.insert(addr.clone(), dev);
@@ -253,7 +262,15 @@ impl Runner<'_> {
         self.run.truth.groups.entry(g.clone()).or_default().push((n, members));
     }
 
-    fn send(&mut self, n: usize, message: &doormat_formats::MessageId, from: &DeviceAddr, to: &Target, body: Option<&str>, hold: bool) {
+    fn send(
+        &mut self,
+        n: usize,
+        message: &doormat_formats::MessageId,
+        from: &DeviceAddr,
+        to: &Target,
+        body: Option<&str>,
+        hold: bool,
+    ) {
         let canary = canary::canary(self.seed, message);
         let mut plaintext = Vec::new();
         if let Some(b) = body {
@@ -289,7 +306,13 @@ impl Runner<'_> {
             intended,
             envelopes: Vec::new(),
         });
-        let req = EncryptRequest { conversation: &conversation, group: matches!(to, Target::Group(_)), members: &members, recipients: &recipients, plaintext: &plaintext };
+        let req = EncryptRequest {
+            conversation: &conversation,
+            group: matches!(to, Target::Group(_)),
+            members: &members,
+            recipients: &recipients,
+            plaintext: &plaintext,
+        };
         let Some(dev) = self.devices.get_mut(from) else { return };
         let sent = match dev.encrypt(&req) {
             Ok(s) => s,
@@ -303,7 +326,13 @@ impl Runner<'_> {
         }
         let mut mine = Vec::new();
         for out in sent.envelopes {
-            let idx = self.provider.submit(StoredEnvelope { step: n, from: from.clone(), to: out.to, conversation: conversation.clone(), body: out.body });
+            let idx = self.provider.submit(StoredEnvelope {
+                step: n,
+                from: from.clone(),
+                to: out.to,
+                conversation: conversation.clone(),
+                body: out.body,
+            });
             self.run.truth.envelope_message.insert(idx, msg_index);
             self.run.truth.messages[msg_index].envelopes.push(idx);
             mine.push(idx);
@@ -317,7 +346,8 @@ impl Runner<'_> {
     /// Every existing device not addressed by envelope `idx` tries it on a fork.
     fn attempts(&mut self, n: usize, idx: usize) {
         let env = &self.provider.envelopes[idx];
-        let (from, conversation, body, to) = (env.from.clone(), env.conversation.clone(), env.body.clone(), env.to.clone());
+        let (from, conversation, body, to) =
+            (env.from.clone(), env.conversation.clone(), env.body.clone(), env.to.clone());
         for (addr, dev) in &self.devices {
             if to.contains(addr) {
                 continue;
@@ -328,7 +358,13 @@ impl Runner<'_> {
                 if let Some(pt) = rcv.plaintext {
                     let found = self.index.find(&pt);
                     if !found.is_empty() {
-                        self.run.reads.push(Read { step: n, reader: Reader::Device(addr.clone()), envelope: idx, messages: found, access: Access::Attempt });
+                        self.run.reads.push(Read {
+                            step: n,
+                            reader: Reader::Device(addr.clone()),
+                            envelope: idx,
+                            messages: found,
+                            access: Access::Attempt,
+                        });
                     }
                 }
             }
@@ -358,25 +394,34 @@ impl Runner<'_> {
             let env = &self.provider.envelopes[idx];
             let result = match self.devices.get_mut(&addr) {
                 None => DeliveryResult::NoSuchDevice,
-                Some(dev) => match dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body }) {
-                    Err(e) => DeliveryResult::Error(e),
-                    Ok(rcv) => {
-                        for event in rcv.events {
-                            self.run.shown.push(Shown { step: n, device: addr.clone(), event });
-                        }
-                        let exact = rcv.plaintext.as_ref().and_then(|pt| {
-                            let mi = *self.run.truth.envelope_message.get(&idx)?;
-                            (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
-                        });
-                        if let Some(pt) = &rcv.plaintext {
-                            let found = self.index.find(pt);
-                            if !found.is_empty() {
-                                self.run.reads.push(Read { step: n, reader: Reader::Device(addr.clone()), envelope: idx, messages: found, access: Access::Delivered });
+                Some(dev) => {
+                    match dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
+                    {
+                        Err(e) => DeliveryResult::Error(e),
+                        Ok(rcv) => {
+                            for event in rcv.events {
+                                self.run.shown.push(Shown { step: n, device: addr.clone(), event });
                             }
+                            let exact = rcv.plaintext.as_ref().and_then(|pt| {
+                                let mi = *self.run.truth.envelope_message.get(&idx)?;
+                                (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
+                            });
+                            if let Some(pt) = &rcv.plaintext {
+                                let found = self.index.find(pt);
+                                if !found.is_empty() {
+                                    self.run.reads.push(Read {
+                                        step: n,
+                                        reader: Reader::Device(addr.clone()),
+                                        envelope: idx,
+                                        messages: found,
+                                        access: Access::Delivered,
+                                    });
+                                }
+                            }
+                            DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
                         }
-                        DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
                     }
-                },
+                }
             };
             self.run.deliveries.push(Delivery { step: n, envelope: idx, device: addr, result });
         }
@@ -386,18 +431,34 @@ impl Runner<'_> {
     fn outsider(&mut self, n: usize) {
         let addr = DeviceAddr::new("outsider", "device");
         let seed = seed::derive(self.seed, "outsider", &[self.design.name()]);
-        let Ok(dev) = self.design.create_device(&addr, seed) else {
-            self.run.failures.push(Failure { step: n, device: addr, operation: "create outsider device", error: ImplError::Failed("could not create a fresh device".to_owned()) });
-            return;
+        let dev = match self.design.create_device(&addr, seed) {
+            Ok(d) => d,
+            Err(error) => {
+                self.run.failures.push(Failure {
+                    step: n,
+                    device: addr,
+                    operation: "create a fresh outsider device",
+                    error,
+                });
+                return;
+            }
         };
         for (idx, env) in self.provider.envelopes.iter().enumerate() {
             let mut fork = dev.fork();
             self.run.attempts += 1;
-            if let Ok(rcv) = fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body }) {
+            if let Ok(rcv) =
+                fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
+            {
                 if let Some(pt) = rcv.plaintext {
                     let found = self.index.find(&pt);
                     if !found.is_empty() {
-                        self.run.reads.push(Read { step: n, reader: Reader::Outsider, envelope: idx, messages: found, access: Access::Attempt });
+                        self.run.reads.push(Read {
+                            step: n,
+                            reader: Reader::Outsider,
+                            envelope: idx,
+                            messages: found,
+                            access: Access::Attempt,
+                        });
                     }
                 }
             }

@@ -63,6 +63,106 @@ pub fn second_key(src: &str, key: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// The second occurrence of `key` in the mapping whose first key (block
+/// style) or opening `{` (flow style) is at `line`, `column` (1-based), as the
+/// YAML parser reports a duplicate field.
+pub fn second_key_in(src: &str, line: usize, column: usize, key: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = src.lines().collect();
+    let first = *lines.get(line.checked_sub(1)?)?;
+    let col = column.checked_sub(1)?;
+    if first.chars().nth(col) == Some('{') {
+        return second_flow_key(&lines, line - 1, col, key);
+    }
+    if key_of(first).map(|(_, c)| c) != Some(col) {
+        return None;
+    }
+    let mut seen = 0;
+    for (i, l) in lines.iter().enumerate().skip(line - 1) {
+        if i > line - 1 && !is_blank(l) && indent(l) < col {
+            break;
+        }
+        if key_of(l) == Some((key, col)) {
+            seen += 1;
+            if seen == 2 {
+                return Some((i + 1, col + 1));
+            }
+        }
+    }
+    None
+}
+
+/// The second `key` of the flow mapping opened by the `{` at (`line`, `col`),
+/// both 0-based; keys of nested mappings are skipped.
+fn second_flow_key(lines: &[&str], line: usize, col: usize, key: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut expecting = false;
+    let mut current: Option<(usize, usize, String)> = None;
+    let mut seen = 0;
+    for (i, l) in lines.iter().enumerate().skip(line) {
+        let chars: Vec<char> = l.chars().collect();
+        let start = if i == line { col } else { 0 };
+        for (j, &c) in chars.iter().enumerate().skip(start) {
+            if let Some(q) = quote {
+                if c == q {
+                    quote = None;
+                }
+                if let Some(cur) = current.as_mut() {
+                    cur.2.push(c);
+                }
+                continue;
+            }
+            match c {
+                '{' | '[' => {
+                    depth += 1;
+                    expecting = depth == 1;
+                }
+                '}' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return None;
+                    }
+                }
+                ',' if depth == 1 => {
+                    expecting = true;
+                    current = None;
+                }
+                ':' if depth == 1
+                    && current.is_some()
+                    && chars.get(j + 1).is_none_or(|n| matches!(n, ' ' | ',' | '}')) =>
+                {
+                    if let Some((kl, kc, k)) = current.take() {
+                        if k.trim().trim_matches(|q| q == '"' || q == '\'') == key {
+                            seen += 1;
+                            if seen == 2 {
+                                return Some((kl + 1, kc + 1));
+                            }
+                        }
+                    }
+                }
+                '#' if j == 0 || chars[j - 1] == ' ' => break,
+                _ if depth == 1 && expecting && c != ' ' && c != '\t' => {
+                    expecting = false;
+                    if c == '"' || c == '\'' {
+                        quote = Some(c);
+                    }
+                    current = Some((i, j, c.to_string()));
+                }
+                _ if depth == 1 => {
+                    if c == '"' || c == '\'' {
+                        quote = Some(c);
+                    }
+                    if let Some(cur) = current.as_mut() {
+                        cur.2.push(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// Locates a sequence item by a path of `(key, index)` pairs: `[("steps", 3)]`
 /// is the fourth item of the top-level `steps:` list; `[("steps", 3),
 /// ("steps", 0)]` the first item of the `steps:` list nested in it.
@@ -171,6 +271,12 @@ mod tests {
         assert_eq!(word(SRC, span, "bob"), Some((8, 45)));
         assert_eq!(word(SRC, span, "bo"), None);
         assert_eq!(second_key("a: 1\nb: 2\na: 3\n", "a"), Some((3, 1)));
+        let dup = "s:\n  - x: 1\n    k: 1\n  - x: 2\n    k: 2\n    k: 3\n";
+        assert_eq!(second_key_in(dup, 4, 5, "k"), Some((6, 5)));
+        assert_eq!(second_key_in(dup, 2, 5, "k"), None);
+        let flow = "- {a: {k: 1}, \"k\": 2,\n   b: '{', k: 3}\n";
+        assert_eq!(second_key_in(flow, 1, 3, "k"), Some((2, 12)));
+        assert_eq!(second_key_in(flow, 1, 1, "k"), None);
         assert_eq!(top_key(SRC, "expect"), Some((12, 1)));
     }
 }

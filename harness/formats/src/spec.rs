@@ -64,7 +64,10 @@ impl Spec {
             errors.push(at_key("id", format!("spec id `{}` does not match the file name: expected `{stem}`", spec.id)));
         }
         if !valid_name(&spec.id) {
-            errors.push(at_key("id", format!("spec id `{}` is not a valid name: expected lowercase letters, digits, `-` or `_`", spec.id)));
+            errors.push(at_key(
+                "id",
+                format!("spec id `{}` is not a valid name: expected lowercase letters, digits, `-` or `_`", spec.id),
+            ));
         }
         if spec.claims.is_empty() {
             errors.push(at_key("claims", "a spec must claim at least one property".to_owned()));

@@ -282,7 +282,16 @@ impl Vector {
 
     /// Checks names and cross-references and expands `repeat`.
     pub fn check(&self, file: &str, id: &str, src: &str) -> Result<Scenario, LoadErrors> {
-        let mut c = Checker { file, src, errors: Vec::new(), users: BTreeSet::new(), devices: BTreeMap::new(), groups: BTreeMap::new(), messages: BTreeSet::new(), steps: Vec::new() };
+        let mut c = Checker {
+            file,
+            src,
+            errors: Vec::new(),
+            users: BTreeSet::new(),
+            devices: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            messages: BTreeSet::new(),
+            steps: Vec::new(),
+        };
         if !valid_name(id) {
             c.errors.push(LoadError::at(file, src, None, None, format!("vector id `{id}` (the file name) is not a valid name: expected lowercase letters, digits, `-` or `_`")));
         }
@@ -290,7 +299,13 @@ impl Vector {
         for u in &self.users {
             let (l, col) = users_at.map_or((None, None), |(l, _)| (Some(l), None));
             if !valid_name(u) {
-                c.errors.push(LoadError::at(file, src, l, col, format!("user name `{u}` is not valid: expected lowercase letters, digits, `-` or `_`")));
+                c.errors.push(LoadError::at(
+                    file,
+                    src,
+                    l,
+                    col,
+                    format!("user name `{u}` is not valid: expected lowercase letters, digits, `-` or `_`"),
+                ));
             } else if !c.users.insert(UserId(u.clone())) {
                 c.errors.push(LoadError::at(file, src, l, col, format!("user `{u}` is listed twice")));
             }
@@ -310,7 +325,15 @@ impl Vector {
             }
         }
         if c.errors.is_empty() {
-            Ok(Scenario { id: id.to_owned(), title: self.title.clone(), seed: self.seed, tags: self.tags.clone(), users: self.users.iter().map(|u| UserId(u.clone())).collect(), steps: c.steps, expect })
+            Ok(Scenario {
+                id: id.to_owned(),
+                title: self.title.clone(),
+                seed: self.seed,
+                tags: self.tags.clone(),
+                users: self.users.iter().map(|u| UserId(u.clone())).collect(),
+                steps: c.steps,
+                expect,
+            })
         } else {
             Err(LoadErrors(c.errors))
         }
@@ -405,7 +428,11 @@ impl Checker<'_> {
             None => match devs.first() {
                 Some(first) => Some(DeviceAddr { user, device: first.clone() }),
                 None => {
-                    self.err(span, u, format!("user `{u}` has no device yet: expected a `register` step for `{u}` before this one"));
+                    self.err(
+                        span,
+                        u,
+                        format!("user `{u}` has no device yet: expected a `register` step for `{u}` before this one"),
+                    );
                     None
                 }
             },
@@ -413,7 +440,13 @@ impl Checker<'_> {
             Some(_) => {
                 let known = devs.iter().map(|x| format!("`{u}/{x}`")).collect::<Vec<_>>().join(", ");
                 let known = if known.is_empty() { "none yet".to_owned() } else { known };
-                self.err(span, name, format!("unknown device `{name}`: expected a device registered or linked before this step ({known})"));
+                self.err(
+                    span,
+                    name,
+                    format!(
+                        "unknown device `{name}`: expected a device registered or linked before this step ({known})"
+                    ),
+                );
                 None
             }
         }
@@ -442,7 +475,11 @@ impl Checker<'_> {
         if self.groups.contains_key(&g) {
             Some(g)
         } else {
-            self.err(span, name, format!("unknown group `{name}`: expected a group created by an earlier `group` step"));
+            self.err(
+                span,
+                name,
+                format!("unknown group `{name}`: expected a group created by an earlier `group` step"),
+            );
             None
         }
     }
@@ -451,23 +488,42 @@ impl Checker<'_> {
         if valid_name(name) {
             true
         } else {
-            self.err(span, name, format!("{what} `{name}` is not a valid name: expected lowercase letters, digits, `-` or `_`"));
+            self.err(
+                span,
+                name,
+                format!("{what} `{name}` is not a valid name: expected lowercase letters, digits, `-` or `_`"),
+            );
             false
         }
     }
 
-    fn by(&mut self, span: Option<Span>, by: &Option<String>, default_user: Option<&UserId>, group: &GroupId, members: &[UserId]) -> Option<DeviceAddr> {
+    fn by(
+        &mut self,
+        span: Option<Span>,
+        by: &Option<String>,
+        default_user: Option<&UserId>,
+        group: &GroupId,
+        members: &[UserId],
+    ) -> Option<DeviceAddr> {
         let name = match (by, default_user) {
             (Some(b), _) => b.clone(),
             (None, Some(u)) => u.0.clone(),
             (None, None) => {
-                self.err(span, group.as_str(), format!("group `{group}` has no member left to make this change: expected `by`"));
+                self.err(
+                    span,
+                    group.as_str(),
+                    format!("group `{group}` has no member left to make this change: expected `by`"),
+                );
                 return None;
             }
         };
         let dev = self.device(span, &name)?;
         if !members.contains(&dev.user) {
-            self.err(span, &name, format!("`{name}` is not a member of group `{group}`: expected a member to make the change"));
+            self.err(
+                span,
+                &name,
+                format!("`{name}` is not a member of group `{group}`: expected a member to make the change"),
+            );
             return None;
         }
         Some(dev)
@@ -481,7 +537,11 @@ impl Checker<'_> {
                     return None;
                 }
                 if self.devices.get(&user).is_some_and(|d| !d.is_empty()) {
-                    self.err(span, &s.user, format!("user `{user}` is already registered: expected `link` to add another device"));
+                    self.err(
+                        span,
+                        &s.user,
+                        format!("user `{user}` is already registered: expected `link` to add another device"),
+                    );
                     return None;
                 }
                 self.devices.entry(user.clone()).or_default().push(s.device.clone());
@@ -494,11 +554,19 @@ impl Checker<'_> {
                 }
                 let devs = self.devices.entry(user.clone()).or_default();
                 if devs.is_empty() {
-                    self.err(span, &s.user, format!("user `{user}` has no device yet: expected `register` before `link`"));
+                    self.err(
+                        span,
+                        &s.user,
+                        format!("user `{user}` has no device yet: expected `register` before `link`"),
+                    );
                     return None;
                 }
                 if devs.contains(&s.device) {
-                    self.err(span, &s.device, format!("device `{user}/{}` already exists: expected a new device name", s.device));
+                    self.err(
+                        span,
+                        &s.device,
+                        format!("device `{user}/{}` already exists: expected a new device name", s.device),
+                    );
                     return None;
                 }
                 devs.push(s.device.clone());
@@ -533,8 +601,12 @@ impl Checker<'_> {
                 let user = self.user(span, &s.user)?;
                 let members = self.groups.get(&g).cloned().unwrap_or_default();
                 if adding == members.contains(&user) {
-                    let why = if adding { "already a member" } else { "not a member" };
-                    self.err(span, &s.user, format!("`{user}` is {why} of group `{g}`"));
+                    let msg = if adding {
+                        format!("`{user}` is already a member of group `{g}`: expected a user not in it yet")
+                    } else {
+                        format!("`{user}` is not a member of group `{g}`: expected a current member")
+                    };
+                    self.err(span, &s.user, msg);
                     return None;
                 }
                 let remaining: Vec<UserId> = members.iter().filter(|m| **m != user).cloned().collect();
@@ -555,25 +627,41 @@ impl Checker<'_> {
                 }
                 let m = MessageId(id.clone());
                 if self.messages.contains(&m) {
-                    self.err(span, &id, format!("message id `{id}` is used twice: expected a unique id (use `{{i}}` inside `repeat`)"));
+                    self.err(
+                        span,
+                        &id,
+                        format!("message id `{id}` is used twice: expected a unique id (use `{{i}}` inside `repeat`)"),
+                    );
                     return None;
                 }
                 let from = self.device(span, &s.from)?;
                 let to = if self.groups.contains_key(&GroupId(s.to.clone())) {
                     let g = GroupId(s.to.clone());
                     if !self.groups[&g].contains(&from.user) {
-                        self.err(span, &s.to, format!("`{}` is not a member of group `{g}`: expected a member to send", from.user));
+                        self.err(
+                            span,
+                            &s.to,
+                            format!("`{}` is not a member of group `{g}`: expected a member to send", from.user),
+                        );
                         return None;
                     }
                     Target::Group(g)
                 } else if self.users.contains(&UserId(s.to.clone())) {
                     if s.to == from.user.0 {
-                        self.err(span, &s.to, "a message to oneself: expected another user or a group".to_owned());
+                        self.err(
+                            span,
+                            &s.to,
+                            format!("`{}` sends a message to themself: expected another user or a group in `to`", s.to),
+                        );
                         return None;
                     }
                     Target::User(UserId(s.to.clone()))
                 } else {
-                    self.err(span, &s.to, format!("unknown recipient `{}`: expected a user or a group created earlier", s.to));
+                    self.err(
+                        span,
+                        &s.to,
+                        format!("unknown recipient `{}`: expected a user or a group created earlier", s.to),
+                    );
                     return None;
                 };
                 self.messages.insert(m.clone());
@@ -602,7 +690,8 @@ impl Checker<'_> {
 
     fn expectation(&mut self, e: &ExpectationSrc, span: Option<Span>) -> Option<Expectation> {
         let message = self.message(span, &e.message, "in the vector")?;
-        let mut parties = |list: &[String]| -> Option<Vec<Party>> { list.iter().map(|p| self.party(span, p)).collect() };
+        let mut parties =
+            |list: &[String]| -> Option<Vec<Party>> { list.iter().map(|p| self.party(span, p)).collect() };
         let read_by = parties(&e.read_by)?;
         let not_read_by = parties(&e.not_read_by)?;
         if read_by.is_empty() && not_read_by.is_empty() && e.outcome.is_none() {

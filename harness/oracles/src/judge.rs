@@ -28,7 +28,7 @@ pub struct Stats {
     pub bytes: usize,
     /// Deliveries to addressees.
     pub deliveries: usize,
-    /// Decryptions tried by non-addressees and the outsider.
+    /// Decryptions tried by devices on envelopes not addressed to them.
     pub attempts: usize,
 }
 
@@ -71,7 +71,12 @@ pub fn judge(run: &Run) -> VectorResult {
     let judgements = match &run.aborted {
         Some(why) => Property::ALL
             .iter()
-            .map(|&p| Judgement { property: p, verdict: Verdict::Error, note: format!("the run stopped: {why}"), findings: Vec::new() })
+            .map(|&p| Judgement {
+                property: p,
+                verdict: Verdict::Error,
+                note: format!("the run stopped: {why}"),
+                findings: Vec::new(),
+            })
             .collect(),
         None => Property::ALL.iter().map(|&p| judge_property(run, p)).collect(),
     };
@@ -130,7 +135,8 @@ fn provider_blind(run: &Run) -> Judgement {
     if msgs.is_empty() {
         return Judgement::not_tested(p, "the vector sends no message");
     }
-    let canaries: Vec<scan::Canary<'_>> = msgs.iter().enumerate().map(|(id, m)| scan::Canary { id, bytes: &m.canary }).collect();
+    let canaries: Vec<scan::Canary<'_>> =
+        msgs.iter().enumerate().map(|(id, m)| scan::Canary { id, bytes: &m.canary }).collect();
     let records: Vec<scan::Record<'_>> = run.view.iter().map(|r| scan::Record { id: r.seq, bytes: &r.bytes }).collect();
     let hits = Scanner::new(&canaries).scan(&records);
     // First hit per message, in message order.
@@ -140,13 +146,13 @@ fn provider_blind(run: &Run) -> Judgement {
     }
     let bytes: usize = run.view.iter().map(|r| r.bytes.len()).sum();
     let note = format!(
-        "searched {} ({} bytes) for the canaries of {}, raw, hex, base64, UTF-16, in compressed streams and as fragments of 12 bytes or more; none found",
+        "searched {} ({} bytes) for the canaries of {}, raw, hex, base64, UTF-16, in compressed streams and as fragments of 12 bytes or more",
         plural(run.view.len(), "provider record", "provider records"),
         bytes,
         plural(msgs.len(), "message", "messages")
     );
     if first.is_empty() {
-        return Judgement::pass(p, note);
+        return Judgement::pass(p, format!("{note}; none found"));
     }
     let evidence: Vec<Evidence> = first
         .values()
@@ -178,7 +184,7 @@ fn provider_blind(run: &Run) -> Judgement {
         first.len(),
         plural(msgs.len(), "message", "messages")
     );
-    Judgement::from_findings(p, vec![Finding::new(p, &run.scenario.id, sentence, evidence)], note)
+    Judgement::from_findings(p, vec![Finding::new(p, &run.scenario.id, sentence, evidence)], note, "none found")
 }
 
 /// Who read what they should not have, as findings grouped by reader.
@@ -187,50 +193,68 @@ fn recipients_only(run: &Run) -> Judgement {
     if run.truth.messages.is_empty() {
         return Judgement::not_tested(p, "the vector sends no message");
     }
-    let mut by_reader: BTreeMap<&DeviceAddr, Vec<Evidence>> = BTreeMap::new();
+    // First read of each message by each reader that may not read it.
+    let mut first: BTreeMap<(&DeviceAddr, usize), &doormat_engine::run::Read> = BTreeMap::new();
     for read in &run.reads {
         let Reader::Device(d) = &read.reader else { continue };
         for &mi in &read.messages {
-            let m = &run.truth.messages[mi];
-            if m.may_read(d) {
-                continue;
+            if !run.truth.messages[mi].may_read(d) {
+                first.entry((d, mi)).or_insert(read);
             }
-            let how = match read.access {
-                Access::Delivered => "the provider delivered it to this device".to_owned(),
-                Access::Attempt => match run.envelopes.get(read.envelope) {
-                    Some(e) => format!("it decrypted an envelope addressed to {}", join(&e.to)),
-                    None => "it decrypted an envelope addressed to another device".to_owned(),
-                },
-            };
-            by_reader.entry(d).or_default().push(Evidence {
-                step: read.step,
-                message: Some(m.id.0.clone()),
-                party: Some(d.to_string()),
-                record: run.view.iter().position(|r| r.kind == RecordKind::Envelope { envelope: read.envelope }),
-                offset: None,
-                encoding: None,
-                text: format!("step {}: {d} read {} ({} sent it to {}); {how}", read.step, m.id, m.from, conversation_label(&m.conversation)),
-            });
         }
+    }
+    let mut by_reader: BTreeMap<&DeviceAddr, (Vec<Evidence>, BTreeSet<String>)> = BTreeMap::new();
+    for ((d, mi), read) in first {
+        let m = &run.truth.messages[mi];
+        let how = match read.access {
+            Access::Delivered => "the provider delivered it to this device".to_owned(),
+            Access::Attempt => match run.envelopes.get(read.envelope) {
+                Some(e) => format!("it decrypted an envelope addressed to {}", join(&e.to)),
+                None => "it decrypted an envelope addressed to another device".to_owned(),
+            },
+        };
+        let why = why_not_meant(run, d, mi);
+        let entry = by_reader.entry(d).or_default();
+        entry.1.insert(why.clone());
+        entry.0.push(Evidence {
+            step: read.step,
+            message: Some(m.id.0.clone()),
+            party: Some(d.to_string()),
+            record: run.view.iter().position(|r| r.kind == RecordKind::Envelope { envelope: read.envelope }),
+            offset: None,
+            encoding: None,
+            text: format!(
+                "step {}: {d} read {}, which {} sent at step {} to {} ({why}); {how}",
+                read.step,
+                m.id,
+                m.from,
+                m.step,
+                conversation_label(&m.conversation)
+            ),
+        });
     }
     let devices: BTreeSet<&DeviceAddr> = run.truth.enrolled.keys().collect();
     let note = format!(
-        "every one of {} tried every envelope not addressed to it ({} attempts in all, each on a copy of the device); none read a message it was not meant to",
+        "every one of {} tried every envelope not addressed to it, when it was sent and again at the end ({} attempts in all, each on a copy of the device)",
         plural(devices.len(), "device", "devices"),
         run.attempts
     );
     let findings = by_reader
         .into_iter()
-        .map(|(d, mut ev)| {
+        .map(|(d, (mut ev, whys))| {
             ev.sort();
-            ev.dedup();
-            let msgs: BTreeSet<&str> = ev.iter().filter_map(|e| e.message.as_deref()).collect();
-            let why = reader_status(run, d);
-            let sentence = format!("{d}, {why}, read {} that {} not meant for it", plural(msgs.len(), "message", "messages"), if msgs.len() == 1 { "was" } else { "were" });
+            let n = ev.len();
+            let whys: Vec<String> = whys.into_iter().collect();
+            let sentence = format!(
+                "{d} read {} that {} not meant for it: {}",
+                plural(n, "message", "messages"),
+                if n == 1 { "was" } else { "were" },
+                whys.join("; ")
+            );
             Finding::new(p, &run.scenario.id, sentence, ev)
         })
         .collect();
-    Judgement::from_findings(p, findings, note)
+    Judgement::from_findings(p, findings, note, "none read a message it was not meant to")
 }
 
 fn conversation_label(c: &str) -> String {
@@ -240,21 +264,26 @@ fn conversation_label(c: &str) -> String {
     }
 }
 
-/// How a device stands with respect to the messages it read.
-fn reader_status(run: &Run, d: &DeviceAddr) -> String {
-    let removed: Vec<String> = run
-        .truth
-        .groups
-        .iter()
-        .filter(|(_, h)| h.iter().any(|(_, m)| m.contains(&d.user)) && h.last().is_some_and(|(_, m)| !m.contains(&d.user)))
-        .map(|(g, _)| g.0.clone())
-        .collect();
-    if !run.truth.enrolled.contains_key(d) {
-        format!("a device that {} never enrolled", d.user)
-    } else if !removed.is_empty() {
-        format!("a device of {}, who had been removed from {}", d.user, removed.join(", "))
-    } else {
-        format!("a device of {}, who was not a recipient", d.user)
+/// Why message `mi` was not meant for device `d`, in words.
+fn why_not_meant(run: &Run, d: &DeviceAddr, mi: usize) -> String {
+    let m = &run.truth.messages[mi];
+    let user = &d.user;
+    match run.truth.enrolled.get(d) {
+        None => return format!("a device that {user} never enrolled"),
+        Some(e) if m.members.contains(user) && e.step > m.step => {
+            return format!("{user} linked this device only after the message was sent");
+        }
+        _ => {}
+    }
+    match run.truth.groups.iter().find(|(g, _)| g.0 == m.conversation) {
+        Some((g, history)) => {
+            if history.iter().any(|(step, members)| *step <= m.step && members.contains(user)) {
+                format!("sent after {user} was removed from group {g}")
+            } else {
+                format!("sent to group {g} while {user} was not a member")
+            }
+        }
+        None => format!("{user} is not part of {}", conversation_label(&m.conversation)),
     }
 }
 
@@ -281,7 +310,7 @@ fn outsider_blind(run: &Run) -> Judgement {
         }
     }
     let note = format!(
-        "a fresh device of the same design, never enrolled, tried all {} with nothing but public data; it read nothing",
+        "a fresh device of the same design, never enrolled, tried all {} with nothing but public data",
         plural(run.envelopes.len(), "envelope", "envelopes")
     );
     let findings = if evidence.is_empty() {
@@ -294,7 +323,7 @@ fn outsider_blind(run: &Run) -> Judgement {
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    Judgement::from_findings(p, findings, note)
+    Judgement::from_findings(p, findings, note, "it read nothing")
 }
 
 /// For each message and intended device: did it read exactly what was sent?
@@ -334,11 +363,21 @@ fn delivers(run: &Run) -> Judgement {
                 record: None,
                 offset: None,
                 encoding: None,
-                text: format!("{d} did not read {} as sent by {} at step {}: {}", m.id, m.from, m.step, why_not_delivered(run, mi, d)),
+                text: format!(
+                    "{d} did not read {} as sent by {} at step {}: {}",
+                    m.id,
+                    m.from,
+                    m.step,
+                    why_not_delivered(run, mi, d)
+                ),
             });
         }
     }
-    let note = format!("all {} deliveries of {} to their intended devices gave back exactly the text sent", expected, plural(run.truth.messages.len(), "message", "messages"));
+    let note = format!(
+        "all {} deliveries of {} to their intended devices gave back exactly the text sent",
+        expected,
+        plural(run.truth.messages.len(), "message", "messages")
+    );
     let findings = if evidence.is_empty() {
         Vec::new()
     } else {
@@ -351,7 +390,7 @@ fn delivers(run: &Run) -> Judgement {
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    Judgement::from_findings(p, findings, note)
+    Judgement::from_findings(p, findings, note, "every one gave back exactly the text sent, from the right sender")
 }
 
 fn why_not_delivered(run: &Run, mi: usize, d: &DeviceAddr) -> String {
@@ -370,7 +409,9 @@ fn why_not_delivered(run: &Run, mi: usize, d: &DeviceAddr) -> String {
             DeliveryResult::NoSuchDevice => "addressed to a device that does not exist".to_owned(),
             DeliveryResult::Opened { plaintext: false, .. } => continue,
             DeliveryResult::Opened { exact: None, .. } => "decryption gave back different text".to_owned(),
-            DeliveryResult::Opened { sender, .. } => format!("it was attributed to {}", sender.as_ref().map_or("nobody".to_owned(), ToString::to_string)),
+            DeliveryResult::Opened { sender, .. } => {
+                format!("it was attributed to {}", sender.as_ref().map_or("nobody".to_owned(), ToString::to_string))
+            }
         });
     }
     if reasons.is_empty() {
@@ -388,11 +429,21 @@ fn expectations(run: &Run) -> Vec<ExpectationResult> {
         let devices_of = |party: &Party, only_intended: bool| -> Vec<DeviceAddr> {
             match party {
                 Party::Device(d) => vec![d.clone()],
-                Party::User(u) => run.truth.enrolled.keys().filter(|d| d.user == *u && (!only_intended || m.intended.contains(d))).cloned().collect(),
+                Party::User(u) => run
+                    .truth
+                    .enrolled
+                    .keys()
+                    .filter(|d| d.user == *u && (!only_intended || m.intended.contains(d)))
+                    .cloned()
+                    .collect(),
             }
         };
         for party in &e.read_by {
-            let missing: Vec<String> = devices_of(party, true).into_iter().filter(|d| !ok.contains(&(mi, d.clone()))).map(|d| d.to_string()).collect();
+            let missing: Vec<String> = devices_of(party, true)
+                .into_iter()
+                .filter(|d| !ok.contains(&(mi, d.clone())))
+                .map(|d| d.to_string())
+                .collect();
             out.push(ExpectationResult {
                 line: e.line,
                 property: Property::Delivers,
@@ -417,13 +468,17 @@ fn expectations(run: &Run) -> Vec<ExpectationResult> {
                 property: Property::RecipientsOnly,
                 expected: format!("{party} does not read {}", m.id),
                 held: readers.is_empty(),
-                observed: (!readers.is_empty()).then(|| format!("{} read it", readers.into_iter().collect::<Vec<_>>().join(", "))),
+                observed: (!readers.is_empty())
+                    .then(|| format!("{} read it", readers.into_iter().collect::<Vec<_>>().join(", "))),
             });
         }
         if let Some(outcome) = e.outcome {
             let got = m.intended.iter().filter(|d| ok.contains(&(mi, (*d).clone()))).count();
             let (held, expected) = match outcome {
-                Outcome::Delivered => (got == m.intended.len(), format!("{} is delivered to all {} intended devices", m.id, m.intended.len())),
+                Outcome::Delivered => (
+                    got == m.intended.len(),
+                    format!("{} is delivered to all {} intended devices", m.id, m.intended.len()),
+                ),
                 Outcome::NotDelivered => (got == 0, format!("{} is delivered to none of its intended devices", m.id)),
             };
             out.push(ExpectationResult {

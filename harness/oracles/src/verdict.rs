@@ -95,7 +95,8 @@ pub struct Judgement {
     pub verdict: Verdict,
     /// What was observed (PASS), or why nothing could be (NOT TESTED, ERROR).
     pub note: String,
-    /// Violations (FAIL only).
+    /// Violations (FAIL only; in a design report they are moved to its top-level `findings`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
 }
 
@@ -110,10 +111,14 @@ impl Judgement {
         Judgement { property, verdict: Verdict::NotTested, note: reason.into(), findings: Vec::new() }
     }
 
-    /// FAIL with findings (PASS with `pass_note` when there are none).
-    pub fn from_findings(property: Property, findings: Vec<Finding>, note: impl Into<String>) -> Self {
-        let verdict = if findings.is_empty() { Verdict::Pass } else { Verdict::Fail };
-        Judgement { property, verdict, note: note.into(), findings }
+    /// FAIL with findings, or PASS when there are none. `observed` says what
+    /// the oracle looked at; `conclusion` is added to it on PASS.
+    pub fn from_findings(property: Property, findings: Vec<Finding>, observed: String, conclusion: &str) -> Self {
+        if findings.is_empty() {
+            Judgement { property, verdict: Verdict::Pass, note: format!("{observed}; {conclusion}"), findings }
+        } else {
+            Judgement { property, verdict: Verdict::Fail, note: observed, findings }
+        }
     }
 }
 

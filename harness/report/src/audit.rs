@@ -115,7 +115,7 @@ pub struct DesignAudit {
     pub properties: Vec<PropertySummary>,
     /// Every finding, grouped by property then vector.
     pub findings: Vec<Finding>,
-    /// Per-vector results.
+    /// Per-vector results (their findings are in `findings`).
     pub vectors: Vec<VectorResult>,
     /// Limits of this audit.
     pub cannot_see: Vec<String>,
@@ -161,11 +161,14 @@ impl DesignAudit {
                 }
             })
             .collect();
+        // Findings move to the top level (grouped by property, then vector);
+        // each still names its vector and property.
+        let mut vectors = vectors;
         let mut findings = Vec::new();
         for p in Property::ALL {
-            for v in &vectors {
-                if let Some(j) = v.judgement(p) {
-                    findings.extend(j.findings.iter().cloned());
+            for v in &mut vectors {
+                for j in v.judgements.iter_mut().filter(|j| j.property == p) {
+                    findings.append(&mut j.findings);
                 }
             }
         }

@@ -42,11 +42,18 @@ pub fn render_markdown(a: &DesignAudit) -> String {
         s.push('\n');
     }
     let broken = a.broken_claims();
-    let failing: Vec<Property> = a.properties.iter().filter(|p| p.verdict == Verdict::Fail).map(|p| p.property).collect();
+    let failing: Vec<Property> =
+        a.properties.iter().filter(|p| p.verdict == Verdict::Fail).map(|p| p.property).collect();
     let ids = |ps: &[Property]| ps.iter().map(|p| format!("*{p}*")).collect::<Vec<_>>().join(", ");
-    let vectors = a.vectors.len();
+    let vectors = match a.vectors.len() {
+        1 => "1 vector".to_owned(),
+        n => format!("{n} vectors"),
+    };
     if broken.is_empty() {
-        let _ = write!(s, "**In short:** every property this design claims held or could not be tested in {vectors} vectors");
+        let _ = write!(
+            s,
+            "**In short:** every property this design claims held or could not be tested in {vectors} vectors"
+        );
         if failing.is_empty() {
             let _ = writeln!(s, ", and no property failed.\n");
         } else {
@@ -57,7 +64,11 @@ pub fn render_markdown(a: &DesignAudit) -> String {
     }
     let expect_fail = a.failed_expectations();
     if !expect_fail.is_empty() {
-        let _ = writeln!(s, "{} vector expectation(s) for claimed properties were not met (see the vector table).\n", expect_fail.len());
+        let _ = writeln!(
+            s,
+            "{} vector expectation(s) for claimed properties were not met (see the vector table).\n",
+            expect_fail.len()
+        );
     }
 
     let _ = writeln!(s, "## Scorecard\n");
@@ -89,7 +100,12 @@ pub fn render_markdown(a: &DesignAudit) -> String {
             let _ = writeln!(s, "- {}", e.text);
         }
         if f.evidence_total > f.evidence.len() {
-            let _ = writeln!(s, "- … and {} more (the JSON report lists the same first {})", f.evidence_total - f.evidence.len(), f.evidence.len());
+            let _ = writeln!(
+                s,
+                "- … and {} more (the JSON report lists the same first {})",
+                f.evidence_total - f.evidence.len(),
+                f.evidence.len()
+            );
         }
         s.push('\n');
     }
@@ -115,7 +131,15 @@ pub fn render_markdown(a: &DesignAudit) -> String {
     }
     s.push_str("---|\n");
     for v in &a.vectors {
-        let _ = write!(s, "| `{}` {} | {} | {} | {} |", v.vector, cell(&v.title), v.stats.steps, v.stats.messages, v.stats.envelopes);
+        let _ = write!(
+            s,
+            "| `{}` {} | {} | {} | {} |",
+            v.vector,
+            cell(&v.title),
+            v.stats.steps,
+            v.stats.messages,
+            v.stats.envelopes
+        );
         for p in Property::ALL {
             let mark = v.judgement(p).map_or("—", |j| verdict_mark(j.verdict));
             let _ = write!(s, " {mark} |");

@@ -53,7 +53,13 @@ and **NO — claimed** means the design's promoters claim it anyway. \"not teste
     }
     let _ = writeln!(s, "\n## The designs\n");
     for a in audits {
-        let _ = writeln!(s, "- **`{}`** — {}: {}", a.design, cell(&a.title), a.summary.split_whitespace().collect::<Vec<_>>().join(" "));
+        let _ = writeln!(
+            s,
+            "- **`{}`** — {}: {}",
+            a.design,
+            cell(&a.title),
+            a.summary.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
     }
     s
 }

@@ -1,0 +1,143 @@
+//! A miniature provider for the designs' tests: a directory of published
+//! bundles that serves each one-time item to one requester only, and helpers
+//! to send and deliver through the [`Design`] and [`Device`] traits alone.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use doormat_designs::builtin;
+use doormat_engine::adapter::Seed;
+use doormat_engine::{Bundle, Design, Device, DirectoryEntry, EncryptRequest, ImplError, InEnvelope, Received, Sent};
+use doormat_formats::{DeviceAddr, UserId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `"user/device"` as an address.
+pub fn addr(s: &str) -> DeviceAddr {
+    let (user, device) = s.split_once('/').unwrap();
+    DeviceAddr::new(user, device)
+}
+
+/// A fixed seed per label, different for different labels.
+pub fn seed_for(label: &str) -> Seed {
+    let mut seed = [0x5a; 32];
+    for (i, b) in label.bytes().enumerate() {
+        seed[i % 32] ^= b;
+        seed[(i * 7 + 3) % 32] = seed[(i * 7 + 3) % 32].wrapping_add(b);
+    }
+    seed
+}
+
+/// Users of a member list.
+pub fn users(members: &[&str]) -> Vec<UserId> {
+    members.iter().map(|m| UserId::from(*m)).collect()
+}
+
+/// The provider of a test.
+#[derive(Debug)]
+pub struct Net {
+    pub design: Box<dyn Design>,
+    pub devices: BTreeMap<DeviceAddr, Box<dyn Device>>,
+    pub directory: BTreeMap<DeviceAddr, Bundle>,
+    contacted: BTreeSet<(DeviceAddr, DeviceAddr)>,
+    /// Whether the directory serves one-time items at all.
+    pub serve_one_time: bool,
+}
+
+impl Net {
+    pub fn new(design: &str) -> Net {
+        Net {
+            design: builtin(design).unwrap(),
+            devices: BTreeMap::new(),
+            directory: BTreeMap::new(),
+            contacted: BTreeSet::new(),
+            serve_one_time: true,
+        }
+    }
+
+    /// Creates (or re-creates) a device and publishes its bundle.
+    pub fn register(&mut self, a: &str) -> DeviceAddr {
+        self.register_seeded(a, seed_for(a))
+    }
+
+    pub fn register_seeded(&mut self, a: &str, seed: Seed) -> DeviceAddr {
+        let a = addr(a);
+        let mut device = self.design.create_device(&a, seed).unwrap();
+        self.directory.insert(a.clone(), device.publish().unwrap());
+        self.devices.insert(a.clone(), device);
+        self.contacted.retain(|(_, target)| *target != a);
+        a
+    }
+
+    pub fn device(&mut self, a: &str) -> &mut Box<dyn Device> {
+        self.devices.get_mut(&addr(a)).unwrap()
+    }
+
+    /// What the directory serves `requester` about every device of `members`.
+    pub fn entries(&mut self, requester: &str, members: &[&str]) -> Vec<DirectoryEntry> {
+        let requester = addr(requester);
+        let mut out = Vec::new();
+        for (a, bundle) in &mut self.directory {
+            if !members.contains(&a.user.as_str()) {
+                continue;
+            }
+            let first = self.contacted.insert((requester.clone(), a.clone()));
+            let one_time =
+                (self.serve_one_time && first && !bundle.one_time.is_empty()).then(|| bundle.one_time.remove(0));
+            out.push(DirectoryEntry {
+                device: a.clone(),
+                identity: bundle.identity.clone(),
+                prekey: bundle.prekey.clone(),
+                one_time,
+            });
+        }
+        out
+    }
+
+    /// `from` encrypts `text` to every device of `members`.
+    pub fn send(&mut self, from: &str, conversation: &str, members: &[&str], text: &str) -> Sent {
+        let recipients = self.entries(from, members);
+        self.send_to(from, conversation, members, &recipients, text).unwrap()
+    }
+
+    pub fn send_to(
+        &mut self,
+        from: &str,
+        conversation: &str,
+        members: &[&str],
+        recipients: &[DirectoryEntry],
+        text: &str,
+    ) -> Result<Sent, ImplError> {
+        let members = users(members);
+        let req = EncryptRequest {
+            conversation,
+            group: members.len() > 2,
+            members: &members,
+            recipients,
+            plaintext: text.as_bytes(),
+        };
+        self.device(from).encrypt(&req)
+    }
+
+    /// `to` decrypts `body`, which the provider says `from` sent.
+    pub fn recv(&mut self, to: &str, from: &str, conversation: &str, body: &[u8]) -> Result<Received, ImplError> {
+        let from = addr(from);
+        self.device(to).decrypt(&InEnvelope { from: &from, conversation, body })
+    }
+
+    /// The body addressed to `to`.
+    pub fn body_for(sent: &Sent, to: &str) -> Vec<u8> {
+        let to = addr(to);
+        sent.envelopes.iter().find(|e| e.to.contains(&to)).unwrap().body.clone()
+    }
+
+    /// `from` sends `text` to `to`'s single device and `to` reads it; panics
+    /// unless it reads exactly `text` from `from`.
+    pub fn exchange(&mut self, from: &str, to: &str, text: &str) {
+        let mut pair = [addr(from).user.0, addr(to).user.0];
+        pair.sort();
+        let conversation = format!("{}+{}", pair[0], pair[1]);
+        let sent = self.send(from, &conversation, &[&pair[0], &pair[1]], text);
+        let got = self.recv(to, from, &conversation, &Net::body_for(&sent, to)).unwrap();
+        assert_eq!(got.plaintext.as_deref(), Some(text.as_bytes()), "{from} -> {to}");
+        assert_eq!(got.sender, Some(addr(from)));
+    }
+}

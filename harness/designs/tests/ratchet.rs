@@ -1,0 +1,546 @@
+//! The `ratchet` design through the adapter traits only: delivery in every
+//! order, integrity (tampering, truncation, replay, misrouting), isolation of
+//! forks and non-recipients, state export, determinism, X3DH edge cases and
+//! the change notices a client shows.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{addr, seed_for, Net};
+use doormat_engine::{Event, EventKind, ImplError, InEnvelope};
+use doormat_formats::UserId;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+const AB: &str = "alice+bob";
+const ALICE_BOB: &[&str] = &["alice", "bob"];
+/// Second byte of a body: 1 for an ordinary message, 2 for a prekey message.
+const KIND_MESSAGE: u8 = 1;
+const KIND_PREKEY: u8 = 2;
+
+fn pair() -> Net {
+    let mut net = Net::new("ratchet");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    net
+}
+
+fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
+    matches!(r, Err(ImplError::Rejected(_)))
+}
+
+/// Alice's phone sends `text` in `alice+bob`; the body for bob's phone.
+fn to_bob(net: &mut Net, text: &str) -> Vec<u8> {
+    Net::body_for(&net.send("alice/phone", AB, ALICE_BOB, text), "bob/phone")
+}
+
+/// Bob's phone reads a body from alice's phone; the text.
+fn bob_reads(net: &mut Net, body: &[u8]) -> String {
+    let got = net.recv("bob/phone", "alice/phone", AB, body).unwrap();
+    assert_eq!(got.sender, Some(addr("alice/phone")));
+    String::from_utf8(got.plaintext.unwrap()).unwrap()
+}
+
+fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
+    Event { kind, user: UserId::from(user), device: device.map(addr) }
+}
+
+/// Every one-bit change and every truncation of `body` is refused by a fork
+/// of `to`; `to` itself then still reads it.
+fn assert_tamper_proof(net: &mut Net, to: &str, from: &str, body: &[u8], text: &str) {
+    let from_addr = addr(from);
+    let try_on_fork = |net: &mut Net, bytes: &[u8]| {
+        net.device(to).fork().decrypt(&InEnvelope { from: &from_addr, conversation: AB, body: bytes })
+    };
+    for i in 0..body.len() {
+        let mut flipped = body.to_vec();
+        flipped[i] ^= 1 << (i % 8);
+        assert!(is_rejected(&try_on_fork(net, &flipped)), "bit {} of byte {i} flipped was accepted", i % 8);
+    }
+    for cut in 0..body.len() {
+        assert!(is_rejected(&try_on_fork(net, &body[..cut])), "truncation to {cut} bytes was accepted");
+    }
+    let mut longer = body.to_vec();
+    longer.push(0);
+    assert!(is_rejected(&try_on_fork(net, &longer)), "an appended byte was accepted");
+    let got = net.recv(to, from, AB, body).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(text.as_bytes()));
+}
+
+#[test]
+fn one_to_one_both_ways_over_many_messages() {
+    let mut net = pair();
+    for round in 0..40 {
+        for i in 0..=round % 4 {
+            net.exchange("alice/phone", "bob/phone", &format!("a{round}.{i}"));
+        }
+        for i in 0..=round % 3 {
+            net.exchange("bob/phone", "alice/phone", &format!("b{round}.{i}"));
+        }
+    }
+}
+
+#[test]
+fn prekey_data_is_sent_until_the_peer_replies() {
+    let mut net = pair();
+    let first = to_bob(&mut net, "1");
+    let second = to_bob(&mut net, "2");
+    assert_eq!((first[0], first[1], second[1]), (1, KIND_PREKEY, KIND_PREKEY));
+    assert_eq!(bob_reads(&mut net, &first), "1");
+    assert_eq!(bob_reads(&mut net, &second), "2");
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let third = to_bob(&mut net, "3");
+    assert_eq!(third[1], KIND_MESSAGE);
+    assert!(third.len() < first.len(), "an ordinary message carries no X3DH data");
+    assert_eq!(bob_reads(&mut net, &third), "3");
+}
+
+#[test]
+fn fan_out_is_one_envelope_per_recipient_device_never_to_self() {
+    let mut net = Net::new("ratchet");
+    for d in ["alice/phone", "alice/laptop", "bob/phone", "bob/tablet"] {
+        net.register(d);
+    }
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "hello all");
+    let mut to: Vec<String> = sent
+        .envelopes
+        .iter()
+        .map(|e| {
+            assert_eq!(e.to.len(), 1, "pairwise envelopes have one addressee");
+            e.to[0].to_string()
+        })
+        .collect();
+    to.sort();
+    assert_eq!(to, ["alice/laptop", "bob/phone", "bob/tablet"]);
+    assert_eq!(sent.events, [], "first contact is silent");
+    assert_ne!(sent.envelopes[0].body, sent.envelopes[1].body);
+    for d in ["alice/laptop", "bob/phone", "bob/tablet"] {
+        let got = net.recv(d, "alice/phone", AB, &Net::body_for(&sent, d)).unwrap();
+        assert_eq!(got.plaintext.as_deref(), Some(&b"hello all"[..]), "{d}");
+        assert_eq!(got.sender, Some(addr("alice/phone")));
+        assert_eq!(got.events, [], "{d}");
+    }
+    // Every device can answer, and the answers reach everyone.
+    for from in ["bob/tablet", "alice/laptop"] {
+        let sent = net.send(from, AB, ALICE_BOB, from);
+        assert_eq!(sent.envelopes.len(), 3);
+        for e in &sent.envelopes {
+            let to = e.to[0].to_string();
+            let got = net.recv(&to, from, AB, &e.body).unwrap();
+            assert_eq!(got.plaintext.as_deref(), Some(from.as_bytes()), "{from} -> {to}");
+        }
+    }
+}
+
+#[test]
+fn out_of_order_and_delayed_delivery() {
+    let mut net = pair();
+    let first: Vec<Vec<u8>> = (0..10).map(|i| to_bob(&mut net, &format!("m{i}"))).collect();
+    for i in [7, 2, 9, 0, 1, 8, 3, 6, 5] {
+        assert_eq!(bob_reads(&mut net, &first[i]), format!("m{i}"));
+    }
+    // Bob answers, so Alice's next messages start a new chain; m4 stays late.
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let n1 = to_bob(&mut net, "n1");
+    let n2 = to_bob(&mut net, "n2");
+    assert_eq!(bob_reads(&mut net, &n2), "n2");
+    assert_eq!(bob_reads(&mut net, &first[4]), "m4");
+    assert_eq!(bob_reads(&mut net, &n1), "n1");
+    // Two chains later, a message from the first exchange of a new chain.
+    net.exchange("bob/phone", "alice/phone", "again");
+    let p1 = to_bob(&mut net, "p1");
+    net.exchange("bob/phone", "alice/phone", "and again");
+    let q1 = to_bob(&mut net, "q1");
+    assert_eq!(bob_reads(&mut net, &q1), "q1");
+    assert_eq!(bob_reads(&mut net, &p1), "p1");
+}
+
+#[test]
+fn a_replay_is_rejected() {
+    let mut net = pair();
+    let prekey = to_bob(&mut net, "once");
+    assert_eq!(bob_reads(&mut net, &prekey), "once");
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &prekey)));
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let ordinary = to_bob(&mut net, "twice?");
+    assert_eq!(ordinary[1], KIND_MESSAGE);
+    assert_eq!(bob_reads(&mut net, &ordinary), "twice?");
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &ordinary)));
+    // A skipped key is used once too.
+    let late = to_bob(&mut net, "late");
+    let next = to_bob(&mut net, "next");
+    assert_eq!(bob_reads(&mut net, &next), "next");
+    assert_eq!(bob_reads(&mut net, &late), "late");
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &late)));
+    // And the conversation goes on.
+    net.exchange("alice/phone", "bob/phone", "still fine");
+}
+
+#[test]
+fn a_prekey_message_cannot_be_replayed_after_its_session_is_dropped() {
+    let mut net = pair();
+    net.serve_one_time = false;
+    let prekey = to_bob(&mut net, "old");
+    assert_eq!(bob_reads(&mut net, &prekey), "old");
+    // Alice re-installs five times; bob keeps only the newest sessions.
+    for i in 0..6 {
+        net.register_seeded("alice/phone", seed_for(&format!("alice/phone#{i}")));
+        net.exchange("alice/phone", "bob/phone", "new install");
+    }
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &prekey)));
+}
+
+#[test]
+fn flipped_bits_and_truncations_are_rejected() {
+    let mut net = pair();
+    let prekey = to_bob(&mut net, "first");
+    assert_tamper_proof(&mut net, "bob/phone", "alice/phone", &prekey, "first");
+    // A second prekey message opens in the existing session: still all bytes count.
+    let prekey_again = to_bob(&mut net, "second");
+    assert_eq!(prekey_again[1], KIND_PREKEY);
+    assert_tamper_proof(&mut net, "bob/phone", "alice/phone", &prekey_again, "second");
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let ordinary = to_bob(&mut net, "third");
+    assert_eq!(ordinary[1], KIND_MESSAGE);
+    assert_tamper_proof(&mut net, "bob/phone", "alice/phone", &ordinary, "third");
+}
+
+#[test]
+fn garbage_is_rejected_without_panicking() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    net.exchange("bob/phone", "alice/phone", "hi");
+    let valid = to_bob(&mut net, "valid");
+    let mut rng = ChaCha20Rng::from_seed([42; 32]);
+    for round in 0..2000 {
+        let mut body = if round % 2 == 0 {
+            let mut b = vec![0u8; (rng.next_u32() % 300) as usize];
+            rng.fill_bytes(&mut b);
+            b
+        } else {
+            valid.clone()
+        };
+        // Keep a plausible version and kind half of the time, so parsing goes deep.
+        if round % 4 == 0 && body.len() > 2 {
+            body[0] = 1;
+            body[1] = 1 + (rng.next_u32() % 2) as u8;
+        }
+        for _ in 0..=rng.next_u32() % 4 {
+            if !body.is_empty() {
+                let i = rng.next_u32() as usize % body.len();
+                body[i] = rng.next_u32() as u8;
+            }
+        }
+        if body == valid {
+            continue;
+        }
+        let r = net.device("bob/phone").fork().decrypt(&InEnvelope {
+            from: &addr("alice/phone"),
+            conversation: AB,
+            body: &body,
+        });
+        assert!(is_rejected(&r), "round {round}: {r:?}");
+    }
+    assert_eq!(bob_reads(&mut net, &valid), "valid");
+}
+
+#[test]
+fn a_fork_decrypting_leaves_the_original_untouched() {
+    let mut net = pair();
+    let bodies: Vec<Vec<u8>> = (0..3).map(|i| to_bob(&mut net, &format!("m{i}"))).collect();
+    let mut fork = net.device("bob/phone").fork();
+    for (i, body) in bodies.iter().enumerate().rev() {
+        let got = fork.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body }).unwrap();
+        assert_eq!(got.plaintext.unwrap(), format!("m{i}").as_bytes());
+    }
+    // The fork used the one-time prekey and the message keys; the original did not.
+    for (i, body) in bodies.iter().enumerate() {
+        assert_eq!(bob_reads(&mut net, body), format!("m{i}"));
+    }
+    net.exchange("bob/phone", "alice/phone", "reply");
+}
+
+#[test]
+fn only_the_addressed_device_can_decrypt() {
+    let mut net = Net::new("ratchet");
+    for d in ["alice/phone", "bob/phone", "bob/laptop", "carol/phone"] {
+        net.register(d);
+    }
+    // carol talks to alice too, so she holds a session with alice/phone.
+    let hi = net.send("alice/phone", "alice+carol", &["alice", "carol"], "hi carol");
+    net.recv("carol/phone", "alice/phone", "alice+carol", &Net::body_for(&hi, "carol/phone")).unwrap();
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "for bob");
+    let to_phone = Net::body_for(&sent, "bob/phone");
+    let mut outsider = net.design.create_device(&addr("bob/phone"), seed_for("impostor")).unwrap();
+    assert!(is_rejected(&outsider.decrypt(&InEnvelope {
+        from: &addr("alice/phone"),
+        conversation: AB,
+        body: &to_phone
+    })));
+    for other in ["bob/laptop", "carol/phone"] {
+        assert!(is_rejected(&net.recv(other, "alice/phone", AB, &to_phone)), "{other} read bob/phone's prekey message");
+    }
+    // Established sessions: bob/laptop has one with alice/phone, still useless.
+    net.recv("bob/laptop", "alice/phone", AB, &Net::body_for(&sent, "bob/laptop")).unwrap();
+    net.recv("bob/phone", "alice/phone", AB, &to_phone).unwrap();
+    let reply = net.send("bob/phone", AB, ALICE_BOB, "reply");
+    net.recv("alice/phone", "bob/phone", AB, &Net::body_for(&reply, "alice/phone")).unwrap();
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "ordinary");
+    let to_phone = Net::body_for(&sent, "bob/phone");
+    assert_eq!(to_phone[1], KIND_MESSAGE);
+    assert!(is_rejected(&net.recv("bob/laptop", "alice/phone", AB, &to_phone)));
+    assert!(is_rejected(&net.recv("bob/laptop", "bob/phone", AB, &to_phone)));
+    assert_eq!(bob_reads(&mut net, &to_phone), "ordinary");
+}
+
+#[test]
+fn the_sender_is_bound_and_misrouting_is_rejected() {
+    let mut net = Net::new("ratchet");
+    for d in ["alice/phone", "bob/phone", "carol/phone"] {
+        net.register(d);
+    }
+    let prekey = to_bob(&mut net, "from alice");
+    assert!(is_rejected(&net.recv("bob/phone", "carol/phone", AB, &prekey)), "claimed sender differs");
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", "bob+carol", &prekey)), "wrong conversation");
+    assert_eq!(bob_reads(&mut net, &prekey), "from alice");
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let ordinary = to_bob(&mut net, "ordinary");
+    assert!(is_rejected(&net.recv("bob/phone", "carol/phone", AB, &ordinary)));
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", "bob+carol", &ordinary)));
+    assert_eq!(bob_reads(&mut net, &ordinary), "ordinary");
+}
+
+#[test]
+fn export_then_import_continues_the_conversation() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "before");
+    net.exchange("bob/phone", "alice/phone", "before");
+    let in_flight = to_bob(&mut net, "in flight");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let restored = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    let mut original = std::mem::replace(net.device("bob/phone"), restored);
+    assert_eq!(bob_reads(&mut net, &in_flight), "in flight");
+    for i in 0..5 {
+        net.exchange("bob/phone", "alice/phone", &format!("after {i}"));
+        net.exchange("alice/phone", "bob/phone", &format!("after {i}"));
+    }
+    // The restored device behaves byte for byte like the original.
+    let mut twin = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    let members = common::users(ALICE_BOB);
+    let recipients = net.entries("bob/phone", ALICE_BOB);
+    let req = doormat_engine::EncryptRequest {
+        conversation: AB,
+        group: false,
+        members: &members,
+        recipients: &recipients,
+        plaintext: b"same",
+    };
+    assert_eq!(original.encrypt(&req).unwrap(), twin.encrypt(&req).unwrap());
+    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), b"{not state")));
+    let relay_state = {
+        let relay = doormat_designs::builtin("plaintext-relay").unwrap();
+        relay.create_device(&addr("bob/phone"), [1; 32]).unwrap().export_state().unwrap()
+    };
+    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), &relay_state)));
+}
+
+#[test]
+fn simultaneous_initiation_still_delivers_everything() {
+    let mut net = pair();
+    let a1 = to_bob(&mut net, "a1");
+    let a2 = to_bob(&mut net, "a2");
+    let b1 = Net::body_for(&net.send("bob/phone", AB, ALICE_BOB, "b1"), "alice/phone");
+    let b2 = Net::body_for(&net.send("bob/phone", AB, ALICE_BOB, "b2"), "alice/phone");
+    assert_eq!((a1[1], b1[1]), (KIND_PREKEY, KIND_PREKEY));
+    let alice_reads = |net: &mut Net, body: &[u8]| {
+        String::from_utf8(net.recv("alice/phone", "bob/phone", AB, body).unwrap().plaintext.unwrap()).unwrap()
+    };
+    assert_eq!(alice_reads(&mut net, &b1), "b1");
+    assert_eq!(bob_reads(&mut net, &a1), "a1");
+    // Each side now sends in the session the other started.
+    let a3 = to_bob(&mut net, "a3");
+    let b3 = Net::body_for(&net.send("bob/phone", AB, ALICE_BOB, "b3"), "alice/phone");
+    assert_eq!(bob_reads(&mut net, &a3), "a3");
+    assert_eq!(alice_reads(&mut net, &b2), "b2");
+    assert_eq!(bob_reads(&mut net, &a2), "a2");
+    assert_eq!(alice_reads(&mut net, &b3), "b3");
+    for i in 0..5 {
+        net.exchange("alice/phone", "bob/phone", &format!("a{i}"));
+        net.exchange("bob/phone", "alice/phone", &format!("b{i}"));
+    }
+    assert_eq!(to_bob(&mut net, "settled")[1], KIND_MESSAGE);
+}
+
+/// Every envelope body of a fixed script.
+fn script(alice_seed: &str) -> Vec<Vec<u8>> {
+    let mut net = Net::new("ratchet");
+    net.register_seeded("alice/phone", seed_for(alice_seed));
+    net.register("bob/phone");
+    net.register("bob/laptop");
+    let mut bodies = Vec::new();
+    for (from, to, text) in [
+        ("alice/phone", "bob/phone", "one"),
+        ("bob/phone", "alice/phone", "two"),
+        ("alice/phone", "bob/phone", "three"),
+        ("bob/laptop", "alice/phone", "four"),
+    ] {
+        let sent = net.send(from, AB, ALICE_BOB, text);
+        net.recv(to, from, AB, &Net::body_for(&sent, to)).unwrap();
+        bodies.extend(sent.envelopes.into_iter().map(|e| e.body));
+    }
+    bodies
+}
+
+#[test]
+fn the_same_seeds_give_the_same_bytes() {
+    let a = script("alice/phone");
+    assert_eq!(a.len(), 8);
+    assert_eq!(a, script("alice/phone"));
+    let b = script("another alice");
+    assert_ne!(a[0], b[0]);
+}
+
+#[test]
+fn a_bad_prekey_signature_is_refused_and_changes_nothing() {
+    let mut net = pair();
+    let mut recipients = net.entries("alice/phone", ALICE_BOB);
+    let good = recipients.clone();
+    let bob = recipients.iter_mut().find(|e| e.device == addr("bob/phone")).unwrap();
+    let last = bob.prekey.len() - 1;
+    bob.prekey[last] ^= 1;
+    assert!(is_rejected(&net.send_to("alice/phone", AB, ALICE_BOB, &recipients, "forged")));
+    let bob = recipients.iter_mut().find(|e| e.device == addr("bob/phone")).unwrap();
+    bob.identity.truncate(40);
+    assert!(is_rejected(&net.send_to("alice/phone", AB, ALICE_BOB, &recipients, "short identity")));
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &good, "genuine").unwrap();
+    assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "genuine");
+}
+
+#[test]
+fn a_one_time_prekey_works_once_and_none_is_fine() {
+    let mut net = Net::new("ratchet");
+    for d in ["bob/phone", "carol/phone", "dave/phone"] {
+        net.register(d);
+    }
+    let carol = net.entries("carol/phone", &["bob", "carol"]);
+    assert!(carol.iter().any(|e| e.device == addr("bob/phone") && e.one_time.is_some()));
+    let mut dave = net.entries("dave/phone", &["bob", "dave"]);
+    // A provider that serves the same one-time prekey twice.
+    let reused = carol.iter().find(|e| e.device == addr("bob/phone")).unwrap().one_time.clone();
+    dave.iter_mut().find(|e| e.device == addr("bob/phone")).unwrap().one_time = reused;
+    let c = net.send_to("carol/phone", "bob+carol", &["bob", "carol"], &carol, "from carol").unwrap();
+    let d = net.send_to("dave/phone", "bob+dave", &["bob", "dave"], &dave, "from dave").unwrap();
+    net.recv("bob/phone", "carol/phone", "bob+carol", &Net::body_for(&c, "bob/phone")).unwrap();
+    let r = net.recv("bob/phone", "dave/phone", "bob+dave", &Net::body_for(&d, "bob/phone"));
+    assert!(is_rejected(&r), "{r:?}");
+    // Without any one-time prekey, X3DH still runs.
+    net.serve_one_time = false;
+    net.register("erin/phone");
+    let entries = net.entries("erin/phone", &["bob", "erin"]);
+    assert!(entries.iter().all(|e| e.one_time.is_none()));
+    let e = net.send_to("erin/phone", "bob+erin", &["bob", "erin"], &entries, "from erin").unwrap();
+    let got = net.recv("bob/phone", "erin/phone", "bob+erin", &Net::body_for(&e, "bob/phone")).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"from erin"[..]));
+}
+
+#[test]
+fn publish_keeps_a_hundred_one_time_prekeys() {
+    let mut net = pair();
+    let bundle = net.device("bob/phone").publish().unwrap();
+    assert_eq!(bundle.identity.len(), 64);
+    assert_eq!(bundle.prekey.len(), 96);
+    assert_eq!(bundle.one_time.len(), 100);
+    assert!(bundle.one_time.iter().all(|k| k.len() == 36));
+    net.exchange("alice/phone", "bob/phone", "uses one");
+    let again = net.device("bob/phone").publish().unwrap();
+    assert_eq!(again.one_time.len(), 100);
+    assert!(!again.one_time.contains(&bundle.one_time[0]), "the used one is gone");
+    assert_eq!(again.one_time[..99], bundle.one_time[1..]);
+}
+
+#[test]
+fn a_changed_identity_is_shown_once_to_the_sender() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    net.exchange("bob/phone", "alice/phone", "hi");
+    // The provider serves a different key for bob/phone (or bob re-installed).
+    net.register_seeded("bob/phone", seed_for("bob/phone, new key"));
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "after the change");
+    assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    assert_eq!(Net::body_for(&sent, "bob/phone")[1], KIND_PREKEY, "a new session for the new key");
+    assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "after the change");
+    assert_eq!(net.send("alice/phone", AB, ALICE_BOB, "again").events, []);
+}
+
+#[test]
+fn a_changed_identity_is_shown_to_the_receiver() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    net.register_seeded("alice/phone", seed_for("alice/phone, new key"));
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "new me");
+    let got = net.recv("bob/phone", "alice/phone", AB, &Net::body_for(&sent, "bob/phone")).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"new me"[..]));
+    assert_eq!(got.events, [event(EventKind::IdentityChanged, "alice", Some("alice/phone"))]);
+}
+
+#[test]
+fn new_and_vanished_devices_are_shown() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    // A device of a contact the sender knows.
+    net.register("bob/ghost");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "to all of bob");
+    assert_eq!(sent.events, [event(EventKind::DeviceAdded, "bob", Some("bob/ghost"))]);
+    assert_eq!(sent.envelopes.len(), 2);
+    assert_eq!(net.send("alice/phone", AB, ALICE_BOB, "again").events, []);
+    // A device on the sender's own account.
+    net.register("alice/ghost");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "own account");
+    assert_eq!(sent.events, [event(EventKind::DeviceAdded, "alice", Some("alice/ghost"))]);
+    // A device that vanished from the directory.
+    net.directory.remove(&addr("bob/ghost"));
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "gone");
+    assert_eq!(sent.events, [event(EventKind::DeviceRemoved, "bob", Some("bob/ghost"))]);
+    // On the receiving side: a known user writes from a device never seen.
+    net.register("bob/tablet");
+    let sent = net.send("bob/tablet", AB, ALICE_BOB, "from my tablet");
+    let got = net.recv("alice/phone", "bob/tablet", AB, &Net::body_for(&sent, "alice/phone")).unwrap();
+    assert_eq!(got.events, [event(EventKind::DeviceAdded, "bob", Some("bob/tablet"))]);
+}
+
+#[test]
+fn member_changes_are_shown_to_sender_and_receivers() {
+    let mut net = Net::new("ratchet");
+    for d in ["alice/phone", "bob/phone", "carol/phone"] {
+        net.register(d);
+    }
+    let sent = net.send("alice/phone", "team", &["alice", "bob"], "just us");
+    assert_eq!(sent.events, []);
+    net.recv("bob/phone", "alice/phone", "team", &Net::body_for(&sent, "bob/phone")).unwrap();
+    let sent = net.send("alice/phone", "team", &["alice", "bob", "carol"], "welcome carol");
+    assert_eq!(sent.events, [event(EventKind::MemberAdded, "carol", None)]);
+    let got = net.recv("bob/phone", "alice/phone", "team", &Net::body_for(&sent, "bob/phone")).unwrap();
+    assert_eq!(got.events, [event(EventKind::MemberAdded, "carol", None)]);
+    let got = net.recv("carol/phone", "alice/phone", "team", &Net::body_for(&sent, "carol/phone")).unwrap();
+    assert_eq!(got.events, [], "carol sees the group for the first time");
+    let sent = net.send("alice/phone", "team", &["alice", "carol"], "bye bob");
+    assert_eq!(sent.events, [event(EventKind::MemberRemoved, "bob", None)]);
+    assert_eq!(sent.envelopes.len(), 1);
+    let got = net.recv("carol/phone", "alice/phone", "team", &Net::body_for(&sent, "carol/phone")).unwrap();
+    assert_eq!(got.events, [event(EventKind::MemberRemoved, "bob", None)]);
+}
+
+#[test]
+fn a_failed_decrypt_leaves_the_device_as_it_was() {
+    let mut net = pair();
+    let body = to_bob(&mut net, "m");
+    let before = net.device("bob/phone").export_state().unwrap();
+    let mut tampered = body.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x80;
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &tampered)));
+    assert_eq!(net.device("bob/phone").export_state().unwrap(), before);
+    assert_eq!(bob_reads(&mut net, &body), "m");
+    assert_ne!(net.device("bob/phone").export_state().unwrap(), before);
+}
