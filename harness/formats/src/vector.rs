@@ -634,6 +634,9 @@ impl Checker<'_> {
                     );
                     return None;
                 }
+                // Known from here on, even if the rest of the step is wrong,
+                // so later references to it do not cascade into more errors.
+                self.messages.insert(m.clone());
                 let from = self.device(span, &s.from)?;
                 let to = if self.groups.contains_key(&GroupId(s.to.clone())) {
                     let g = GroupId(s.to.clone());
@@ -664,7 +667,6 @@ impl Checker<'_> {
                     );
                     return None;
                 };
-                self.messages.insert(m.clone());
                 Some(Action::Send { message: m, from, to, body: s.body.as_ref().map(|b| subst(b, iter)), hold: s.hold })
             }
             Step::Deliver(s) => {
