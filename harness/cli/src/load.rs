@@ -59,7 +59,27 @@ pub fn spec_file(p: &Path) -> Result<Loaded, LoadErrors> {
     let file = show(p);
     let spec = Spec::parse(&file, &stem(p), &src)?;
     match doormat_designs::builtin(spec.builtin()) {
-        Some(d) => Ok((spec, d)),
+        Some(d) => {
+            let declared: Vec<&str> = spec.roles.iter().map(|r| r.id.as_str()).collect();
+            let has = d.authorities();
+            if declared != has.iter().map(String::as_str).collect::<Vec<_>>() {
+                let (l, c) = locate::top_key(&src, "roles").map_or((None, None), |(l, c)| (Some(l), Some(c)));
+                let want = if has.is_empty() { "none".to_owned() } else { has.join(", ") };
+                return Err(LoadError::at(
+                    &file,
+                    &src,
+                    l,
+                    c,
+                    format!(
+                        "the spec declares roles [{}] but `{}` has these third parties: expected {want}",
+                        declared.join(", "),
+                        spec.builtin()
+                    ),
+                )
+                .into());
+            }
+            Ok((spec, d))
+        }
         None => {
             let (l, c) = locate::top_key(&src, "implementation").map_or((None, None), |(l, c)| (Some(l), Some(c)));
             let known = doormat_designs::BUILTIN.join(", ");

@@ -147,7 +147,8 @@ fn select(specs: Vec<load::Loaded>, wanted: &[String]) -> Result<Vec<load::Loade
 }
 
 fn audit_one(spec: &Spec, design: &dyn doormat_engine::Design, scenarios: &[Scenario]) -> DesignAudit {
-    let results = scenarios.iter().map(|sc| doormat_oracles::judge(&doormat_engine::run(design, sc))).collect();
+    let results =
+        scenarios.iter().map(|sc| doormat_oracles::judge(&doormat_engine::run(design, sc), &spec.parameters)).collect();
     DesignAudit::new(spec, results)
 }
 

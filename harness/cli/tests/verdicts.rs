@@ -1,14 +1,16 @@
 //! The verdict table: every built-in design meets every shipped vector, in a
-//! loop, with the oracles told nothing about designs, and the table of
-//! verdicts must equal the expected one. Two leaky wrappers around the
+//! loop, with the oracles told nothing about designs (they never read a
+//! design's name), and the table of claims against verdicts must equal the
+//! expected one. Two leaky wrappers around the
 //! honest design check that the oracles catch leaks they were never told of.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Seed, Sent,
 };
-use doormat_formats::{DeviceAddr, Property, Scenario, Vector};
-use doormat_oracles::{judge, VectorResult, Verdict};
+use doormat_formats::{DeviceAddr, Parameters, Property, Scenario, Spec, Vector};
+use doormat_oracles::{judge, Judgement, VectorResult, Verdict};
+use doormat_report::{Claim, DesignAudit};
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Vec<Scenario> {
@@ -37,11 +39,16 @@ fn vectors() -> Vec<Scenario> {
 }
 
 fn audit(design: &dyn Design) -> Vec<VectorResult> {
-    vectors().iter().map(|sc| judge(&doormat_engine::run(design, sc))).collect()
+    vectors().iter().map(|sc| judge(&doormat_engine::run(design, sc), &Parameters::default())).collect()
 }
 
-/// The overall verdict per property: FAIL if any vector fails, else PASS if
-/// any passes, else NOT TESTED; ERROR if any run broke.
+fn spec(id: &str) -> Spec {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../specs/{id}.yaml"));
+    Spec::parse(&p.display().to_string(), id, &std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+/// The raw verdict per property over all vectors: FAIL if any vector
+/// fails, else PASS if any passes, else NOT TESTED; ERROR if any run broke.
 fn table(results: &[VectorResult]) -> Vec<(Property, Verdict)> {
     Property::ALL
         .iter()
@@ -79,29 +86,88 @@ fn expected(fail: &[Property], pass: &[Property]) -> Vec<(Property, Verdict)> {
 
 use Property::*;
 
+/// Every property except those listed holds as claimed.
+fn claims(contradicted: &[Property], within_limits: &[Property]) -> Vec<(Property, Claim)> {
+    Property::ALL
+        .iter()
+        .map(|p| {
+            let c = if contradicted.contains(p) {
+                Claim::Contradicted
+            } else if within_limits.contains(p) {
+                Claim::HoldsWithinLimits
+            } else {
+                Claim::Holds
+            };
+            (*p, c)
+        })
+        .collect()
+}
+
+/// The scorecard, design by design, from the generic oracles over every
+/// shipped vector: the backdoored designs are caught by the properties
+/// their trade-off gives away, and the honest baseline keeps every claim
+/// (outside the trust-on-first-use limit its spec states).
 #[test]
 fn every_builtin_design_gets_the_expected_verdicts() {
-    let cases: &[(&str, Vec<(Property, Verdict)>)] = &[
-        ("plaintext-relay", expected(&[ProviderBlind, RecipientsOnly, OutsiderBlind], &[Delivers])),
-        ("ratchet", expected(&[], &[ProviderBlind, RecipientsOnly, OutsiderBlind, Delivers])),
+    let not_claimed_fails = |c: &[(Property, Claim)]| c.to_vec();
+    let relay: Vec<(Property, Claim)> =
+        Property::ALL.iter().map(|&p| (p, if p == Delivers { Claim::Holds } else { Claim::NotClaimedFails })).collect();
+    let cases: Vec<(&str, Vec<(Property, Claim)>)> = vec![
+        ("backup-escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible])),
+        ("client-scan", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible])),
+        ("escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible])),
+        ("ghost", claims(&[RecipientsOnly, ChangeVisible], &[])),
+        ("plaintext-relay", not_claimed_fails(&relay)),
+        ("ratchet", claims(&[], &[RecipientsOnly, ChangeVisible])),
     ];
-    assert_eq!(cases.len(), doormat_designs::BUILTIN.len(), "every built-in design has an expected row");
-    for (name, want) in cases {
+    let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, doormat_designs::BUILTIN, "every built-in design has an expected row");
+    for (name, want) in &cases {
         let design = doormat_designs::builtin(name).unwrap();
         let results = audit(design.as_ref());
-        assert_eq!(&table(&results), want, "verdict table of {name}");
         for r in &results {
             assert!(r.error.is_none(), "{name} broke on {}: {:?}", r.vector, r.error);
         }
+        let audit = DesignAudit::new(&spec(name), results);
+        let got: Vec<(Property, Claim)> = audit.properties.iter().map(|p| (p.property, p.claim)).collect();
+        assert_eq!(&got, want, "claims table of {name}");
     }
+}
+
+/// The honest baseline fails nothing outside the vectors its spec names
+/// as limits, and every vector's own expectations hold for it.
+#[test]
+fn ratchet_fails_only_within_its_stated_limits() {
+    let ratchet = doormat_designs::builtin("ratchet").unwrap();
+    let spec = spec("ratchet");
+    for r in audit(ratchet.as_ref()) {
+        for j in &r.judgements {
+            if j.verdict == Verdict::Fail {
+                assert!(
+                    spec.limits.iter().any(|l| l.property == j.property && l.covers(&r.vector, &r.tags)),
+                    "ratchet fails {} in {} outside its stated limits: {:?}",
+                    j.property,
+                    r.vector,
+                    j.findings
+                );
+            }
+            assert_ne!(j.verdict, Verdict::Error, "{}: {}", r.vector, j.note);
+        }
+        for e in &r.expectations {
+            assert!(e.held, "ratchet, {}: {} — {:?}", r.vector, e.expected, e.observed);
+        }
+    }
+}
+
+fn finding<'a>(results: &'a [VectorResult], vector: &str, p: Property) -> &'a Judgement {
+    results.iter().find(|r| r.vector == vector).unwrap().judgement(p).unwrap()
 }
 
 #[test]
 fn findings_name_the_right_parties() {
     let relay = doormat_designs::builtin("plaintext-relay").unwrap();
     let results = audit(relay.as_ref());
-    let by_vector = |v: &str| results.iter().find(|r| r.vector == v).unwrap();
-    let removed = by_vector("member-removed").judgement(RecipientsOnly).unwrap();
+    let removed = finding(&results, "member-removed", RecipientsOnly);
     assert_eq!(removed.findings.len(), 1, "{removed:?}");
     let f = &removed.findings[0];
     assert!(
@@ -111,15 +177,60 @@ fn findings_name_the_right_parties() {
     );
     let msgs: Vec<&str> = f.evidence.iter().filter_map(|e| e.message.as_deref()).collect();
     assert_eq!(msgs, ["m3", "m4", "m5"]);
-    let linked = by_vector("link-mid-conversation").judgement(RecipientsOnly).unwrap();
+    let linked = finding(&results, "link-mid-conversation", RecipientsOnly);
     assert!(linked.findings[0].sentence.starts_with("bob/laptop read 2 messages"), "{}", linked.findings[0].sentence);
-    // Everything the honest design sends passes the vectors' own expectations.
-    let ratchet = doormat_designs::builtin("ratchet").unwrap();
-    for r in audit(ratchet.as_ref()) {
-        for e in &r.expectations {
-            assert!(e.held, "ratchet, {}: {} — {:?}", r.vector, e.expected, e.observed);
-        }
+
+    // The ghost: the added device reads, and the senders were not told.
+    let ghost = audit(doormat_designs::builtin("ghost").unwrap().as_ref());
+    let g = &finding(&ghost, "ghost-mid-group", RecipientsOnly).findings[0];
+    assert_eq!(
+        g.sentence,
+        "bob/ghost, a device the provider added to bob's account at step 8, which bob never enrolled, read 2 messages (m4 and m5); alice/phone and carol/phone were shown no change"
+    );
+    let cv = finding(&ghost, "ghost-mid-group", ChangeVisible);
+    assert_eq!(cv.verdict, Verdict::Fail);
+    let parties: Vec<&str> = cv.findings[0].evidence.iter().filter_map(|e| e.party.as_deref()).collect();
+    assert_eq!(parties, ["alice/phone", "carol/phone"]);
+
+    // The same move against the honest design is visible access, not a failure.
+    let honest = audit(doormat_designs::builtin("ratchet").unwrap().as_ref());
+    let v = finding(&honest, "ghost-mid-group", RecipientsOnly);
+    assert_eq!(v.verdict, Verdict::Pass);
+    assert!(
+        v.observations[0].sentence.contains("alice/phone was shown \"device added: bob/ghost\""),
+        "{:?}",
+        v.observations
+    );
+
+    // The scanning service reads exactly the targeted messages.
+    let scan = audit(doormat_designs::builtin("client-scan").unwrap().as_ref());
+    let s = &finding(&scan, "targeted-scan", RecipientsOnly).findings[0];
+    let read: Vec<&str> = s.evidence.iter().filter_map(|e| e.message.as_deref()).collect();
+    assert_eq!(read, ["m3", "m4"], "{}", s.sentence);
+    assert!(s.sentence.starts_with("The scanning-service"), "{}", s.sentence);
+
+    // Escrow and backups: the compelled authority reads as an outsider.
+    for (design, role) in [("escrow", "escrow-agent"), ("backup-escrow", "backup-operator")] {
+        let results = audit(doormat_designs::builtin(design).unwrap().as_ref());
+        let o = &finding(&results, "compel-after-conversation", OutsiderBlind).findings[0];
+        assert_eq!(
+            o.sentence,
+            format!("The {role}, a third party given only the provider's records, read 4 of 4 messages")
+        );
     }
+}
+
+#[test]
+fn a_seized_plaintext_device_exposes_everything_and_the_ratchet_heals() {
+    let relay = audit(doormat_designs::builtin("plaintext-relay").unwrap().as_ref());
+    assert_eq!(finding(&relay, "seize-and-heal", ForwardSecrecy).verdict, Verdict::Fail);
+    assert_eq!(finding(&relay, "seize-and-heal", PostCompromise).verdict, Verdict::Fail);
+    let ratchet = audit(doormat_designs::builtin("ratchet").unwrap().as_ref());
+    let fs = finding(&ratchet, "seize-and-heal", ForwardSecrecy);
+    assert_eq!(fs.verdict, Verdict::Pass, "{}", fs.note);
+    let pcs = finding(&ratchet, "seize-and-heal", PostCompromise);
+    assert_eq!(pcs.verdict, Verdict::Pass, "{}", pcs.note);
+    assert!(pcs.note.contains("bob/phone healed with alice/phone at step"), "{}", pcs.note);
 }
 
 /// How a wrapper leaks.
@@ -185,7 +296,10 @@ impl Device for LeakyDevice {
 fn a_hex_copy_of_the_text_is_caught_by_provider_blind() {
     let design = Leaky(doormat_designs::builtin("ratchet").unwrap(), Leak::HexCopy);
     let results = audit(&design);
-    assert_eq!(table(&results), expected(&[ProviderBlind], &[RecipientsOnly, OutsiderBlind, Delivers]));
+    let t = table(&results);
+    assert_eq!(t[0], (ProviderBlind, Verdict::Fail));
+    assert_eq!(t[2], (OutsiderBlind, Verdict::Pass));
+    assert_eq!(t[4], (Delivers, Verdict::Pass));
     let f = &results[0].judgement(ProviderBlind).unwrap().findings[0];
     assert_eq!(f.evidence[0].encoding.as_deref(), Some("hex-upper"), "{f:?}");
 }
@@ -194,5 +308,7 @@ fn a_hex_copy_of_the_text_is_caught_by_provider_blind() {
 fn a_hard_coded_key_is_caught_by_outsider_blind_and_recipients_only() {
     let design = Leaky(doormat_designs::builtin("ratchet").unwrap(), Leak::FixedKey);
     let results = audit(&design);
-    assert_eq!(table(&results), expected(&[RecipientsOnly, OutsiderBlind], &[ProviderBlind, Delivers]));
+    let t = table(&results);
+    assert_eq!(&t[..3], &expected(&[RecipientsOnly, OutsiderBlind], &[ProviderBlind])[..3]);
+    assert_eq!(t[4], (Delivers, Verdict::Pass));
 }

@@ -7,6 +7,12 @@
 //!   provider reads everything. A positive control.
 //! - [`Ratchet`] (`ratchet`): X3DH and the Double Ratchet per device pair,
 //!   the honest end-to-end encrypted baseline.
+//! - [`Ghost`] (`ghost`): ratchet whose client encrypts to whatever the
+//!   provider serves and shows no notice (GCHQ's "ghost user").
+//! - [`Escrow`] (`escrow`): ratchet plus a LEAF wrapping every message key
+//!   to an escrow agent (Clipper-style key escrow).
+//! - [`ClientScan`] (`client-scan`) and [`BackupEscrow`] (`backup-escrow`):
+//!   see their modules.
 //!
 //! **Invariants:** no design here is known by name to any oracle: a design
 //! that leaks must be caught by the generic checks, so nothing outside
@@ -16,6 +22,11 @@
 //! tampered envelopes are refused with
 //! [`ImplError::Rejected`](doormat_engine::ImplError::Rejected).
 
+mod backup_escrow;
+mod client_scan;
+mod escrow;
+mod ghost;
+mod leaf;
 mod persist;
 mod plaintext_relay;
 mod ratchet;
@@ -23,15 +34,23 @@ mod wire;
 
 use doormat_engine::Design;
 
+pub use backup_escrow::BackupEscrow;
+pub use client_scan::ClientScan;
+pub use escrow::Escrow;
+pub use ghost::Ghost;
 pub use plaintext_relay::PlaintextRelay;
 pub use ratchet::Ratchet;
 
 /// Names of the built-in designs, sorted.
-pub const BUILTIN: &[&str] = &["plaintext-relay", "ratchet"];
+pub const BUILTIN: &[&str] = &["backup-escrow", "client-scan", "escrow", "ghost", "plaintext-relay", "ratchet"];
 
 /// The built-in design called `name`, if there is one.
 pub fn builtin(name: &str) -> Option<Box<dyn Design>> {
     match name {
+        "backup-escrow" => Some(Box::new(BackupEscrow)),
+        "client-scan" => Some(Box::new(ClientScan)),
+        "escrow" => Some(Box::new(Escrow)),
+        "ghost" => Some(Box::new(Ghost)),
         "plaintext-relay" => Some(Box::new(PlaintextRelay)),
         "ratchet" => Some(Box::new(Ratchet)),
         _ => None,

@@ -20,11 +20,28 @@
 //! the [`Payload`]; its associated data binds both identities, both device
 //! addresses, the conversation id and every byte of the body before it.
 //!
+//! Healing: [`Device::add_entropy`] reseeds the device's generator with
+//! SHA-256 of 32 bytes drawn from it and the fresh entropy, so a copy of
+//! the state seized earlier (which misses that entropy) draws different
+//! ratchet keys from the next DH ratchet step on and falls out of the
+//! conversation (post-compromise security).
+//!
+//! Verification: [`Device::verify`] pins a contact device's identity. From
+//! then on the device neither encrypts to that device under any other
+//! identity (the recipient is skipped and `identity changed` shown, the rest
+//! of the message still goes out) nor accepts a message from it under any
+//! other identity.
+//!
+//! The design is also the engine of `ghost` and `escrow`, which wrap a
+//! [`RatchetDevice`] (made with their own design name) instead of copying it.
+//!
 //! **Invariants:** every random byte comes from the generator seeded with
-//! the device's seed; `encrypt` and `decrypt` are all-or-nothing (they work
-//! on a copy and keep it only on success), so a refused or failed call
-//! leaves the device exactly as it was; nothing that fails to authenticate
-//! is returned, and no input makes this code panic.
+//! the device's seed and the entropy handed to it, in order; `encrypt` and
+//! `decrypt` are all-or-nothing (they work on a copy and keep it only on
+//! success), so a refused or failed call leaves the device exactly as it
+//! was; nothing that fails to authenticate is returned, and no input makes
+//! this code panic. A pinned identity is never encrypted to or accepted
+//! under another one.
 
 mod keys;
 mod session;
@@ -38,9 +55,10 @@ use doormat_engine::{
 };
 use doormat_formats::{DeviceAddr, UserId};
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 use session::{Header, Initiation, Session};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 const NAME: &str = "ratchet";
@@ -56,6 +74,8 @@ const MAX_SESSIONS: usize = 5;
 const MAX_USED_BASE_KEYS: usize = 1000;
 /// First bytes of every message's associated data.
 const AD_LABEL: &[u8] = b"doormat ratchet v1 message";
+/// First bytes of what a reseed hashes.
+const RESEED_LABEL: &[u8] = b"doormat ratchet v1 reseed";
 
 /// The `ratchet` design.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,42 +91,13 @@ impl Design for Ratchet {
     }
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
-        let mut rng = ChaCha20Rng::from_seed(seed);
-        let signing_key = keys::random_secret(&mut rng);
-        let identity_key = keys::random_secret(&mut rng);
-        let signed_prekey = keys::random_secret(&mut rng);
-        let identity = [keys::ed_public(&signing_key), keys::x_public(&identity_key)].concat();
-        let signature = keys::sign_prekey(&signing_key, &keys::x_public(&signed_prekey));
-        let mut device = RatchetDevice {
-            rng,
-            st: State {
-                design: NAME.to_owned(),
-                addr: Peer::from(addr),
-                signing_key,
-                identity_key,
-                identity,
-                signed_prekey,
-                signed_prekey_signature: signature.to_vec(),
-                one_time: BTreeMap::new(),
-                next_one_time_id: 1,
-                sessions: BTreeMap::new(),
-                used_base_keys: VecDeque::new(),
-                seen: Seen::default(),
-            },
-        };
-        device.top_up()?;
-        Ok(Box::new(device))
+        Ok(Box::new(RatchetDevice::create(NAME, addr, seed)?))
     }
 
     /// Restores a device; the state carries its own address, which wins over
     /// `addr` (a seized state acts as the device it was taken from).
     fn import_device(&self, _addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
-        let export: Export =
-            serde_json::from_slice(state).map_err(|e| rejected(format!("{NAME} state is not valid: {e}")))?;
-        if export.state.design != NAME {
-            return Err(rejected(format!("state of design `{}`, expected `{NAME}`", export.state.design)));
-        }
-        Ok(Box::new(RatchetDevice { rng: export.rng.restore(), st: export.state }))
+        Ok(Box::new(RatchetDevice::import(NAME, state)?))
     }
 }
 
@@ -131,17 +122,23 @@ struct State {
     sessions: BTreeMap<Peer, Vec<Session>>,
     used_base_keys: VecDeque<[u8; 32]>,
     seen: Seen,
+    /// Identities the user confirmed out of band, per contact device.
+    #[serde(default, with = "pairs")]
+    verified: BTreeMap<Peer, Vec<u8>>,
 }
 
-/// What [`Device::export_state`] writes.
-#[derive(Serialize, Deserialize)]
-struct Export {
+/// What [`Device::export_state`] writes; designs that wrap a
+/// [`RatchetDevice`] embed it in their own export.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Export {
     rng: RngState,
     state: State,
 }
 
+/// One device of the ratchet engine, under the name of the design using it
+/// (`ratchet` itself, or a design that wraps it).
 #[derive(Clone)]
-struct RatchetDevice {
+pub(crate) struct RatchetDevice {
     rng: ChaCha20Rng,
     st: State,
 }
@@ -190,12 +187,87 @@ impl Device for RatchetDevice {
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
-        serde_json::to_vec(&Export { rng: RngState::save(&self.rng), state: self.st.clone() })
-            .map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        serde_json::to_vec(&self.export()).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+    }
+
+    fn add_entropy(&mut self, entropy: &Seed) {
+        let mut drawn = [0u8; 32];
+        self.rng.fill_bytes(&mut drawn);
+        let seed: [u8; 32] =
+            Sha256::new().chain_update(RESEED_LABEL).chain_update(drawn).chain_update(entropy).finalize().into();
+        self.rng = ChaCha20Rng::from_seed(seed);
+    }
+
+    /// Pins `contact`'s identity; shows `identity changed` if the identity
+    /// this device last saw for it (served or authenticated) is another one.
+    fn verify(&mut self, contact: &DeviceAddr, identity: &[u8]) -> Result<Vec<Event>, ImplError> {
+        let peer = Peer::from(contact);
+        let mut events = Vec::new();
+        if self.st.seen.identities.get(&peer).is_some_and(|known| known.as_slice() != identity) {
+            events.push(event(EventKind::IdentityChanged, &peer));
+        }
+        self.st.verified.insert(peer, identity.to_vec());
+        Ok(events)
     }
 }
 
 impl RatchetDevice {
+    /// A new device of design `design` (the name its exported state carries).
+    pub(crate) fn create(design: &str, addr: &DeviceAddr, seed: Seed) -> Result<RatchetDevice, ImplError> {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let signing_key = keys::random_secret(&mut rng);
+        let identity_key = keys::random_secret(&mut rng);
+        let signed_prekey = keys::random_secret(&mut rng);
+        let identity = [keys::ed_public(&signing_key), keys::x_public(&identity_key)].concat();
+        let signature = keys::sign_prekey(&signing_key, &keys::x_public(&signed_prekey));
+        let mut device = RatchetDevice {
+            rng,
+            st: State {
+                design: design.to_owned(),
+                addr: Peer::from(addr),
+                signing_key,
+                identity_key,
+                identity,
+                signed_prekey,
+                signed_prekey_signature: signature.to_vec(),
+                one_time: BTreeMap::new(),
+                next_one_time_id: 1,
+                sessions: BTreeMap::new(),
+                used_base_keys: VecDeque::new(),
+                seen: Seen::default(),
+                verified: BTreeMap::new(),
+            },
+        };
+        device.top_up()?;
+        Ok(device)
+    }
+
+    /// A device restored from [`Device::export_state`] bytes of design `design`.
+    pub(crate) fn import(design: &str, state: &[u8]) -> Result<RatchetDevice, ImplError> {
+        let export: Export =
+            serde_json::from_slice(state).map_err(|e| rejected(format!("{design} state is not valid: {e}")))?;
+        RatchetDevice::from_export(design, export)
+    }
+
+    /// The whole state, generator position included.
+    pub(crate) fn export(&self) -> Export {
+        Export { rng: RngState::save(&self.rng), state: self.st.clone() }
+    }
+
+    /// A device restored from [`RatchetDevice::export`], refused unless it was
+    /// exported by design `design`.
+    pub(crate) fn from_export(design: &str, export: Export) -> Result<RatchetDevice, ImplError> {
+        if export.state.design != design {
+            return Err(rejected(format!("state of design `{}`, expected `{design}`", export.state.design)));
+        }
+        Ok(RatchetDevice { rng: export.rng.restore(), st: export.state })
+    }
+
+    /// 32 bytes from the device's generator, for a wrapping design's own keys.
+    pub(crate) fn random_secret(&mut self) -> [u8; 32] {
+        keys::random_secret(&mut self.rng)
+    }
+
     /// Generates one-time prekeys until [`ONE_TIME_PREKEYS`] are unused.
     fn top_up(&mut self) -> Result<(), ImplError> {
         while self.st.one_time.len() < ONE_TIME_PREKEYS {
@@ -218,6 +290,12 @@ impl RatchetDevice {
         for entry in req.recipients {
             let peer = Peer::from(&entry.device);
             if peer == me || !done.insert(peer.clone()) {
+                continue;
+            }
+            if self.st.verified.get(&peer).is_some_and(|pinned| *pinned != entry.identity) {
+                // A verified contact's safety number changed: warn, and send
+                // this device nothing until the user verifies again.
+                events.insert(event(EventKind::IdentityChanged, &peer));
                 continue;
             }
             let body = self.seal_for(&peer, entry, req.conversation, &payload)?;
@@ -304,6 +382,9 @@ impl RatchetDevice {
             Some(init) => self.open_prekey(&from, init, &msg, env.conversation)?,
             None => self.open_message(&from, &msg, env.conversation)?,
         };
+        if self.st.verified.get(&from).is_some_and(|pinned| *pinned != peer_identity) {
+            return Err(rejected(format!("{} is verified with another identity", env.from)));
+        }
         let mut r = Reader::new(&plaintext);
         let payload = Payload::decode(&mut r)?;
         r.end("payload")?;

@@ -1,14 +1,15 @@
 //! The `ratchet` design through the adapter traits only: delivery in every
 //! order, integrity (tampering, truncation, replay, misrouting), isolation of
-//! forks and non-recipients, state export, determinism, X3DH edge cases and
-//! the change notices a client shows.
+//! forks and non-recipients, state export, determinism, X3DH edge cases,
+//! the change notices a client shows, safety-number verification and
+//! healing after a state seizure.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{addr, seed_for, Net};
-use doormat_engine::{Event, EventKind, ImplError, InEnvelope};
+use doormat_engine::{EncryptRequest, Event, EventKind, ImplError, InEnvelope};
 use doormat_formats::UserId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -488,11 +489,14 @@ fn a_changed_identity_is_shown_to_the_receiver() {
 fn new_and_vanished_devices_are_shown() {
     let mut net = pair();
     net.exchange("alice/phone", "bob/phone", "hi");
-    // A device of a contact the sender knows.
+    // A device of a contact the sender knows: shown in the very `Sent` that
+    // encrypts to it.
     net.register("bob/ghost");
     let sent = net.send("alice/phone", AB, ALICE_BOB, "to all of bob");
     assert_eq!(sent.events, [event(EventKind::DeviceAdded, "bob", Some("bob/ghost"))]);
     assert_eq!(sent.envelopes.len(), 2);
+    let got = net.recv("bob/ghost", "alice/phone", AB, &Net::body_for(&sent, "bob/ghost")).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"to all of bob"[..]));
     assert_eq!(net.send("alice/phone", AB, ALICE_BOB, "again").events, []);
     // A device on the sender's own account.
     net.register("alice/ghost");
@@ -543,4 +547,174 @@ fn a_failed_decrypt_leaves_the_device_as_it_was() {
     assert_eq!(net.device("bob/phone").export_state().unwrap(), before);
     assert_eq!(bob_reads(&mut net, &body), "m");
     assert_ne!(net.device("bob/phone").export_state().unwrap(), before);
+}
+
+#[test]
+fn a_substituted_key_is_shown_in_the_sent_that_encrypts_to_it() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    let (mut impostor, bundle) = net.impostor("bob/phone", "impostor");
+    let mut entries = net.entries("alice/phone", ALICE_BOB);
+    Net::substitute(&mut entries, "bob/phone", &bundle);
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "to the impostor").unwrap();
+    assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    // Unverified, the client trusts the new key (and said so): the impostor reads it.
+    let body = Net::body_for(&sent, "bob/phone");
+    let got = impostor.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &body }).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"to the impostor"[..]));
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &body)), "the real bob cannot read it");
+}
+
+#[test]
+fn verify_shows_a_mismatch_and_accepts_a_match() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    let bob = net.directory[&addr("bob/phone")].identity.clone();
+    assert_eq!(net.device("alice/phone").verify(&addr("bob/phone"), &bob).unwrap(), []);
+    // Alice has seen an impostor's key for bob/phone; the real one is compared.
+    let mut net = pair();
+    let (_, bundle) = net.impostor("bob/phone", "impostor");
+    let mut entries = net.entries("alice/phone", ALICE_BOB);
+    Net::substitute(&mut entries, "bob/phone", &bundle);
+    net.send_to("alice/phone", AB, ALICE_BOB, &entries, "first contact, silently to the impostor").unwrap();
+    let bob = net.directory[&addr("bob/phone")].identity.clone();
+    assert_eq!(
+        net.device("alice/phone").verify(&addr("bob/phone"), &bob).unwrap(),
+        [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]
+    );
+    // Never seen: nothing to compare with, nothing shown.
+    assert_eq!(net.device("alice/phone").verify(&addr("carol/phone"), &[7; 64]).unwrap(), []);
+}
+
+#[test]
+fn a_verified_contact_is_not_encrypted_to_under_another_key() {
+    let mut net = Net::new("ratchet");
+    for d in ["alice/phone", "bob/phone", "bob/laptop"] {
+        net.register(d);
+    }
+    net.exchange("alice/phone", "bob/phone", "hi");
+    let bob = net.directory[&addr("bob/phone")].identity.clone();
+    net.device("alice/phone").verify(&addr("bob/phone"), &bob).unwrap();
+    let (mut impostor, bundle) = net.impostor("bob/phone", "impostor");
+    for round in 0..2 {
+        let mut entries = net.entries("alice/phone", ALICE_BOB);
+        Net::substitute(&mut entries, "bob/phone", &bundle);
+        let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "not for the impostor").unwrap();
+        assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))], "round {round}");
+        let to: Vec<String> = sent.envelopes.iter().flat_map(|e| e.to.iter().map(ToString::to_string)).collect();
+        assert_eq!(to, ["bob/laptop"], "round {round}: the rest of the message still goes out");
+        let got = net.recv("bob/laptop", "alice/phone", AB, &Net::body_for(&sent, "bob/laptop")).unwrap();
+        assert_eq!(got.plaintext.as_deref(), Some(&b"not for the impostor"[..]));
+        assert!(sent.envelopes.iter().all(|e| impostor
+            .decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &e.body })
+            .is_err()));
+    }
+    // Served the verified key again, bob/phone gets messages again.
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "back to normal");
+    assert_eq!(sent.envelopes.len(), 2);
+    assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "back to normal");
+    // The pin survives export and import.
+    let state = net.device("alice/phone").export_state().unwrap();
+    *net.device("alice/phone") = net.design.import_device(&addr("alice/phone"), &state).unwrap();
+    let mut entries = net.entries("alice/phone", ALICE_BOB);
+    Net::substitute(&mut entries, "bob/phone", &bundle);
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "after import").unwrap();
+    assert_eq!(sent.envelopes.len(), 1);
+}
+
+#[test]
+fn a_message_from_a_verified_contact_under_another_key_is_rejected() {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "hi");
+    let mut unverified = net.device("bob/phone").fork();
+    let alice = net.directory[&addr("alice/phone")].identity.clone();
+    assert_eq!(net.device("bob/phone").verify(&addr("alice/phone"), &alice).unwrap(), []);
+    // An impostor at alice/phone's address writes to bob with its own key.
+    let (mut impostor, _) = net.impostor("alice/phone", "impostor");
+    let members = common::users(ALICE_BOB);
+    let recipients = net.entries("alice/phone", ALICE_BOB);
+    let req = EncryptRequest {
+        conversation: AB,
+        group: false,
+        members: &members,
+        recipients: &recipients,
+        plaintext: b"trust me",
+    };
+    let forged = Net::body_for(&impostor.encrypt(&req).unwrap(), "bob/phone");
+    assert_eq!(forged[1], KIND_PREKEY);
+    // Control: a bob who never verified accepts it, with a notice.
+    let got = unverified.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &forged });
+    assert_eq!(got.unwrap().events, [event(EventKind::IdentityChanged, "alice", Some("alice/phone"))]);
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &forged)));
+    net.exchange("alice/phone", "bob/phone", "the real alice still gets through");
+}
+
+/// Alice and bob talk; bob's state is seized; then they exchange two round
+/// trips, with fresh entropy before every operation when `heal`, while the
+/// seized copy follows every message alice sends. Returns which of alice's
+/// messages the copy read.
+fn seized_copy_reads(heal: bool) -> Vec<bool> {
+    let mut net = pair();
+    net.exchange("alice/phone", "bob/phone", "before");
+    net.exchange("bob/phone", "alice/phone", "before");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    let mut counter = 0u8;
+    let mut entropy = |net: &mut Net, d: &str| {
+        counter += 1;
+        if heal {
+            net.device(d).add_entropy(&[counter; 32]);
+        }
+    };
+    let mut read = Vec::new();
+    for round in 0..3 {
+        entropy(&mut net, "alice/phone");
+        let body = to_bob(&mut net, &format!("after {round}"));
+        let copied = copy.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &body });
+        read.push(copied.is_ok_and(|r| r.plaintext == Some(format!("after {round}").into_bytes())));
+        entropy(&mut net, "bob/phone");
+        assert_eq!(bob_reads(&mut net, &body), format!("after {round}"));
+        if round < 2 {
+            entropy(&mut net, "bob/phone");
+            let reply = Net::body_for(&net.send("bob/phone", AB, ALICE_BOB, "reply"), "alice/phone");
+            entropy(&mut net, "alice/phone");
+            net.recv("alice/phone", "bob/phone", AB, &reply).unwrap();
+        }
+    }
+    read
+}
+
+#[test]
+fn fresh_entropy_heals_a_seized_state() {
+    // Without entropy the generator is all there is: the copy stays in.
+    assert_eq!(seized_copy_reads(false), [true, true, true]);
+    // With it, the copy reads only what was sent before bob's next ratchet step.
+    assert_eq!(seized_copy_reads(true), [true, false, false]);
+}
+
+#[test]
+fn add_entropy_is_deterministic_and_kept_by_export() {
+    let first_send = |entropy: Option<[u8; 32]>| {
+        let mut net = pair();
+        if let Some(e) = entropy {
+            net.device("alice/phone").add_entropy(&e);
+        }
+        let state = net.device("alice/phone").export_state().unwrap();
+        let members = common::users(ALICE_BOB);
+        let recipients = net.entries("alice/phone", ALICE_BOB);
+        let req = EncryptRequest {
+            conversation: AB,
+            group: false,
+            members: &members,
+            recipients: &recipients,
+            plaintext: b"x",
+        };
+        let sent = net.device("alice/phone").encrypt(&req).unwrap();
+        let mut twin = net.design.import_device(&addr("alice/phone"), &state).unwrap();
+        assert_eq!(twin.encrypt(&req).unwrap(), sent, "the export carries the reseeded generator");
+        Net::body_for(&sent, "bob/phone")
+    };
+    assert_eq!(first_send(Some([1; 32])), first_send(Some([1; 32])));
+    assert_ne!(first_send(Some([1; 32])), first_send(Some([2; 32])));
+    assert_ne!(first_send(Some([1; 32])), first_send(None));
 }

@@ -180,6 +180,40 @@ impl fmt::Display for ImplError {
 
 impl std::error::Error for ImplError {}
 
+/// Content the provider asks a targeting authority (a scanning service) to
+/// look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetContent<'a> {
+    /// Exactly these bytes (an exact-hash list entry).
+    Exact(&'a [u8]),
+    /// Text like this one (a fuzzy-hash list entry).
+    Similar(&'a str),
+}
+
+/// A third party a design gives data to (escrow agent, scanning service,
+/// backup operator), declared in the design's spec. The harness creates it,
+/// gives it only the provider view, and judges whatever it recovers like
+/// any other reader.
+pub trait Authority: Send + fmt::Debug {
+    /// What the provider distributes to every device of the design for this
+    /// role (an escrow public key, a service key); may be empty. The harness
+    /// hands it to each new device with [`Device::provider_push`].
+    fn public(&self) -> Vec<u8>;
+
+    /// Data the provider pushes to every device so that this content is
+    /// targeted (a scan-list entry); `None` when the role targets nothing.
+    fn target(&mut self, content: &TargetContent<'_>) -> Result<Option<Vec<u8>>, ImplError> {
+        let _ = content;
+        Ok(None)
+    }
+
+    /// Everything the authority can recover, given the provider view (the
+    /// bytes of every record, in order): plaintexts or any bytes containing
+    /// them.
+    fn recover(&mut self, view: &[&[u8]]) -> Result<Vec<Vec<u8>>, ImplError>;
+}
+
 /// A messaging design: a factory of devices.
 pub trait Design: Send + Sync + fmt::Debug {
     /// The design's name (matches its spec's `implementation`).
@@ -195,6 +229,18 @@ pub trait Design: Send + Sync + fmt::Debug {
     fn import_device(&self, addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
         let _ = (addr, state);
         Err(ImplError::Unsupported("state import".to_owned()))
+    }
+
+    /// The third-party roles this design has (ids such as `escrow-agent`,
+    /// `scanning-service`, `backup-operator`); its spec must declare the same.
+    fn authorities(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The authority for `role`, drawing all randomness from `seed`.
+    fn create_authority(&self, role: &str, seed: Seed) -> Result<Box<dyn Authority>, ImplError> {
+        let _ = seed;
+        Err(ImplError::Unsupported(format!("authority `{role}`")))
     }
 }
 
@@ -217,5 +263,29 @@ pub trait Device: Send + fmt::Debug {
     /// The device's whole state as bytes (see [`Capabilities::export_state`]).
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
         Err(ImplError::Unsupported("state export".to_owned()))
+    }
+
+    /// Fresh randomness from the device's environment, handed over before
+    /// every encryption and decryption of the real device. A design should
+    /// mix it into its generator: a copy of the state seized earlier does not
+    /// get it, which is what lets a design heal after a compromise.
+    fn add_entropy(&mut self, entropy: &Seed) {
+        let _ = entropy;
+    }
+
+    /// The user compared safety numbers out of band and confirmed that
+    /// `contact`'s identity is `identity`. A design that supports
+    /// verification remembers it, shows a notice if it differs from what it
+    /// saw, and must not encrypt to any other identity for `contact` later.
+    fn verify(&mut self, contact: &DeviceAddr, identity: &[u8]) -> Result<Vec<Event>, ImplError> {
+        let _ = (contact, identity);
+        Ok(Vec::new())
+    }
+
+    /// Data the provider pushes to the device for a declared role (an
+    /// escrow key, a scan list). Designs without such roles ignore it.
+    fn provider_push(&mut self, role: &str, data: &[u8]) -> Result<(), ImplError> {
+        let _ = (role, data);
+        Ok(())
     }
 }

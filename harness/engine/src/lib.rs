@@ -17,7 +17,7 @@ pub mod seed;
 pub mod truth;
 
 pub use adapter::{
-    Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
-    OutEnvelope, Received, Seed, Sent,
+    Authority, Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError,
+    InEnvelope, OutEnvelope, Received, Seed, Sent, TargetContent,
 };
 pub use run::{run, Run};

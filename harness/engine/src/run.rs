@@ -10,26 +10,43 @@
 //! device of the same design (the *outsider*) tries every envelope of the
 //! provider view.
 //!
+//! Provider moves (ghost devices, impostor keys, members nobody added,
+//! dropped, replayed and tampered envelopes), state seizure and compelled
+//! authorities are performed here too; each leaves a record ([`Change`],
+//! [`Exposure`], [`Seizure`], [`Delivery::tamper`]) for the oracles.
+//!
 //! **Invariants:** the runner never panics on anything a design returns; a
 //! design error is recorded and the run goes on where it can, or stops with
 //! [`Run::aborted`] set. Every order that reaches output is the order of the
-//! scenario, the submission or a `BTreeMap`.
+//! scenario, the submission or a `BTreeMap`. Only real devices get fresh
+//! entropy ([`Device::add_entropy`]); forks, seized copies and the outsider
+//! never do.
 
-use crate::adapter::{Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope};
+use crate::adapter::{
+    Authority, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, TargetContent,
+};
 use crate::canary::{self, Index};
-use crate::provider::{Provider, Record, StoredEnvelope};
+use crate::provider::{Provider, Record, Served, StoredEnvelope};
 use crate::seed;
 use crate::truth::{Enrolled, MessageTruth, Truth};
-use doormat_formats::{Action, DeviceAddr, GroupId, Party, Scenario, ScenarioStep, Target, UserId};
+use doormat_formats::{
+    Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, Tamper, Target, TargetContent as Aim, UserId,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Who recovered something.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reader {
-    /// A device of the scenario.
+    /// A device: a user's own, or one the provider made (a ghost).
     Device(DeviceAddr),
     /// A fresh device of the same design that no user enrolled.
     Outsider,
+    /// The provider's impostor for this device (key substitution).
+    Impostor(DeviceAddr),
+    /// A declared third party (escrow agent, scanning service, ...).
+    Authority(String),
+    /// A copy of a device's state seized at a step (index into `Run::seizures`).
+    Seized(usize),
 }
 
 impl std::fmt::Display for Reader {
@@ -37,31 +54,38 @@ impl std::fmt::Display for Reader {
         match self {
             Reader::Device(d) => write!(f, "{d}"),
             Reader::Outsider => f.write_str("an outsider"),
+            Reader::Impostor(d) => write!(f, "the provider's impostor for {d}"),
+            Reader::Authority(r) => write!(f, "the {r}"),
+            Reader::Seized(i) => write!(f, "seized copy #{i}"),
         }
     }
 }
 
-/// How the reader came by the envelope.
+/// How the reader came by the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
     /// The provider delivered it to the reader (it was addressed to it).
     Delivered,
     /// The reader tried an envelope addressed to someone else, on a fork.
     Attempt,
+    /// An authority was handed the provider view.
+    Compelled,
+    /// A seized copy of a device tried it.
+    Seized,
 }
 
-/// A party recovered one or more messages' canaries from an envelope.
+/// A party recovered one or more messages' canaries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Read {
     /// Step at which it happened.
     pub step: usize,
     /// Who.
     pub reader: Reader,
-    /// From which envelope.
-    pub envelope: usize,
+    /// From which envelope, when one.
+    pub envelope: Option<usize>,
     /// Messages (indexes into `truth.messages`) whose canaries it recovered.
     pub messages: Vec<usize>,
-    /// How it got the envelope.
+    /// How it got the bytes.
     pub access: Access,
 }
 
@@ -94,6 +118,8 @@ pub struct Delivery {
     pub device: DeviceAddr,
     /// What happened.
     pub result: DeliveryResult,
+    /// Set when the provider delivered a tampered or replayed copy.
+    pub tamper: Option<Tamper>,
 }
 
 /// A notice a client showed.
@@ -112,12 +138,56 @@ pub struct Shown {
 pub struct Failure {
     /// Step.
     pub step: usize,
-    /// Which device.
-    pub device: DeviceAddr,
+    /// Which device (or role).
+    pub device: String,
     /// Which operation.
     pub operation: &'static str,
     /// The error.
     pub error: ImplError,
+}
+
+/// A change the provider made that no user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// An extra device in the user's list.
+    Ghost(DeviceAddr),
+    /// An impostor's keys served in place of this device's.
+    Substitute(DeviceAddr),
+    /// The user presented as a member of the group.
+    Member(GroupId),
+}
+
+/// A provider change, made at a step, concerning a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Step.
+    pub step: usize,
+    /// Whose account or membership it concerns.
+    pub user: UserId,
+    /// What.
+    pub kind: ChangeKind,
+}
+
+/// A sender was served a change when it encrypted a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// Index into `Run::changes`.
+    pub change: usize,
+    /// The message (index into `truth.messages`).
+    pub message: usize,
+    /// The sending device.
+    pub sender: DeviceAddr,
+}
+
+/// A seizure of a device's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seizure {
+    /// Step.
+    pub step: usize,
+    /// The device.
+    pub device: DeviceAddr,
+    /// Why no copy could be made, if none could.
+    pub error: Option<String>,
 }
 
 /// Everything that happened in one run of one scenario against one design.
@@ -129,6 +199,8 @@ pub struct Run {
     pub design: String,
     /// Its capabilities.
     pub capabilities: Capabilities,
+    /// Its declared authorities.
+    pub authorities: Vec<String>,
     /// Ground truth.
     pub truth: Truth,
     /// The provider view, in order.
@@ -143,6 +215,17 @@ pub struct Run {
     pub shown: Vec<Shown>,
     /// Operations that failed.
     pub failures: Vec<Failure>,
+    /// Changes the provider made.
+    pub changes: Vec<Change>,
+    /// Sends that went to a changed entry.
+    pub exposures: Vec<Exposure>,
+    /// Seizures.
+    pub seizures: Vec<Seizure>,
+    /// Steps at which authorities were compelled, with the roles.
+    pub compelled: Vec<(usize, String)>,
+    /// (message, device) deliveries the provider interfered with (dropped,
+    /// or diverted to an impostor): not judged by *delivers*.
+    pub interfered: BTreeSet<(usize, DeviceAddr)>,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
     /// Decryptions tried by devices, on forks, of envelopes not addressed to them.
@@ -154,7 +237,14 @@ struct Runner<'a> {
     seed: u64,
     provider: Provider,
     devices: BTreeMap<DeviceAddr, Box<dyn Device>>,
+    ghosts: BTreeMap<DeviceAddr, Box<dyn Device>>,
+    impostors: BTreeMap<DeviceAddr, Box<dyn Device>>,
+    authorities: Vec<(String, Box<dyn Authority>)>,
+    pushes: Vec<(String, Vec<u8>)>,
+    clones: Vec<Option<Box<dyn Device>>>,
+    provider_added: BTreeMap<GroupId, Vec<UserId>>,
     index: Index,
+    entropy: u64,
     run: Run,
 }
 
@@ -165,11 +255,19 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         seed: scenario.seed,
         provider: Provider::default(),
         devices: BTreeMap::new(),
+        ghosts: BTreeMap::new(),
+        impostors: BTreeMap::new(),
+        authorities: Vec::new(),
+        pushes: Vec::new(),
+        clones: Vec::new(),
+        provider_added: BTreeMap::new(),
         index: Index::default(),
+        entropy: 0,
         run: Run {
             scenario: scenario.clone(),
             design: design.name().to_owned(),
             capabilities: design.capabilities(),
+            authorities: design.authorities(),
             truth: Truth::default(),
             view: Vec::new(),
             envelopes: Vec::new(),
@@ -177,14 +275,24 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
             deliveries: Vec::new(),
             shown: Vec::new(),
             failures: Vec::new(),
+            changes: Vec::new(),
+            exposures: Vec::new(),
+            seizures: Vec::new(),
+            compelled: Vec::new(),
+            interfered: BTreeSet::new(),
             aborted: None,
             attempts: 0,
         },
     };
+    if let Err(why) = r.start() {
+        r.run.aborted = Some(why);
+    }
     for step in &scenario.steps {
+        if r.run.aborted.is_some() {
+            break;
+        }
         if let Err(why) = r.step(step) {
             r.run.aborted = Some(format!("step {}: {why}", step.number));
-            break;
         }
     }
     let end = scenario.steps.len() + 1;
@@ -195,6 +303,7 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
             r.attempts(end, idx);
         }
         r.outsider(end);
+        r.seized_copies(end);
     }
     r.run.view = std::mem::take(&mut r.provider.view);
     r.run.envelopes = std::mem::take(&mut r.provider.envelopes);
@@ -212,7 +321,48 @@ pub fn conversation_of(from: &UserId, to: &Target) -> String {
     }
 }
 
+/// The exact plaintext of message `m` of `scenario`: the vector's body, a
+/// space, and the canary; or the canary alone.
+pub fn plaintext_of(scenario: &Scenario, m: &MessageId) -> Option<Vec<u8>> {
+    scenario.steps.iter().find_map(|s| match &s.action {
+        Action::Send { message, body, .. } if message == m => Some(compose(scenario.seed, m, body.as_deref())),
+        _ => None,
+    })
+}
+
+fn compose(seed: u64, m: &MessageId, body: Option<&str>) -> Vec<u8> {
+    let mut plaintext = Vec::new();
+    if let Some(b) = body {
+        plaintext.extend_from_slice(b.as_bytes());
+        plaintext.push(b' ');
+    }
+    plaintext.extend_from_slice(&canary::canary(seed, m));
+    plaintext
+}
+
+fn matches(to: Option<&Party>, d: &DeviceAddr) -> bool {
+    match to {
+        None => true,
+        Some(Party::User(u)) => d.user == *u,
+        Some(Party::Device(x)) => d == x,
+    }
+}
+
 impl Runner<'_> {
+    /// Creates the design's authorities and records what they publish.
+    fn start(&mut self) -> Result<(), String> {
+        for role in self.design.authorities() {
+            let seed = seed::derive(self.seed, "authority", &[self.design.name(), &role]);
+            let a = self
+                .design
+                .create_authority(&role, seed)
+                .map_err(|e| format!("{} could not create its {role}: {e}", self.design.name()))?;
+            self.pushes.push((role.clone(), a.public()));
+            self.authorities.push((role, a));
+        }
+        Ok(())
+    }
+
     fn step(&mut self, step: &ScenarioStep) -> Result<(), String> {
         let n = step.number;
         match &step.action {
@@ -241,20 +391,81 @@ impl Runner<'_> {
                 self.deliver_selected(n, messages.as_deref(), to.as_ref());
                 Ok(())
             }
+            Action::ServeGhost { device } => self.ghost(n, device),
+            Action::Substitute { device, requesters } => self.substitute(n, device, requesters.clone()),
+            Action::ProviderAdd { group, user } => {
+                self.provider_added.entry(group.clone()).or_default().push(user.clone());
+                self.run.changes.push(Change { step: n, user: user.clone(), kind: ChangeKind::Member(group.clone()) });
+                Ok(())
+            }
+            Action::Drop { messages, to } => {
+                self.drop_held(messages, to.as_ref());
+                Ok(())
+            }
+            Action::Tamper { message, to, how, with } => {
+                self.tamper(n, message, to.as_ref(), *how, with.as_ref());
+                Ok(())
+            }
+            Action::Verify { users } => {
+                self.verify(n, users);
+                Ok(())
+            }
+            Action::Seize { device } => {
+                self.seize(n, device);
+                Ok(())
+            }
+            Action::Target { content } => {
+                self.target(n, content);
+                Ok(())
+            }
+            Action::Compel { role } => {
+                self.compel(n, role.as_deref());
+                Ok(())
+            }
             _ => Err("this step is not supported by this version of doormat".to_owned()),
         }
     }
 
-    fn enroll(&mut self, n: usize, addr: &DeviceAddr) -> Result<(), String> {
-        let seed = seed::derive(self.seed, "device", &[self.design.name(), &addr.user.0, &addr.device]);
+    /// A new device of the design, with every provider push so far.
+    fn new_device(&self, addr: &DeviceAddr, purpose: &str) -> Result<Box<dyn Device>, String> {
+        let seed = seed::derive(self.seed, purpose, &[self.design.name(), &addr.user.0, &addr.device]);
         let mut dev = self
             .design
             .create_device(addr, seed)
             .map_err(|e| format!("{} could not create device {addr}: {e}", self.design.name()))?;
+        for (role, data) in &self.pushes {
+            dev.provider_push(role, data)
+                .map_err(|e| format!("device {addr} refused the provider's {role} data: {e}"))?;
+        }
+        Ok(dev)
+    }
+
+    fn enroll(&mut self, n: usize, addr: &DeviceAddr) -> Result<(), String> {
+        let mut dev = self.new_device(addr, "device")?;
         let bundle = dev.publish().map_err(|e| format!("device {addr} could not publish its keys: {e}"))?;
+        self.run.truth.enrolled.insert(addr.clone(), Enrolled { step: n, identity: bundle.identity.clone() });
         self.provider.publish(n, addr, bundle);
         self.devices.insert(addr.clone(), dev);
-        self.run.truth.enrolled.insert(addr.clone(), Enrolled { step: n });
+        Ok(())
+    }
+
+    fn ghost(&mut self, n: usize, addr: &DeviceAddr) -> Result<(), String> {
+        let mut dev = self.new_device(addr, "ghost")?;
+        let bundle =
+            dev.publish().map_err(|e| format!("the provider's ghost device {addr} could not publish keys: {e}"))?;
+        self.provider.add_ghost(n, addr, bundle);
+        self.ghosts.insert(addr.clone(), dev);
+        self.run.changes.push(Change { step: n, user: addr.user.clone(), kind: ChangeKind::Ghost(addr.clone()) });
+        Ok(())
+    }
+
+    fn substitute(&mut self, n: usize, addr: &DeviceAddr, requesters: Vec<UserId>) -> Result<(), String> {
+        let mut dev = self.new_device(addr, "impostor")?;
+        let bundle =
+            dev.publish().map_err(|e| format!("the provider's impostor for {addr} could not publish keys: {e}"))?;
+        self.provider.substitute(n, addr, bundle, requesters);
+        self.impostors.insert(addr.clone(), dev);
+        self.run.changes.push(Change { step: n, user: addr.user.clone(), kind: ChangeKind::Substitute(addr.clone()) });
         Ok(())
     }
 
@@ -262,22 +473,14 @@ impl Runner<'_> {
         self.run.truth.groups.entry(g.clone()).or_default().push((n, members));
     }
 
-    fn send(
-        &mut self,
-        n: usize,
-        message: &doormat_formats::MessageId,
-        from: &DeviceAddr,
-        to: &Target,
-        body: Option<&str>,
-        hold: bool,
-    ) {
+    fn fresh_entropy(&mut self) -> [u8; 32] {
+        self.entropy += 1;
+        seed::derive(self.seed, "entropy", &[self.design.name(), &self.entropy.to_string()])
+    }
+
+    fn send(&mut self, n: usize, message: &MessageId, from: &DeviceAddr, to: &Target, body: Option<&str>, hold: bool) {
         let canary = canary::canary(self.seed, message);
-        let mut plaintext = Vec::new();
-        if let Some(b) = body {
-            plaintext.extend_from_slice(b.as_bytes());
-            plaintext.push(b' ');
-        }
-        plaintext.extend_from_slice(&canary);
+        let plaintext = compose(self.seed, message, body);
         let conversation = conversation_of(&from.user, to);
         let mut members = match to {
             Target::Group(g) => self.run.truth.members(g),
@@ -289,9 +492,40 @@ impl Runner<'_> {
             .flat_map(|u| self.run.truth.devices_of(u).cloned().collect::<Vec<_>>())
             .filter(|d| d != from)
             .collect();
+        // The member list as the provider states it.
+        let mut served_members = members.clone();
+        let mut added_changes = Vec::new();
+        if let Target::Group(g) = to {
+            for u in self.provider_added.get(g).cloned().unwrap_or_default() {
+                if !served_members.contains(&u) {
+                    served_members.push(u.clone());
+                    added_changes.push(u);
+                }
+            }
+            served_members.sort();
+        }
         let mut recipients = Vec::new();
-        for u in &members {
-            recipients.extend(self.provider.serve(from, u));
+        let mut changed = Vec::new();
+        for u in &served_members {
+            for (entry, served) in self.provider.serve(from, u) {
+                let change = match served {
+                    Served::Genuine => None,
+                    Served::Ghost => self.change_index(|k| *k == ChangeKind::Ghost(entry.device.clone())),
+                    Served::Impostor => {
+                        // The real device cannot get this message now.
+                        self.run.interfered.insert((self.run.truth.messages.len(), entry.device.clone()));
+                        self.change_index(|k| *k == ChangeKind::Substitute(entry.device.clone()))
+                    }
+                };
+                changed.extend(change);
+                recipients.push(entry);
+            }
+        }
+        if let Target::Group(g) = to {
+            for u in &added_changes {
+                let c = self.run.changes.iter().rposition(|c| c.user == *u && c.kind == ChangeKind::Member(g.clone()));
+                changed.extend(c);
+            }
         }
         let msg_index = self.run.truth.messages.len();
         self.index.insert(canary, msg_index);
@@ -306,18 +540,23 @@ impl Runner<'_> {
             intended,
             envelopes: Vec::new(),
         });
+        for change in changed {
+            self.run.exposures.push(Exposure { change, message: msg_index, sender: from.clone() });
+        }
+        let entropy = self.fresh_entropy();
         let req = EncryptRequest {
             conversation: &conversation,
             group: matches!(to, Target::Group(_)),
-            members: &members,
+            members: &served_members,
             recipients: &recipients,
             plaintext: &plaintext,
         };
         let Some(dev) = self.devices.get_mut(from) else { return };
+        dev.add_entropy(&entropy);
         let sent = match dev.encrypt(&req) {
             Ok(s) => s,
             Err(error) => {
-                self.run.failures.push(Failure { step: n, device: from.clone(), operation: "encrypt", error });
+                self.run.failures.push(Failure { step: n, device: from.to_string(), operation: "encrypt", error });
                 return;
             }
         };
@@ -326,6 +565,7 @@ impl Runner<'_> {
         }
         let mut mine = Vec::new();
         for out in sent.envelopes {
+            let to_list = out.to.clone();
             let idx = self.provider.submit(StoredEnvelope {
                 step: n,
                 from: from.clone(),
@@ -337,113 +577,50 @@ impl Runner<'_> {
             self.run.truth.messages[msg_index].envelopes.push(idx);
             mine.push(idx);
             self.attempts(n, idx);
+            for d in to_list {
+                if self.provider.is_diverted(from, &d) {
+                    self.divert(n, idx, &d);
+                    self.run.interfered.insert((msg_index, d));
+                }
+            }
         }
         if !hold {
             self.deliver(n, |e, _| mine.contains(&e));
         }
     }
 
+    fn change_index(&self, pred: impl Fn(&ChangeKind) -> bool) -> Option<usize> {
+        self.run.changes.iter().rposition(|c| pred(&c.kind))
+    }
+
+    /// The impostor for `device` opens an envelope the sender meant for it.
+    fn divert(&mut self, n: usize, idx: usize, device: &DeviceAddr) {
+        let env = &self.provider.envelopes[idx];
+        let Some(imp) = self.impostors.get_mut(device) else { return };
+        if let Ok(rcv) = imp.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
+        {
+            if let Some(pt) = rcv.plaintext {
+                let found = self.index.find(&pt);
+                if !found.is_empty() {
+                    self.run.reads.push(Read {
+                        step: n,
+                        reader: Reader::Impostor(device.clone()),
+                        envelope: Some(idx),
+                        messages: found,
+                        access: Access::Delivered,
+                    });
+                }
+            }
+        }
+    }
+
     /// Every existing device not addressed by envelope `idx` tries it on a fork.
     fn attempts(&mut self, n: usize, idx: usize) {
         let env = &self.provider.envelopes[idx];
-        let (from, conversation, body, to) =
-            (env.from.clone(), env.conversation.clone(), env.body.clone(), env.to.clone());
         for (addr, dev) in &self.devices {
-            if to.contains(addr) {
+            if env.to.contains(addr) {
                 continue;
             }
-            let mut fork = dev.fork();
-            self.run.attempts += 1;
-            if let Ok(rcv) = fork.decrypt(&InEnvelope { from: &from, conversation: &conversation, body: &body }) {
-                if let Some(pt) = rcv.plaintext {
-                    let found = self.index.find(&pt);
-                    if !found.is_empty() {
-                        self.run.reads.push(Read {
-                            step: n,
-                            reader: Reader::Device(addr.clone()),
-                            envelope: idx,
-                            messages: found,
-                            access: Access::Attempt,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    fn deliver_selected(&mut self, n: usize, messages: Option<&[doormat_formats::MessageId]>, to: Option<&Party>) {
-        let to_ok = |d: &DeviceAddr| match to {
-            None => true,
-            Some(Party::User(u)) => d.user == *u,
-            Some(Party::Device(x)) => d == x,
-        };
-        match messages {
-            None => self.deliver(n, |_, d| to_ok(d)),
-            Some(list) => {
-                for m in list {
-                    let Some((mi, _)) = self.run.truth.message(m) else { continue };
-                    let envs = self.run.truth.messages[mi].envelopes.clone();
-                    self.deliver(n, |e, d| envs.contains(&e) && to_ok(d));
-                }
-            }
-        }
-    }
-
-    fn deliver(&mut self, n: usize, select: impl FnMut(usize, &DeviceAddr) -> bool) {
-        for (idx, addr) in self.provider.take(select) {
-            let env = &self.provider.envelopes[idx];
-            let result = match self.devices.get_mut(&addr) {
-                None => DeliveryResult::NoSuchDevice,
-                Some(dev) => {
-                    match dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
-                    {
-                        Err(e) => DeliveryResult::Error(e),
-                        Ok(rcv) => {
-                            for event in rcv.events {
-                                self.run.shown.push(Shown { step: n, device: addr.clone(), event });
-                            }
-                            let exact = rcv.plaintext.as_ref().and_then(|pt| {
-                                let mi = *self.run.truth.envelope_message.get(&idx)?;
-                                (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
-                            });
-                            if let Some(pt) = &rcv.plaintext {
-                                let found = self.index.find(pt);
-                                if !found.is_empty() {
-                                    self.run.reads.push(Read {
-                                        step: n,
-                                        reader: Reader::Device(addr.clone()),
-                                        envelope: idx,
-                                        messages: found,
-                                        access: Access::Delivered,
-                                    });
-                                }
-                            }
-                            DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
-                        }
-                    }
-                }
-            };
-            self.run.deliveries.push(Delivery { step: n, envelope: idx, device: addr, result });
-        }
-    }
-
-    /// A never-enrolled device of the same design tries every envelope.
-    fn outsider(&mut self, n: usize) {
-        let addr = DeviceAddr::new("outsider", "device");
-        let seed = seed::derive(self.seed, "outsider", &[self.design.name()]);
-        let dev = match self.design.create_device(&addr, seed) {
-            Ok(d) => d,
-            Err(error) => {
-                self.run.failures.push(Failure {
-                    step: n,
-                    device: addr,
-                    operation: "create a fresh outsider device",
-                    error,
-                });
-                return;
-            }
-        };
-        for (idx, env) in self.provider.envelopes.iter().enumerate() {
             let mut fork = dev.fork();
             self.run.attempts += 1;
             if let Ok(rcv) =
@@ -454,10 +631,336 @@ impl Runner<'_> {
                     if !found.is_empty() {
                         self.run.reads.push(Read {
                             step: n,
-                            reader: Reader::Outsider,
-                            envelope: idx,
+                            reader: Reader::Device(addr.clone()),
+                            envelope: Some(idx),
                             messages: found,
                             access: Access::Attempt,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn deliver_selected(&mut self, n: usize, messages: Option<&[MessageId]>, to: Option<&Party>) {
+        match messages {
+            None => self.deliver(n, |_, d| matches(to, d)),
+            Some(list) => {
+                for m in list {
+                    let Some((mi, _)) = self.run.truth.message(m) else { continue };
+                    let envs = self.run.truth.messages[mi].envelopes.clone();
+                    self.deliver(n, |e, d| envs.contains(&e) && matches(to, d));
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, n: usize, select: impl FnMut(usize, &DeviceAddr) -> bool) {
+        for (idx, addr) in self.provider.take(select) {
+            let body = self.provider.envelopes[idx].body.clone();
+            self.deliver_one(n, idx, &addr, &body, None);
+        }
+    }
+
+    /// Hands `body` (envelope `idx`'s, or a tampered copy) to `addr`.
+    fn deliver_one(&mut self, n: usize, idx: usize, addr: &DeviceAddr, body: &[u8], tamper: Option<Tamper>) {
+        let entropy = self.fresh_entropy();
+        let env = &self.provider.envelopes[idx];
+        let ghost = !self.devices.contains_key(addr) && self.ghosts.contains_key(addr);
+        let real = !ghost;
+        let dev = match self.devices.get_mut(addr) {
+            Some(d) => Some(d),
+            None => self.ghosts.get_mut(addr),
+        };
+        let result = match dev {
+            None => DeliveryResult::NoSuchDevice,
+            Some(dev) => {
+                dev.add_entropy(&entropy);
+                match dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body }) {
+                    Err(e) => DeliveryResult::Error(e),
+                    Ok(rcv) => {
+                        if real {
+                            for event in rcv.events {
+                                self.run.shown.push(Shown { step: n, device: addr.clone(), event });
+                            }
+                        }
+                        let exact = rcv.plaintext.as_ref().and_then(|pt| {
+                            let mi = *self.run.truth.envelope_message.get(&idx)?;
+                            (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
+                        });
+                        if let Some(pt) = &rcv.plaintext {
+                            let found = self.index.find(pt);
+                            if !found.is_empty() {
+                                self.run.reads.push(Read {
+                                    step: n,
+                                    reader: Reader::Device(addr.clone()),
+                                    envelope: Some(idx),
+                                    messages: found,
+                                    access: Access::Delivered,
+                                });
+                            }
+                        }
+                        DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
+                    }
+                }
+            }
+        };
+        // Deliveries to the provider's own ghosts are reads, not deliveries.
+        if real {
+            self.run.deliveries.push(Delivery { step: n, envelope: idx, device: addr.clone(), result, tamper });
+        }
+    }
+
+    fn drop_held(&mut self, messages: &[MessageId], to: Option<&Party>) {
+        for m in messages {
+            let Some((mi, _)) = self.run.truth.message(m) else { continue };
+            let envs = self.run.truth.messages[mi].envelopes.clone();
+            for (_, d) in self.provider.take(|e, d| envs.contains(&e) && matches(to, d)) {
+                self.run.interfered.insert((mi, d));
+            }
+        }
+    }
+
+    fn tamper(&mut self, n: usize, m: &MessageId, to: Option<&Party>, how: Tamper, with: Option<&MessageId>) {
+        let Some((mi, _)) = self.run.truth.message(m) else { return };
+        let envs = self.run.truth.messages[mi].envelopes.clone();
+        let partner: Vec<usize> =
+            with.and_then(|w| self.run.truth.message(w)).map(|(_, t)| t.envelopes.clone()).unwrap_or_default();
+        for idx in envs {
+            let targets: Vec<DeviceAddr> = self.provider.envelopes[idx]
+                .to
+                .iter()
+                .filter(|d| matches(to, d) && self.devices.contains_key(*d))
+                .cloned()
+                .collect();
+            for d in targets {
+                let body = self.provider.envelopes[idx].body.clone();
+                let half = body.len() / 2;
+                let copy = match how {
+                    Tamper::Flip => {
+                        let mut b = body;
+                        if let Some(x) = b.get_mut(half) {
+                            *x ^= 0x01;
+                        }
+                        b
+                    }
+                    Tamper::Truncate => body[..half].to_vec(),
+                    Tamper::Splice => {
+                        let other = partner
+                            .iter()
+                            .find(|&&p| self.provider.envelopes[p].to.contains(&d))
+                            .or(partner.first())
+                            .map(|&p| self.provider.envelopes[p].body.clone())
+                            .unwrap_or_default();
+                        let mut b = body[..half].to_vec();
+                        b.extend_from_slice(&other[other.len() / 2..]);
+                        b
+                    }
+                    Tamper::Forge => {
+                        let s = seed::derive(self.seed, "forge", &[m.as_str(), &d.to_string(), &n.to_string()]);
+                        (0..body.len()).map(|i| s[i % 32] ^ (i / 32) as u8).collect()
+                    }
+                    Tamper::Replay => body,
+                };
+                self.deliver_one(n, idx, &d, &copy, Some(how));
+            }
+        }
+    }
+
+    fn verify(&mut self, n: usize, users: &[UserId]) {
+        let enrolled: Vec<(DeviceAddr, Vec<u8>)> =
+            self.run.truth.enrolled.iter().map(|(d, e)| (d.clone(), e.identity.clone())).collect();
+        for a in users {
+            for (addr, dev) in self.devices.iter_mut().filter(|(d, _)| d.user == *a) {
+                for (contact, identity) in enrolled.iter().filter(|(d, _)| d.user != *a && users.contains(&d.user)) {
+                    match dev.verify(contact, identity) {
+                        Ok(events) => {
+                            for event in events {
+                                self.run.shown.push(Shown { step: n, device: addr.clone(), event });
+                            }
+                        }
+                        Err(error) => self.run.failures.push(Failure {
+                            step: n,
+                            device: addr.to_string(),
+                            operation: "verify",
+                            error,
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    fn seize(&mut self, n: usize, addr: &DeviceAddr) {
+        let copy = match self.devices.get(addr) {
+            None => Err("no such device".to_owned()),
+            Some(dev) => dev
+                .export_state()
+                .map_err(|e| format!("the design cannot export a device's state ({e})"))
+                .and_then(|state| {
+                    self.design
+                        .import_device(addr, &state)
+                        .map_err(|e| format!("the design cannot import an exported state ({e})"))
+                }),
+        };
+        let (clone, error) = match copy {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e)),
+        };
+        self.clones.push(clone);
+        self.run.seizures.push(Seizure { step: n, device: addr.clone(), error });
+    }
+
+    fn target(&mut self, n: usize, content: &Aim) {
+        let bytes = match content {
+            Aim::Message(m) => plaintext_of(&self.run.scenario, m).unwrap_or_default(),
+            Aim::Text(t) => t.clone().into_bytes(),
+        };
+        for (role, auth) in &mut self.authorities {
+            let aim = match content {
+                Aim::Message(_) => TargetContent::Exact(&bytes),
+                Aim::Text(t) => TargetContent::Similar(t),
+            };
+            match auth.target(&aim) {
+                Ok(Some(data)) => {
+                    for (addr, dev) in self.devices.iter_mut().chain(self.ghosts.iter_mut()) {
+                        if let Err(error) = dev.provider_push(role, &data) {
+                            self.run.failures.push(Failure {
+                                step: n,
+                                device: addr.to_string(),
+                                operation: "provider push",
+                                error,
+                            });
+                        }
+                    }
+                    self.pushes.push((role.clone(), data));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    self.run.failures.push(Failure { step: n, device: role.clone(), operation: "target", error })
+                }
+            }
+        }
+    }
+
+    fn compel(&mut self, n: usize, role: Option<&str>) {
+        let view: Vec<&[u8]> = self.provider.view.iter().map(|r| r.bytes.as_slice()).collect();
+        for (r, auth) in &mut self.authorities {
+            if role.is_some_and(|x| x != r) {
+                continue;
+            }
+            self.run.compelled.push((n, r.clone()));
+            match auth.recover(&view) {
+                Ok(found) => {
+                    let mut msgs = BTreeSet::new();
+                    for pt in &found {
+                        msgs.extend(self.index.find(pt));
+                    }
+                    if !msgs.is_empty() {
+                        self.run.reads.push(Read {
+                            step: n,
+                            reader: Reader::Authority(r.clone()),
+                            envelope: None,
+                            messages: msgs.into_iter().collect(),
+                            access: Access::Compelled,
+                        });
+                    }
+                }
+                Err(error) => {
+                    self.run.failures.push(Failure { step: n, device: r.clone(), operation: "recover", error })
+                }
+            }
+        }
+    }
+
+    /// A never-enrolled device of the same design tries every envelope.
+    fn outsider(&mut self, n: usize) {
+        let addr = DeviceAddr::new("outsider", "device");
+        let dev = match self.new_device(&addr, "outsider") {
+            Ok(d) => d,
+            Err(why) => {
+                self.run.failures.push(Failure {
+                    step: n,
+                    device: addr.to_string(),
+                    operation: "create a fresh outsider device",
+                    error: ImplError::Failed(why),
+                });
+                return;
+            }
+        };
+        for (idx, env) in self.provider.envelopes.iter().enumerate() {
+            let mut fork = dev.fork();
+            if let Ok(rcv) =
+                fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
+            {
+                if let Some(pt) = rcv.plaintext {
+                    let found = self.index.find(&pt);
+                    if !found.is_empty() {
+                        self.run.reads.push(Read {
+                            step: n,
+                            reader: Reader::Outsider,
+                            envelope: Some(idx),
+                            messages: found,
+                            access: Access::Attempt,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each seized copy tries what its device received before the seizure
+    /// (forward secrecy), then follows everything addressed to or sent by
+    /// the device afterwards, in order (post-compromise security).
+    fn seized_copies(&mut self, n: usize) {
+        for (i, clone) in std::mem::take(&mut self.clones).into_iter().enumerate() {
+            let Some(mut clone) = clone else { continue };
+            let (t, device) = (self.run.seizures[i].step, self.run.seizures[i].device.clone());
+            let before: BTreeSet<usize> = self
+                .run
+                .deliveries
+                .iter()
+                .filter(|d| d.device == device && d.step < t && d.tamper.is_none())
+                .filter(|d| matches!(d.result, DeliveryResult::Opened { .. }))
+                .map(|d| d.envelope)
+                .collect();
+            for idx in before {
+                let env = &self.provider.envelopes[idx];
+                let mut fork = clone.fork();
+                if let Ok(rcv) =
+                    fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
+                {
+                    let found = rcv.plaintext.map(|pt| self.index.find(&pt)).unwrap_or_default();
+                    if !found.is_empty() {
+                        self.run.reads.push(Read {
+                            step: n,
+                            reader: Reader::Seized(i),
+                            envelope: Some(idx),
+                            messages: found,
+                            access: Access::Seized,
+                        });
+                    }
+                }
+            }
+            for (idx, env) in self.provider.envelopes.iter().enumerate() {
+                if env.step < t || !(env.to.contains(&device) || env.from == device) {
+                    continue;
+                }
+                let mut fork = clone.fork();
+                if let Ok(rcv) =
+                    fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
+                {
+                    if env.to.contains(&device) {
+                        clone = fork;
+                    }
+                    let found = rcv.plaintext.map(|pt| self.index.find(&pt)).unwrap_or_default();
+                    if !found.is_empty() {
+                        self.run.reads.push(Read {
+                            step: n,
+                            reader: Reader::Seized(i),
+                            envelope: Some(idx),
+                            messages: found,
+                            access: Access::Seized,
                         });
                     }
                 }

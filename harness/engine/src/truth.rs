@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Enrolled {
     /// Step at which the user enrolled it.
     pub step: usize,
+    /// The identity it published (what users compare when they verify).
+    pub identity: Vec<u8>,
 }
 
 /// One message as sent.

@@ -21,5 +21,5 @@ pub mod yaml;
 pub use error::{LoadError, LoadErrors};
 pub use ids::{DeviceAddr, GroupId, MessageId, UserId};
 pub use property::Property;
-pub use spec::{Implementation, Spec};
-pub use vector::{Action, Expectation, Outcome, Party, Scenario, ScenarioStep, Target, Vector};
+pub use spec::{Implementation, Limit, Parameters, Role, Spec};
+pub use vector::{Action, Expectation, Outcome, Party, Scenario, ScenarioStep, Tamper, Target, TargetContent, Vector};

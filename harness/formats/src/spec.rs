@@ -30,6 +30,56 @@ pub struct Spec {
     /// Design-specific limits of a black-box audit, added to the report.
     #[serde(default)]
     pub cannot_see: Vec<String>,
+    /// Known limits of the claims: a FAIL of `property` in these vectors is
+    /// reported, with the reason, as within a stated limit rather than as a
+    /// contradiction.
+    #[serde(default)]
+    pub limits: Vec<Limit>,
+    /// Tunable parts of the judgement.
+    #[serde(default)]
+    pub parameters: Parameters,
+}
+
+/// A stated limit of a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// The property concerned.
+    pub property: Property,
+    /// Vector ids, or `tag:NAME` for every vector with that tag.
+    pub vectors: Vec<String>,
+    /// Why, in words a policy reader understands.
+    pub reason: String,
+}
+
+impl Limit {
+    /// Whether the limit covers a vector with this id and these tags.
+    pub fn covers(&self, vector: &str, tags: &[String]) -> bool {
+        self.vectors.iter().any(|v| match v.strip_prefix("tag:") {
+            Some(tag) => tags.iter().any(|t| t == tag),
+            None => v == vector,
+        })
+    }
+}
+
+fn default_round_trips() -> u32 {
+    2
+}
+
+/// Parameters of the oracles for this design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameters {
+    /// Round trips (a message sent by the seized device's owner, then one
+    /// received) after which a seized copy must no longer read new messages.
+    #[serde(default = "default_round_trips")]
+    pub post_compromise_round_trips: u32,
+}
+
+impl Default for Parameters {
+    fn default() -> Self {
+        Parameters { post_compromise_round_trips: default_round_trips() }
+    }
 }
 
 /// Where the implementation comes from.
@@ -49,6 +99,22 @@ pub struct Role {
     pub id: String,
     /// What the role is, in plain words.
     pub description: String,
+    /// What the role is given: `provider-view` (everything the provider stores).
+    #[serde(default = "default_receives")]
+    pub receives: Receives,
+}
+
+fn default_receives() -> Receives {
+    Receives::ProviderView
+}
+
+/// What an authority is handed when compelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Receives {
+    /// Every record the provider stores.
+    ProviderView,
 }
 
 impl Spec {
@@ -68,6 +134,32 @@ impl Spec {
                 "id",
                 format!("spec id `{}` is not a valid name: expected lowercase letters, digits, `-` or `_`", spec.id),
             ));
+        }
+        if spec.parameters.post_compromise_round_trips == 0 {
+            errors.push(at_key("parameters", "`post_compromise_round_trips` must be at least 1".to_owned()));
+        }
+        for l in &spec.limits {
+            if !spec.claims.contains(&l.property) {
+                errors.push(at_key(
+                    "limits",
+                    format!(
+                        "a limit names `{}`, which the spec does not claim: expected a claimed property",
+                        l.property
+                    ),
+                ));
+            }
+            if l.vectors.is_empty() || l.reason.trim().is_empty() {
+                errors.push(at_key("limits", "a limit needs `vectors` and a `reason`".to_owned()));
+            }
+        }
+        let mut roles = std::collections::BTreeSet::new();
+        for r in &spec.roles {
+            if !valid_name(&r.id) || !roles.insert(r.id.as_str()) {
+                errors.push(at_key(
+                    "roles",
+                    format!("role id `{}` is invalid or repeated: expected a unique lowercase name", r.id),
+                ));
+            }
         }
         if spec.claims.is_empty() {
             errors.push(at_key("claims", "a spec must claim at least one property".to_owned()));

@@ -65,6 +65,165 @@ pub enum Step {
     Deliver(DeliverStep),
     /// The nested steps run `times` times; `{i}` in names becomes 1, 2, ...
     Repeat(RepeatStep),
+    /// Provider move: serve an extra device (a "ghost") in a user's device list.
+    Ghost(GhostStep),
+    /// Provider move: serve an impostor's keys in place of a real device's.
+    Substitute(SubstituteStep),
+    /// Provider move: tell senders a group has a member nobody added.
+    ProviderAdd(ProviderAddStep),
+    /// Provider move: throw held envelopes away.
+    Drop(DropStep),
+    /// Provider move: deliver copies of a message's envelopes again.
+    Replay(ReplayStep),
+    /// Provider move: deliver a tampered copy of a message's envelopes.
+    Tamper(TamperStep),
+    /// Users compare safety numbers out of band.
+    Verify(VerifyStep),
+    /// A device's state is copied (seized) at this step.
+    Seize(SeizeStep),
+    /// The provider pushes data that targets content (a scan-list entry).
+    Target(TargetStep),
+    /// The design's declared authorities are handed the provider view.
+    Compel(CompelStep),
+}
+
+fn default_ghost() -> String {
+    "ghost".to_owned()
+}
+
+/// `ghost: {user, device}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GhostStep {
+    /// Whose device list gains the ghost.
+    pub user: String,
+    /// The ghost's device name (default `ghost`).
+    #[serde(default = "default_ghost")]
+    pub device: String,
+}
+
+/// `substitute: {device, for}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubstituteStep {
+    /// The device whose keys are replaced: `user/device` or `user`.
+    pub device: String,
+    /// Users who are served the impostor (default: everyone but the owner).
+    #[serde(default, rename = "for")]
+    pub for_users: Vec<String>,
+}
+
+/// `provider_add: {group, user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderAddStep {
+    /// The group.
+    pub group: String,
+    /// The user the provider claims is a member.
+    pub user: String,
+}
+
+/// `drop: {messages, to}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropStep {
+    /// Held messages whose envelopes are thrown away.
+    pub messages: Vec<String>,
+    /// Only those addressed to this user or device.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// `replay: {message, to}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayStep {
+    /// The message whose envelopes are delivered again.
+    pub message: String,
+    /// Only to this user or device.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// How an envelope is tampered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tamper {
+    /// One bit flipped in the middle of the envelope.
+    Flip,
+    /// The second half cut off.
+    Truncate,
+    /// The first half of this envelope joined to the second half of another.
+    Splice,
+    /// Random bytes of the same length, claiming the same sender.
+    Forge,
+    /// An exact copy delivered a second time (a replay).
+    Replay,
+}
+
+impl std::fmt::Display for Tamper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tamper::Flip => "a copy with one bit flipped",
+            Tamper::Truncate => "a truncated copy",
+            Tamper::Splice => "a copy spliced with another envelope",
+            Tamper::Forge => "a forged envelope",
+            Tamper::Replay => "a replayed copy",
+        })
+    }
+}
+
+/// `tamper: {message, to, how, with}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TamperStep {
+    /// The message whose envelopes are tampered with (the originals stay).
+    pub message: String,
+    /// Only those addressed to this user or device.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// What is done (`flip`, `truncate`, `splice`, `forge`).
+    pub how: Tamper,
+    /// For `splice`: the message whose envelope gives the second half.
+    #[serde(default)]
+    pub with: Option<String>,
+}
+
+/// `verify: {users}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyStep {
+    /// Users who compare safety numbers with each other (at least two).
+    pub users: Vec<String>,
+}
+
+/// `seize: {device}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeizeStep {
+    /// The device whose state is copied.
+    pub device: String,
+}
+
+/// `target: {message}` or `target: {text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetStep {
+    /// Target exactly this message's text (it may be sent later).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Target text similar to this.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// `compel: {role}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CompelStep {
+    /// Only this role (default: every authority the design declares).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// `register: {user, device}`.
@@ -226,6 +385,34 @@ pub enum Action {
     Send { message: MessageId, from: DeviceAddr, to: Target, body: Option<String>, hold: bool },
     /// Held envelopes are delivered.
     Deliver { messages: Option<Vec<MessageId>>, to: Option<Party> },
+    /// The provider serves an extra device in `device.user`'s list to everyone else.
+    ServeGhost { device: DeviceAddr },
+    /// The provider serves an impostor in place of `device` to `requesters`
+    /// (all users but the owner when empty).
+    Substitute { device: DeviceAddr, requesters: Vec<UserId> },
+    /// The provider tells senders `user` is a member of `group`.
+    ProviderAdd { group: GroupId, user: UserId },
+    /// Held envelopes are thrown away.
+    Drop { messages: Vec<MessageId>, to: Option<Party> },
+    /// A tampered (or replayed) copy of a message's envelopes is delivered.
+    Tamper { message: MessageId, to: Option<Party>, how: Tamper, with: Option<MessageId> },
+    /// Users compare safety numbers.
+    Verify { users: Vec<UserId> },
+    /// A device's state is copied.
+    Seize { device: DeviceAddr },
+    /// The provider pushes data targeting content.
+    Target { content: TargetContent },
+    /// Authorities are handed the provider view.
+    Compel { role: Option<String> },
+}
+
+/// What a `target` step aims at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetContent {
+    /// Exactly this message's plaintext.
+    Message(MessageId),
+    /// Text similar to this.
+    Text(String),
 }
 
 /// A step after expansion: its number (1-based) and source line.
@@ -290,6 +477,10 @@ impl Vector {
             devices: BTreeMap::new(),
             groups: BTreeMap::new(),
             messages: BTreeSet::new(),
+            held: BTreeSet::new(),
+            taken: BTreeSet::new(),
+            provider_added: BTreeSet::new(),
+            later: Vec::new(),
             steps: Vec::new(),
         };
         if !valid_name(id) {
@@ -317,6 +508,10 @@ impl Vector {
             c.errors.push(c.top("steps", "a vector needs at least one step"));
         }
         c.walk(&self.steps, &mut Vec::new(), None);
+        // `target` may name a message sent later.
+        for (span, m) in std::mem::take(&mut c.later) {
+            c.message(span, &m, "in the vector");
+        }
         let mut expect = Vec::new();
         for (i, e) in self.expect.iter().enumerate() {
             let span = locate::item(src, &[("expect", i)]);
@@ -348,6 +543,10 @@ struct Checker<'a> {
     devices: BTreeMap<UserId, Vec<String>>,
     groups: BTreeMap<GroupId, Vec<UserId>>,
     messages: BTreeSet<MessageId>,
+    held: BTreeSet<MessageId>,
+    taken: BTreeSet<DeviceAddr>,
+    provider_added: BTreeSet<(GroupId, UserId)>,
+    later: Vec<(Option<Span>, String)>,
     steps: Vec<ScenarioStep>,
 }
 
@@ -561,7 +760,9 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                if devs.contains(&s.device) {
+                if devs.contains(&s.device)
+                    || self.taken.contains(&DeviceAddr { user: user.clone(), device: s.device.clone() })
+                {
                     self.err(
                         span,
                         &s.device,
@@ -667,6 +868,9 @@ impl Checker<'_> {
                     );
                     return None;
                 };
+                if s.hold {
+                    self.held.insert(m.clone());
+                }
                 Some(Action::Send { message: m, from, to, body: s.body.as_ref().map(|b| subst(b, iter)), hold: s.hold })
             }
             Step::Deliver(s) => {
@@ -686,6 +890,150 @@ impl Checker<'_> {
                 };
                 Some(Action::Deliver { messages, to })
             }
+            Step::Ghost(s) => {
+                let user = self.user(span, &s.user)?;
+                if !self.new_name(span, &s.device, "device name") {
+                    return None;
+                }
+                let addr = DeviceAddr { user: user.clone(), device: s.device.clone() };
+                let exists = self.devices.get(&user).is_some_and(|d| d.contains(&s.device));
+                if exists || !self.taken.insert(addr.clone()) {
+                    self.err(
+                        span,
+                        &s.device,
+                        format!("device `{addr}` already exists: expected a new name for the ghost"),
+                    );
+                    return None;
+                }
+                Some(Action::ServeGhost { device: addr })
+            }
+            Step::Substitute(s) => {
+                let device = self.device(span, &s.device)?;
+                let mut requesters = Vec::new();
+                for u in &s.for_users {
+                    let u = self.user(span, u)?;
+                    if u == device.user {
+                        self.err(span, u.as_str(), format!("`{u}` owns `{device}`: expected other users in `for`"));
+                        return None;
+                    }
+                    requesters.push(u);
+                }
+                Some(Action::Substitute { device, requesters })
+            }
+            Step::ProviderAdd(s) => {
+                let g = self.group(span, &subst(&s.group, iter))?;
+                let user = self.user(span, &s.user)?;
+                let members = self.groups.get(&g).cloned().unwrap_or_default();
+                if members.contains(&user) || !self.provider_added.insert((g.clone(), user.clone())) {
+                    self.err(
+                        span,
+                        &s.user,
+                        format!("`{user}` is already a member of group `{g}`: expected someone outside it"),
+                    );
+                    return None;
+                }
+                Some(Action::ProviderAdd { group: g, user })
+            }
+            Step::Drop(s) => {
+                let mut messages = Vec::new();
+                for m in &s.messages {
+                    let m = self.message(span, &subst(m, iter), "before this step")?;
+                    if !self.held.contains(&m) {
+                        self.err(
+                            span,
+                            m.as_str(),
+                            format!("message `{m}` was not held: expected a message sent with `hold: true`"),
+                        );
+                        return None;
+                    }
+                    messages.push(m);
+                }
+                let to = match &s.to {
+                    None => None,
+                    Some(p) => Some(self.party(span, p)?),
+                };
+                Some(Action::Drop { messages, to })
+            }
+            Step::Replay(s) => {
+                let message = self.message(span, &subst(&s.message, iter), "before this step")?;
+                let to = match &s.to {
+                    None => None,
+                    Some(p) => Some(self.party(span, p)?),
+                };
+                Some(Action::Tamper { message, to, how: Tamper::Replay, with: None })
+            }
+            Step::Tamper(s) => {
+                let message = self.message(span, &subst(&s.message, iter), "before this step")?;
+                let to = match &s.to {
+                    None => None,
+                    Some(p) => Some(self.party(span, p)?),
+                };
+                let with = match (&s.with, s.how) {
+                    (Some(w), Tamper::Splice) => Some(self.message(span, &subst(w, iter), "before this step")?),
+                    (None, Tamper::Splice) => {
+                        self.err(
+                            span,
+                            "splice",
+                            "`how: splice` needs `with`: expected the message whose envelope gives the second half"
+                                .to_owned(),
+                        );
+                        return None;
+                    }
+                    (Some(_), _) => {
+                        self.err(span, "with", "`with` is only for `how: splice`".to_owned());
+                        return None;
+                    }
+                    (None, _) => None,
+                };
+                if s.how == Tamper::Replay {
+                    self.err(
+                        span,
+                        "replay",
+                        "to replay, use the `replay` step: expected `flip`, `truncate`, `splice` or `forge`".to_owned(),
+                    );
+                    return None;
+                }
+                Some(Action::Tamper { message, to, how: s.how, with })
+            }
+            Step::Verify(s) => {
+                let mut users = Vec::new();
+                for u in &s.users {
+                    let user = self.user(span, u)?;
+                    if self.devices.get(&user).is_none_or(Vec::is_empty) {
+                        self.err(span, u, format!("user `{u}` has no device yet: expected `register` before `verify`"));
+                        return None;
+                    }
+                    if !users.contains(&user) {
+                        users.push(user);
+                    }
+                }
+                if users.len() < 2 {
+                    self.err(span, "users", "`verify` needs at least two different users".to_owned());
+                    return None;
+                }
+                Some(Action::Verify { users })
+            }
+            Step::Seize(s) => Some(Action::Seize { device: self.device(span, &s.device)? }),
+            Step::Target(s) => match (&s.message, &s.text) {
+                (Some(m), None) => {
+                    let m = subst(m, iter);
+                    self.later.push((span, m.clone()));
+                    Some(Action::Target { content: TargetContent::Message(MessageId(m)) })
+                }
+                (None, Some(t)) if !t.trim().is_empty() => {
+                    Some(Action::Target { content: TargetContent::Text(subst(t, iter)) })
+                }
+                _ => {
+                    self.err(
+                        span,
+                        "target",
+                        "`target` needs exactly one of `message` (exact content) or `text` (similar content)"
+                            .to_owned(),
+                    );
+                    None
+                }
+            },
+            Step::Compel(s) => Some(Action::Compel { role: s.role.clone() }),
             Step::Repeat(_) => None,
         }
     }

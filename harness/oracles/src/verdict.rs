@@ -98,26 +98,48 @@ pub struct Judgement {
     /// Violations (FAIL only; in a design report they are moved to its top-level `findings`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// Things worth knowing that do not fail the property (visible access:
+    /// the design warned the user).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Finding>,
 }
 
 impl Judgement {
     /// PASS with a note of what was observed.
     pub fn pass(property: Property, note: impl Into<String>) -> Self {
-        Judgement { property, verdict: Verdict::Pass, note: note.into(), findings: Vec::new() }
+        Judgement {
+            property,
+            verdict: Verdict::Pass,
+            note: note.into(),
+            findings: Vec::new(),
+            observations: Vec::new(),
+        }
     }
 
     /// NOT TESTED with the reason.
     pub fn not_tested(property: Property, reason: impl Into<String>) -> Self {
-        Judgement { property, verdict: Verdict::NotTested, note: reason.into(), findings: Vec::new() }
+        Judgement {
+            property,
+            verdict: Verdict::NotTested,
+            note: reason.into(),
+            findings: Vec::new(),
+            observations: Vec::new(),
+        }
     }
 
     /// FAIL with findings, or PASS when there are none. `observed` says what
     /// the oracle looked at; `conclusion` is added to it on PASS.
     pub fn from_findings(property: Property, findings: Vec<Finding>, observed: String, conclusion: &str) -> Self {
         if findings.is_empty() {
-            Judgement { property, verdict: Verdict::Pass, note: format!("{observed}; {conclusion}"), findings }
+            Judgement {
+                property,
+                verdict: Verdict::Pass,
+                note: format!("{observed}; {conclusion}"),
+                findings,
+                observations: Vec::new(),
+            }
         } else {
-            Judgement { property, verdict: Verdict::Fail, note: observed, findings }
+            Judgement { property, verdict: Verdict::Fail, note: observed, findings, observations: Vec::new() }
         }
     }
 }

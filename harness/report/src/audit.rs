@@ -27,6 +27,8 @@ pub enum Claim {
     NotClaimedHolds,
     /// Not claimed and not tested.
     NotClaimedNotTested,
+    /// Claimed; it failed only where the spec states a limit.
+    HoldsWithinLimits,
     /// Not claimed; runs broke.
     NotClaimedError,
 }
@@ -56,6 +58,7 @@ impl Claim {
             Claim::NotClaimedFails => "not claimed — fails",
             Claim::NotClaimedHolds => "not claimed — holds",
             Claim::NotClaimedNotTested => "not claimed — not tested",
+            Claim::HoldsWithinLimits => "claimed — holds within stated limits",
             Claim::NotClaimedError => "not claimed — could not be judged",
         }
     }
@@ -81,6 +84,8 @@ pub struct PropertySummary {
     pub not_tested: usize,
     /// Vectors that broke.
     pub error: usize,
+    /// Failing vectors covered by a limit the spec states.
+    pub within_limits: usize,
     /// Reasons it was not tested, without repeats.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_tested_because: Vec<String>,
@@ -119,6 +124,23 @@ pub struct DesignAudit {
     pub vectors: Vec<VectorResult>,
     /// Limits of this audit.
     pub cannot_see: Vec<String>,
+    /// Limits the spec states for its claims.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<StatedLimit>,
+    /// Visible access: readers the users were warned about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Finding>,
+}
+
+/// A limit the spec states for a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatedLimit {
+    /// The property.
+    pub property: Property,
+    /// Vector ids or `tag:NAME`.
+    pub vectors: Vec<String>,
+    /// Why.
+    pub reason: String,
 }
 
 impl DesignAudit {
@@ -144,11 +166,21 @@ impl DesignAudit {
                 let reasons: BTreeSet<&str> =
                     verdicts.iter().filter(|(v, _)| *v == Verdict::NotTested).map(|(_, n)| *n).collect();
                 let claimed = spec.claims(p);
+                let within_limits = vectors
+                    .iter()
+                    .filter(|v| v.judgement(p).is_some_and(|j| j.verdict == Verdict::Fail))
+                    .filter(|v| spec.limits.iter().any(|l| l.property == p && l.covers(&v.vector, &v.tags)))
+                    .count();
+                let mut claim = Claim::of(claimed, verdict);
+                if claim == Claim::Contradicted && within_limits == fail {
+                    claim = Claim::HoldsWithinLimits;
+                }
                 PropertySummary {
                     property: p,
                     claimed,
                     verdict,
-                    claim: Claim::of(claimed, verdict),
+                    claim,
+                    within_limits,
                     pass,
                     fail,
                     not_tested,
@@ -165,10 +197,12 @@ impl DesignAudit {
         // each still names its vector and property.
         let mut vectors = vectors;
         let mut findings = Vec::new();
+        let mut observations = Vec::new();
         for p in Property::ALL {
             for v in &mut vectors {
                 for j in v.judgements.iter_mut().filter(|j| j.property == p) {
                     findings.append(&mut j.findings);
+                    observations.append(&mut j.observations);
                 }
             }
         }
@@ -185,6 +219,16 @@ impl DesignAudit {
             findings,
             vectors,
             cannot_see,
+            limits: spec
+                .limits
+                .iter()
+                .map(|l| StatedLimit {
+                    property: l.property,
+                    vectors: l.vectors.clone(),
+                    reason: l.reason.trim().to_owned(),
+                })
+                .collect(),
+            observations,
         }
     }
 
@@ -209,6 +253,18 @@ impl DesignAudit {
             }
         }
         out
+    }
+
+    /// The stated limit covering a finding, if any.
+    pub fn limit_for(&self, f: &Finding) -> Option<&StatedLimit> {
+        let tags = self.vectors.iter().find(|v| v.vector == f.vector).map(|v| v.tags.as_slice()).unwrap_or_default();
+        self.limits.iter().find(|l| {
+            l.property == f.property
+                && l.vectors.iter().any(|x| match x.strip_prefix("tag:") {
+                    Some(t) => tags.iter().any(|g| g == t),
+                    None => *x == f.vector,
+                })
+        })
     }
 
     /// Whether every claim held and every binding expectation was met.

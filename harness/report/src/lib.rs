@@ -9,9 +9,10 @@
 
 pub mod audit;
 pub mod markdown;
+pub mod mermaid;
 pub mod scorecard;
 
-pub use audit::{Claim, DesignAudit, PropertySummary, SCHEMA_VERSION};
+pub use audit::{Claim, DesignAudit, PropertySummary, StatedLimit, SCHEMA_VERSION};
 pub use markdown::render_markdown;
 pub use scorecard::render_scorecard;
 

@@ -29,6 +29,21 @@ fn claim_mark(c: Claim) -> String {
     }
 }
 
+fn evidence(s: &mut String, f: &doormat_oracles::Finding) {
+    for e in &f.evidence {
+        let _ = writeln!(s, "- {}", e.text);
+    }
+    if f.evidence_total > f.evidence.len() {
+        let _ = writeln!(
+            s,
+            "- … and {} more (the JSON report lists the same first {})",
+            f.evidence_total - f.evidence.len(),
+            f.evidence.len()
+        );
+    }
+    s.push('\n');
+}
+
 /// Renders one design's report.
 pub fn render_markdown(a: &DesignAudit) -> String {
     let mut s = String::new();
@@ -42,25 +57,31 @@ pub fn render_markdown(a: &DesignAudit) -> String {
         s.push('\n');
     }
     let broken = a.broken_claims();
-    let failing: Vec<Property> =
-        a.properties.iter().filter(|p| p.verdict == Verdict::Fail).map(|p| p.property).collect();
     let ids = |ps: &[Property]| ps.iter().map(|p| format!("*{p}*")).collect::<Vec<_>>().join(", ");
     let vectors = match a.vectors.len() {
         1 => "1 vector".to_owned(),
         n => format!("{n} vectors"),
     };
     if broken.is_empty() {
-        let _ = write!(
-            s,
-            "**In short:** every property this design claims held or could not be tested in {vectors} vectors"
-        );
-        if failing.is_empty() {
-            let _ = writeln!(s, ", and no property failed.\n");
+        let _ = write!(s, "**In short:** every property this design claims held or could not be tested in {vectors}");
+        let limited: Vec<Property> =
+            a.properties.iter().filter(|p| p.claim == Claim::HoldsWithinLimits).map(|p| p.property).collect();
+        if !limited.is_empty() {
+            let _ = write!(s, "; {} held only within the limits its spec states", ids(&limited));
+        }
+        let unclaimed: Vec<Property> =
+            a.properties.iter().filter(|p| p.verdict == Verdict::Fail && !p.claimed).map(|p| p.property).collect();
+        if unclaimed.is_empty() {
+            let _ = writeln!(s, ".\n");
         } else {
-            let _ = writeln!(s, ". It does not claim, and does not have: {}.\n", ids(&failing));
+            let _ = writeln!(s, ". It does not claim, and does not have: {}.\n", ids(&unclaimed));
         }
     } else {
-        let _ = writeln!(s, "**In short:** the audit contradicts what this design claims: {} failed or could not be judged in {vectors} vectors.\n", ids(&broken));
+        let _ = writeln!(
+            s,
+            "**In short:** the audit contradicts what this design claims: {} did not hold ({vectors} run; see the findings).\n",
+            ids(&broken)
+        );
     }
     let expect_fail = a.failed_expectations();
     if !expect_fail.is_empty() {
@@ -96,16 +117,34 @@ pub fn render_markdown(a: &DesignAudit) -> String {
     }
     for (i, f) in a.findings.iter().enumerate() {
         let _ = writeln!(s, "### {}. {} ({}, vector `{}`)\n", i + 1, f.sentence, f.property, f.vector);
-        for e in &f.evidence {
-            let _ = writeln!(s, "- {}", e.text);
+        evidence(&mut s, f);
+        if let Some(l) = a.limit_for(f) {
+            let _ = writeln!(s, "*Within a limit the spec states:* {}\n", l.reason);
         }
-        if f.evidence_total > f.evidence.len() {
-            let _ = writeln!(
-                s,
-                "- … and {} more (the JSON report lists the same first {})",
-                f.evidence_total - f.evidence.len(),
-                f.evidence.len()
-            );
+    }
+    if !a.observations.is_empty() {
+        let _ = writeln!(s, "## Visible access\n");
+        let _ = writeln!(
+            s,
+            "Readers the provider introduced, whom the sender's client did warn about before sending. \
+This is not counted as a failure — the design told the user — but the user may not have understood the warning.\n"
+        );
+        for f in &a.observations {
+            let _ = writeln!(s, "- **{}** (vector `{}`)", f.sentence, f.vector);
+            for e in &f.evidence {
+                let _ = writeln!(s, "  - {}", e.text);
+            }
+            if f.evidence_total > f.evidence.len() {
+                let _ = writeln!(s, "  - … and {} more", f.evidence_total - f.evidence.len());
+            }
+        }
+        s.push('\n');
+    }
+    if !a.limits.is_empty() {
+        let _ = writeln!(s, "## Limits the spec states\n");
+        for l in &a.limits {
+            let vs: Vec<String> = l.vectors.iter().map(|v| format!("`{v}`")).collect();
+            let _ = writeln!(s, "- *{}* in {}: {}", l.property, vs.join(", "), l.reason);
         }
         s.push('\n');
     }
@@ -171,6 +210,21 @@ pub fn render_markdown(a: &DesignAudit) -> String {
             let _ = writeln!(s, "- `{v}`: {e}");
         }
         s.push('\n');
+    }
+
+    let stories: Vec<(&doormat_oracles::VectorResult, String)> =
+        a.vectors.iter().filter_map(|v| crate::mermaid::sequence(&v.timeline).map(|d| (v, d))).collect();
+    if !stories.is_empty() {
+        let _ = writeln!(s, "## Step by step\n");
+        let _ = writeln!(
+            s,
+            "Each vector with a finding, as a sequence diagram; the steps where access happened are marked.\n"
+        );
+        for (v, d) in stories {
+            let _ = writeln!(s, "### `{}`: {}\n", v.vector, v.title);
+            s.push_str(&d);
+            s.push('\n');
+        }
     }
 
     let _ = writeln!(s, "## What this audit cannot see\n");

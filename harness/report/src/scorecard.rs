@@ -16,6 +16,7 @@ fn mark(c: Claim) -> &'static str {
         Claim::NotClaimedHolds => "yes (not claimed)",
         Claim::NotClaimedNotTested => "not tested",
         Claim::NotClaimedError => "error",
+        Claim::HoldsWithinLimits => "yes, within stated limits",
     }
 }
 

@@ -35,7 +35,10 @@ fn audits() -> Vec<DesignAudit> {
     .iter()
     .map(|(id, claims)| {
         let design = doormat_designs::builtin(id).unwrap();
-        let result = doormat_oracles::judge(&doormat_engine::run(design.as_ref(), &scenario));
+        let result = doormat_oracles::judge(
+            &doormat_engine::run(design.as_ref(), &scenario),
+            &doormat_formats::Parameters::default(),
+        );
         DesignAudit::new(&spec(id, claims), vec![result])
     })
     .collect()

@@ -1,12 +1,16 @@
 //! A miniature provider for the designs' tests: a directory of published
 //! bundles that serves each one-time item to one requester only, and helpers
 //! to send and deliver through the [`Design`] and [`Device`] traits alone.
+//! Like the harness, it creates the design's declared authorities and
+//! pushes each one's public data to every device it registers.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
 use doormat_designs::builtin;
 use doormat_engine::adapter::Seed;
-use doormat_engine::{Bundle, Design, Device, DirectoryEntry, EncryptRequest, ImplError, InEnvelope, Received, Sent};
+use doormat_engine::{
+    Authority, Bundle, Design, Device, DirectoryEntry, EncryptRequest, ImplError, InEnvelope, Received, Sent,
+};
 use doormat_formats::{DeviceAddr, UserId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,16 +44,28 @@ pub struct Net {
     contacted: BTreeSet<(DeviceAddr, DeviceAddr)>,
     /// Whether the directory serves one-time items at all.
     pub serve_one_time: bool,
+    /// The design's authorities by role, seeded from `authority/<role>`.
+    pub authorities: BTreeMap<String, Box<dyn Authority>>,
 }
 
 impl Net {
     pub fn new(design: &str) -> Net {
+        let design = builtin(design).unwrap();
+        let authorities = design
+            .authorities()
+            .into_iter()
+            .map(|role| {
+                let authority = design.create_authority(&role, seed_for(&format!("authority/{role}"))).unwrap();
+                (role, authority)
+            })
+            .collect();
         Net {
-            design: builtin(design).unwrap(),
+            design,
             devices: BTreeMap::new(),
             directory: BTreeMap::new(),
             contacted: BTreeSet::new(),
             serve_one_time: true,
+            authorities,
         }
     }
 
@@ -61,6 +77,9 @@ impl Net {
     pub fn register_seeded(&mut self, a: &str, seed: Seed) -> DeviceAddr {
         let a = addr(a);
         let mut device = self.design.create_device(&a, seed).unwrap();
+        for (role, authority) in &self.authorities {
+            device.provider_push(role, &authority.public()).unwrap();
+        }
         self.directory.insert(a.clone(), device.publish().unwrap());
         self.devices.insert(a.clone(), device);
         self.contacted.retain(|(_, target)| *target != a);
@@ -139,5 +158,27 @@ impl Net {
         let got = self.recv(to, from, &conversation, &Net::body_for(&sent, to)).unwrap();
         assert_eq!(got.plaintext.as_deref(), Some(text.as_bytes()), "{from} -> {to}");
         assert_eq!(got.sender, Some(addr(from)));
+    }
+}
+
+impl Net {
+    /// A device of the design at `victim`'s address but seeded from `label`
+    /// (an impostor the provider controls, pushed the same authority data),
+    /// and the bundle it publishes.
+    pub fn impostor(&self, victim: &str, label: &str) -> (Box<dyn Device>, Bundle) {
+        let mut device = self.design.create_device(&addr(victim), seed_for(label)).unwrap();
+        for (role, authority) in &self.authorities {
+            device.provider_push(role, &authority.public()).unwrap();
+        }
+        let bundle = device.publish().unwrap();
+        (device, bundle)
+    }
+
+    /// Key substitution: `victim`'s entry in `entries` now serves `bundle`.
+    pub fn substitute(entries: &mut [DirectoryEntry], victim: &str, bundle: &Bundle) {
+        let entry = entries.iter_mut().find(|e| e.device == addr(victim)).unwrap();
+        entry.identity = bundle.identity.clone();
+        entry.prekey = bundle.prekey.clone();
+        entry.one_time = bundle.one_time.first().cloned();
     }
 }

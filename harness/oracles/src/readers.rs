@@ -1,0 +1,345 @@
+//! Who read what: *recipients-only* and *outsider-blind*.
+//!
+//! A read by a party that may not read a message is classified: **visible
+//! access** when the reader came from a provider change (a ghost device,
+//! impostor keys, a member nobody added) and the sender's client showed a
+//! notice about it before encrypting; **hidden access** otherwise. Hidden
+//! access fails *recipients-only*; visible access is reported beside the
+//! verdict (the design warned; the user may not have understood).
+//! Declared authorities that recover plaintext fail both *recipients-only*
+//! and *outsider-blind*: they are third parties holding the provider view.
+
+use crate::common::{conversation_label, describe_change, join, plural, record_of, told};
+use crate::verdict::{Evidence, Finding, Judgement};
+use doormat_engine::run::{Access, ChangeKind, Read, Reader, Run};
+use doormat_formats::{DeviceAddr, Property};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How a read stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// The reader is an intended recipient or the sender.
+    Legit,
+    /// A provider change the sender was told about.
+    Visible { change: usize, notice: String },
+    /// Nobody was told (`change` is the provider change that brought the
+    /// reader, if one did), or no change explains it.
+    Hidden { why: String, change: Option<usize> },
+    /// Not a matter for recipients-only (outsiders, seized copies).
+    Other,
+}
+
+/// The provider change that brought `reader` message `mi`, if any.
+fn change_of(run: &Run, reader: &Reader, mi: usize) -> Option<usize> {
+    let m = &run.truth.messages[mi];
+    run.changes.iter().rposition(|c| match (&c.kind, reader) {
+        (ChangeKind::Ghost(g), Reader::Device(d)) => g == d,
+        (ChangeKind::Substitute(s), Reader::Impostor(d)) => s == d,
+        (ChangeKind::Member(g), Reader::Device(d)) => g.0 == m.conversation && c.user == d.user,
+        _ => false,
+    })
+}
+
+/// Classifies a read of message `mi` by `reader`.
+pub(crate) fn standing(run: &Run, reader: &Reader, mi: usize) -> Standing {
+    let m = &run.truth.messages[mi];
+    match reader {
+        Reader::Device(d) if m.may_read(d) => Standing::Legit,
+        Reader::Device(_) | Reader::Impostor(_) => match change_of(run, reader, mi) {
+            Some(c) => {
+                let shown = told(run, c, &m.from, m.step);
+                match shown.first() {
+                    Some(s) => Standing::Visible {
+                        change: c,
+                        notice: format!(
+                            "{} was shown \"{}: {}\" at step {}",
+                            s.device,
+                            s.event.kind,
+                            s.event.device.as_ref().map_or(s.event.user.to_string(), ToString::to_string),
+                            s.step
+                        ),
+                    },
+                    None => Standing::Hidden {
+                        why: format!("{}; {} was shown no change", describe_change(run, c), m.from),
+                        change: Some(c),
+                    },
+                }
+            }
+            None => match reader {
+                Reader::Device(d) => Standing::Hidden { why: why_not_meant(run, d, mi), change: None },
+                _ => Standing::Hidden {
+                    why: "served by the provider in place of a real device".to_owned(),
+                    change: None,
+                },
+            },
+        },
+        Reader::Authority(role) => Standing::Hidden {
+            why: format!("the {role} is a third party the design gives data to; the provider handed it its records"),
+            change: None,
+        },
+        Reader::Outsider | Reader::Seized(_) => Standing::Other,
+    }
+}
+
+/// Why message `mi` was not meant for device `d`, in words.
+fn why_not_meant(run: &Run, d: &DeviceAddr, mi: usize) -> String {
+    let m = &run.truth.messages[mi];
+    let user = &d.user;
+    match run.truth.enrolled.get(d) {
+        None => return format!("a device that {user} never enrolled"),
+        Some(e) if m.members.contains(user) && e.step > m.step => {
+            return format!("{user} linked this device only after the message was sent");
+        }
+        _ => {}
+    }
+    match run.truth.groups.iter().find(|(g, _)| g.0 == m.conversation) {
+        Some((g, history)) => {
+            if history.iter().any(|(step, members)| *step <= m.step && members.contains(user)) {
+                format!("sent after {user} was removed from group {g}")
+            } else {
+                format!("sent to group {g} while {user} was not a member")
+            }
+        }
+        None => format!("{user} is not part of {}", conversation_label(&m.conversation)),
+    }
+}
+
+fn how(run: &Run, read: &Read) -> String {
+    match read.access {
+        Access::Delivered => "the provider delivered it".to_owned(),
+        Access::Attempt => match read.envelope.and_then(|e| run.envelopes.get(e)) {
+            Some(e) => format!("it decrypted an envelope addressed to {}", join(&e.to)),
+            None => "it decrypted an envelope addressed to someone else".to_owned(),
+        },
+        Access::Compelled => "it was handed the provider's records".to_owned(),
+        Access::Seized => "it used a seized copy of a device's state".to_owned(),
+    }
+}
+
+fn reader_name(reader: &Reader) -> String {
+    reader.to_string()
+}
+
+/// Hidden reads by one reader.
+#[derive(Default)]
+struct Hidden {
+    evidence: Vec<Evidence>,
+    whys: BTreeSet<String>,
+    change: Option<usize>,
+    unwarned: BTreeSet<DeviceAddr>,
+}
+
+/// "m1, m2 and m3" (at most six, then "and N more").
+fn message_list(ev: &[Evidence]) -> String {
+    let ids: Vec<&str> = ev.iter().filter_map(|e| e.message.as_deref()).collect();
+    let shown: Vec<&str> = ids.iter().take(6).copied().collect();
+    match (ids.len(), shown.split_last()) {
+        (_, None) => String::new(),
+        (1, _) => shown[0].to_owned(),
+        (n, Some((last, rest))) if n <= 6 => format!("{} and {last}", rest.join(", ")),
+        (n, _) => format!("{} and {} more", shown.join(", "), n - 6),
+    }
+}
+
+/// One plain sentence for a policy reader.
+fn hidden_sentence(run: &Run, reader: &Reader, h: &Hidden) -> String {
+    let n = h.evidence.len();
+    let read = format!("read {} ({})", plural(n, "message", "messages"), message_list(&h.evidence));
+    let senders: Vec<String> = h.unwarned.iter().map(ToString::to_string).collect();
+    let told = match senders.len() {
+        0 => String::new(),
+        1 => format!("; {} was shown no change", senders[0]),
+        _ => format!("; {} were shown no change", senders.join(" and ")),
+    };
+    let change = h.change.and_then(|c| run.changes.get(c));
+    match (reader, change.map(|c| &c.kind)) {
+        (Reader::Device(d), Some(ChangeKind::Ghost(_))) => {
+            let c = change.map_or(0, |c| c.step);
+            format!(
+                "{d}, a device the provider added to {}'s account at step {c}, which {} never enrolled, {read}{told}",
+                d.user, d.user
+            )
+        }
+        (Reader::Impostor(d), Some(ChangeKind::Substitute(_))) => {
+            let c = change.map_or(0, |c| c.step);
+            format!("The provider's impostor for {d}, whose keys it served in place of the real ones from step {c}, {read}{told}")
+        }
+        (Reader::Device(d), Some(ChangeKind::Member(g))) => {
+            let c = change.map_or(0, |c| c.step);
+            format!("{d}, a device of {}, whom the provider presented as a member of group {g} from step {c} though no member added {}, {read}{told}", d.user, d.user)
+        }
+        (Reader::Authority(role), _) => {
+            format!("The {role}, a third party the design gives data to, {read} from the provider's records when the provider was compelled")
+        }
+        _ => {
+            let whys: Vec<&str> = h.whys.iter().map(String::as_str).collect();
+            let mut who = reader_name(reader);
+            if who.starts_with("the ") || who.starts_with("an ") {
+                who = who[..1].to_uppercase() + &who[1..];
+            }
+            let were = if n == 1 { "was" } else { "were" };
+            format!("{who} read {} that {were} not meant for it: {}", plural(n, "message", "messages"), whys.join("; "))
+        }
+    }
+}
+
+/// *recipients-only*: hidden access fails; visible access is an observation.
+pub(crate) fn recipients_only(run: &Run) -> Judgement {
+    let p = Property::RecipientsOnly;
+    if run.truth.messages.is_empty() {
+        return Judgement::not_tested(p, "the vector sends no message");
+    }
+    // First read of each message by each reader.
+    let mut first: BTreeMap<(&Reader, usize), &Read> = BTreeMap::new();
+    for read in &run.reads {
+        for &mi in &read.messages {
+            first.entry((&read.reader, mi)).or_insert(read);
+        }
+    }
+    let mut hidden: BTreeMap<&Reader, Hidden> = BTreeMap::new();
+    let mut visible: BTreeMap<usize, (Vec<Evidence>, BTreeSet<String>)> = BTreeMap::new();
+    for ((reader, mi), read) in first {
+        let m = &run.truth.messages[mi];
+        match standing(run, reader, mi) {
+            Standing::Legit | Standing::Other => {}
+            Standing::Visible { change, notice } => {
+                let entry = visible.entry(change).or_default();
+                entry.1.insert(notice.clone());
+                entry.0.push(Evidence {
+                    step: read.step,
+                    message: Some(m.id.0.clone()),
+                    party: Some(reader_name(reader)),
+                    record: record_of(run, read.envelope),
+                    offset: None,
+                    encoding: None,
+                    text: format!(
+                        "step {}: {} read {}, which {} sent at step {}; {notice}",
+                        read.step,
+                        reader_name(reader),
+                        m.id,
+                        m.from,
+                        m.step
+                    ),
+                });
+            }
+            Standing::Hidden { why, change } => {
+                let entry = hidden.entry(reader).or_default();
+                entry.change = entry.change.or(change);
+                if change.is_some() {
+                    entry.unwarned.insert(m.from.clone());
+                } else {
+                    entry.whys.insert(why.clone());
+                }
+                entry.evidence.push(Evidence {
+                    step: read.step,
+                    message: Some(m.id.0.clone()),
+                    party: Some(reader_name(reader)),
+                    record: record_of(run, read.envelope),
+                    offset: None,
+                    encoding: None,
+                    text: format!(
+                        "step {}: {} read {}, which {} sent at step {} to {} ({why}); {}",
+                        read.step,
+                        reader_name(reader),
+                        m.id,
+                        m.from,
+                        m.step,
+                        conversation_label(&m.conversation),
+                        how(run, read)
+                    ),
+                });
+            }
+        }
+    }
+    let findings: Vec<Finding> = hidden
+        .into_iter()
+        .map(|(r, mut h)| {
+            h.evidence.sort();
+            let s = hidden_sentence(run, r, &h);
+            Finding::new(p, &run.scenario.id, s, h.evidence)
+        })
+        .collect();
+    let observations: Vec<Finding> = visible
+        .into_iter()
+        .map(|(c, (mut ev, notices))| {
+            ev.sort();
+            let notices: Vec<&str> = notices.iter().map(String::as_str).collect();
+            let who = ev.first().and_then(|e| e.party.clone()).unwrap_or_default();
+            let s = format!(
+                "Visible access: {who} read {} ({}); the senders were told: {}",
+                plural(ev.len(), "message", "messages"),
+                describe_change(run, c),
+                notices.join("; ")
+            );
+            Finding::new(p, &run.scenario.id, s, ev)
+        })
+        .collect();
+    let devices = run.truth.enrolled.len();
+    let note = format!(
+        "every one of {} tried every envelope not addressed to it, when it was sent and again at the end ({} attempts, each on a copy of the device){}",
+        plural(devices, "device", "devices"),
+        run.attempts,
+        if run.compelled.is_empty() { String::new() } else { "; compelled authorities were handed the provider's records".to_owned() }
+    );
+    let mut j = Judgement::from_findings(p, findings, note, "no one read a message without the sender being told");
+    j.observations = observations;
+    j
+}
+
+/// *outsider-blind*: nobody with only public data and the provider view
+/// reads — a fresh device of the same design, or a compelled authority.
+pub(crate) fn outsider_blind(run: &Run) -> Judgement {
+    let p = Property::OutsiderBlind;
+    if run.envelopes.is_empty() {
+        return Judgement::not_tested(p, "the provider stored no envelope to try");
+    }
+    let mut by_reader: BTreeMap<&Reader, (Vec<Evidence>, BTreeSet<usize>)> = BTreeMap::new();
+    for read in run.reads.iter().filter(|r| matches!(r.reader, Reader::Outsider | Reader::Authority(_))) {
+        for &mi in &read.messages {
+            let m = &run.truth.messages[mi];
+            let entry = by_reader.entry(&read.reader).or_default();
+            if !entry.1.insert(mi) {
+                continue;
+            }
+            let who = match &read.reader {
+                Reader::Authority(role) => format!("the {role}, handed the provider's records at step {},", read.step),
+                _ => "a fresh device that no user enrolled".to_owned(),
+            };
+            let from_where = if read.envelope.is_some() { " from the provider's copy of the envelope" } else { "" };
+            entry.0.push(Evidence {
+                step: read.step,
+                message: Some(m.id.0.clone()),
+                party: Some(reader_name(&read.reader)),
+                record: record_of(run, read.envelope),
+                offset: None,
+                encoding: None,
+                text: format!("{who} read {} ({} sent it at step {}){from_where}", m.id, m.from, m.step),
+            });
+        }
+    }
+    let mut note = format!(
+        "a fresh device of the same design, never enrolled, tried all {} with nothing but public data",
+        plural(run.envelopes.len(), "envelope", "envelopes")
+    );
+    let roles: BTreeSet<&str> = run.compelled.iter().map(|(_, r)| r.as_str()).collect();
+    if !roles.is_empty() {
+        note.push_str(&format!("; compelled: {}", roles.into_iter().collect::<Vec<_>>().join(", ")));
+    }
+    let total = run.truth.messages.len();
+    let findings = by_reader
+        .into_iter()
+        .map(|(reader, (ev, msgs))| {
+            let who = match reader {
+                Reader::Authority(role) => format!("The {role}, a third party given only the provider's records,"),
+                _ => "Someone holding only public data and the provider's records".to_owned(),
+            };
+            Finding::new(
+                p,
+                &run.scenario.id,
+                format!("{who} read {} of {}", msgs.len(), plural(total, "message", "messages")),
+                ev,
+            )
+        })
+        .collect();
+    Judgement::from_findings(p, findings, note, "nobody read anything")
+}

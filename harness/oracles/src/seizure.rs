@@ -1,0 +1,194 @@
+//! *forward-secrecy* and *post-compromise*, from seized copies of device
+//! state.
+//!
+//! Forward secrecy: a copy made at step t must not read any envelope the
+//! device had received and processed before t. Post-compromise security:
+//! after the device's owner completes N round trips (a message sent, then
+//! one received back, counted per pair of devices, since pairwise designs
+//! heal pair by pair; N from the spec, default 2), the copy — which
+//! followed every envelope to and from the device in order — must not read
+//! any later message between them.
+
+use crate::common::plural;
+use crate::verdict::{Evidence, Finding, Judgement};
+use doormat_engine::provider::StoredEnvelope;
+use doormat_engine::run::{DeliveryResult, Reader, Run};
+use doormat_formats::{DeviceAddr, Property};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn no_seizure(run: &Run, p: Property) -> Option<Judgement> {
+    if run.seizures.is_empty() {
+        return Some(Judgement::not_tested(p, "no step of this vector seizes a device's state"));
+    }
+    if run.seizures.iter().all(|s| s.error.is_some()) {
+        let why: BTreeSet<&str> = run.seizures.iter().filter_map(|s| s.error.as_deref()).collect();
+        return Some(Judgement::not_tested(p, why.into_iter().collect::<Vec<_>>().join("; ")));
+    }
+    None
+}
+
+pub(crate) fn forward_secrecy(run: &Run) -> Judgement {
+    let p = Property::ForwardSecrecy;
+    if let Some(j) = no_seizure(run, p) {
+        return j;
+    }
+    let mut tried = 0;
+    let mut evidence = Vec::new();
+    for (i, s) in run.seizures.iter().enumerate().filter(|(_, s)| s.error.is_none()) {
+        let before: BTreeSet<usize> = run
+            .deliveries
+            .iter()
+            .filter(|d| {
+                d.device == s.device
+                    && d.step < s.step
+                    && d.tamper.is_none()
+                    && matches!(d.result, DeliveryResult::Opened { .. })
+            })
+            .map(|d| d.envelope)
+            .collect();
+        tried += before.len();
+        for read in run
+            .reads
+            .iter()
+            .filter(|r| r.reader == Reader::Seized(i) && r.envelope.is_some_and(|e| before.contains(&e)))
+        {
+            for &mi in &read.messages {
+                let m = &run.truth.messages[mi];
+                evidence.push(Evidence {
+                    step: s.step,
+                    message: Some(m.id.0.clone()),
+                    party: Some(format!("a copy of {}", s.device)),
+                    record: None,
+                    offset: None,
+                    encoding: None,
+                    text: format!("a copy of {}'s state seized at step {} read {}, which {} sent at step {} and the device had already received", s.device, s.step, m.id, m.from, m.step),
+                });
+            }
+        }
+    }
+    if tried == 0 {
+        return Judgement::not_tested(p, "the seized devices had received nothing before the seizure");
+    }
+    let note = format!(
+        "seized copies tried the {} their devices had received before the seizure",
+        plural(tried, "envelope", "envelopes")
+    );
+    let findings = if evidence.is_empty() {
+        Vec::new()
+    } else {
+        let sentence = format!(
+            "A device seized by force exposed {} received before the seizure",
+            plural(evidence.len(), "earlier message", "earlier messages")
+        );
+        vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
+    };
+    Judgement::from_findings(p, findings, note, "none could be read")
+}
+
+/// For each peer of the seized device, the step at which the pair has
+/// completed `round_trips` strict round trips after the seizure: the device
+/// sends to the peer, then the peer sends to the device (a send before the
+/// peer's reply does not start a new round trip).
+fn healed_pairs(run: &Run, seizure: usize, round_trips: u32) -> BTreeMap<&DeviceAddr, usize> {
+    let s = &run.seizures[seizure];
+    let mut state: BTreeMap<&DeviceAddr, (u32, bool)> = BTreeMap::new();
+    let mut healed = BTreeMap::new();
+    for m in run.truth.messages.iter().filter(|m| m.step > s.step) {
+        if m.from == s.device {
+            for peer in &m.intended {
+                state.entry(peer).or_default().1 = true;
+            }
+        } else if m.intended.contains(&s.device) {
+            let st = state.entry(&m.from).or_default();
+            if st.1 {
+                st.1 = false;
+                st.0 += 1;
+                if st.0 == round_trips {
+                    healed.entry(&m.from).or_insert(m.step);
+                }
+            }
+        }
+    }
+    healed
+}
+
+/// The peers of `device` an envelope connects it with.
+fn peers<'a>(env: &'a StoredEnvelope, device: &DeviceAddr) -> Vec<&'a DeviceAddr> {
+    if env.from == *device {
+        env.to.iter().collect()
+    } else {
+        vec![&env.from]
+    }
+}
+
+pub(crate) fn post_compromise(run: &Run, round_trips: u32) -> Judgement {
+    let p = Property::PostCompromise;
+    if let Some(j) = no_seizure(run, p) {
+        return j;
+    }
+    let rt = plural(round_trips as usize, "round trip", "round trips");
+    let mut judged = BTreeSet::new();
+    let mut heal_notes = Vec::new();
+    let mut evidence = Vec::new();
+    for (i, s) in run.seizures.iter().enumerate().filter(|(_, s)| s.error.is_none()) {
+        let healed = healed_pairs(run, i, round_trips);
+        if healed.is_empty() {
+            continue;
+        }
+        heal_notes.push(format!(
+            "{} healed with {}",
+            s.device,
+            healed.iter().map(|(p, st)| format!("{p} at step {st}")).collect::<Vec<_>>().join(", ")
+        ));
+        // An envelope is judged when every pair it connects has healed before it.
+        let after_heal = |idx: usize| {
+            let env = &run.envelopes[idx];
+            (env.from == s.device || env.to.contains(&s.device))
+                && peers(env, &s.device).iter().all(|p| healed.get(p).is_some_and(|&h| h < env.step))
+        };
+        for idx in (0..run.envelopes.len()).filter(|&e| after_heal(e)) {
+            if let Some(&mi) = run.truth.envelope_message.get(&idx) {
+                judged.insert(mi);
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for read in run.reads.iter().filter(|r| r.reader == Reader::Seized(i) && r.envelope.is_some_and(after_heal)) {
+            for &mi in &read.messages {
+                if !seen.insert(mi) {
+                    continue;
+                }
+                let m = &run.truth.messages[mi];
+                evidence.push(Evidence {
+                    step: m.step,
+                    message: Some(m.id.0.clone()),
+                    party: Some(format!("a copy of {}", s.device)),
+                    record: None,
+                    offset: None,
+                    encoding: None,
+                    text: format!(
+                        "a copy of {}'s state seized at step {} still read {} ({} sent it at step {}) after the devices involved had completed {rt} since the seizure",
+                        s.device, s.step, m.id, m.from, m.step
+                    ),
+                });
+            }
+        }
+    }
+    if judged.is_empty() {
+        return Judgement::not_tested(
+            p,
+            format!("no seized device completed {rt} with a peer and then exchanged more messages with it"),
+        );
+    }
+    let note =
+        format!("{}; {} followed afterwards", heal_notes.join("; "), plural(judged.len(), "message", "messages"));
+    let findings = if evidence.is_empty() {
+        Vec::new()
+    } else {
+        let sentence = format!(
+            "A seized copy of a device kept reading {} after its owner had exchanged {rt} with the other side",
+            plural(evidence.len(), "new message", "new messages")
+        );
+        vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
+    };
+    Judgement::from_findings(p, findings, note, "the seized copy read none of them")
+}
