@@ -2,7 +2,7 @@
 //! [`LoadError`] naming the file.
 
 use doormat_engine::Design;
-use doormat_formats::{locate, LoadError, LoadErrors, Scenario, Spec, Vector};
+use doormat_formats::{locate, Implementation, LoadError, LoadErrors, Scenario, Spec, Vector};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ fn read(p: &Path) -> Result<String, LoadError> {
 }
 
 /// `*.yaml` / `*.yml` files under `p` (or `p` itself), sorted.
-fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
+pub fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
     if !p.exists() {
         return Err(LoadError::file(&show(p), "no such file or directory"));
     }
@@ -53,54 +53,102 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Parses one spec file and checks its implementation exists.
-pub fn spec_file(p: &Path) -> Result<Loaded, LoadErrors> {
+/// How external implementations are run.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Time, line and output limits.
+    pub limits: doormat_exec::Limits,
+    /// `--impl exec:CMD`: replaces the spec's implementation, run in the
+    /// current directory.
+    pub replace: Option<String>,
+}
+
+fn at_key(file: &str, src: &str, key: &str, msg: String) -> LoadError {
+    let (l, c) = locate::top_key(src, key).map_or((None, None), |(l, c)| (Some(l), Some(c)));
+    LoadError::at(file, src, l, c, msg)
+}
+
+/// Parses one spec file and checks what can be checked without running
+/// anything: its fields, and that its implementation exists (built in) or
+/// its command parses (external).
+pub fn parse_spec(p: &Path) -> Result<Spec, LoadErrors> {
     let src = read(p)?;
     let file = show(p);
     let spec = Spec::parse(&file, &stem(p), &src)?;
-    match doormat_designs::builtin(spec.builtin()) {
-        Some(d) => {
-            let declared: Vec<&str> = spec.roles.iter().map(|r| r.id.as_str()).collect();
-            let has = d.authorities();
-            if declared != has.iter().map(String::as_str).collect::<Vec<_>>() {
-                let (l, c) = locate::top_key(&src, "roles").map_or((None, None), |(l, c)| (Some(l), Some(c)));
-                let want = if has.is_empty() { "none".to_owned() } else { has.join(", ") };
-                return Err(LoadError::at(
-                    &file,
-                    &src,
-                    l,
-                    c,
-                    format!(
-                        "the spec declares roles [{}] but `{}` has these third parties: expected {want}",
-                        declared.join(", "),
-                        spec.builtin()
-                    ),
-                )
-                .into());
-            }
-            Ok((spec, d))
-        }
-        None => {
-            let (l, c) = locate::top_key(&src, "implementation").map_or((None, None), |(l, c)| (Some(l), Some(c)));
+    match &spec.implementation {
+        Implementation::Builtin(name) if doormat_designs::builtin(name).is_none() => {
             let known = doormat_designs::BUILTIN.join(", ");
-            Err(LoadError::at(
+            Err(at_key(
                 &file,
                 &src,
-                l,
-                c,
-                format!("unknown built-in implementation `{}`: expected one of {known}", spec.builtin()),
+                "implementation",
+                format!("unknown built-in implementation `{name}`: expected one of {known}"),
             )
             .into())
         }
+        Implementation::Exec(cmd) => match doormat_exec::Command::parse(cmd, None) {
+            Err(e) => Err(at_key(&file, &src, "implementation", format!("bad command `{cmd}`: {e}")).into()),
+            Ok(_) => Ok(spec),
+        },
+        _ => Ok(spec),
     }
 }
 
+/// Parses one spec file and makes the design it names: a built-in one, or
+/// an external program (whose handshake runs now).
+pub fn spec_file(p: &Path, exec: &ExecOptions) -> Result<Loaded, LoadErrors> {
+    let spec = parse_spec(p)?;
+    let src = read(p)?;
+    let file = show(p);
+    let exec_cmd = match (&exec.replace, &spec.implementation) {
+        (Some(cmd), _) => Some((cmd.clone(), None)),
+        (None, Implementation::Exec(cmd)) => {
+            let dir =
+                p.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).map(Path::to_path_buf);
+            Some((cmd.clone(), dir))
+        }
+        (None, _) => None,
+    };
+    let design: Box<dyn Design> = match exec_cmd {
+        Some((cmd, cwd)) => {
+            let command = doormat_exec::Command::parse(&cmd, cwd)
+                .map_err(|e| at_key(&file, &src, "implementation", format!("bad command `{cmd}`: {e}")))?;
+            Box::new(doormat_exec::ExecDesign::new(&spec.id, command, exec.limits))
+        }
+        None => match spec.builtin().and_then(doormat_designs::builtin) {
+            Some(d) => d,
+            None => return Err(at_key(&file, &src, "implementation", "no implementation".to_owned()).into()),
+        },
+    };
+    let declared: Vec<&str> = spec.roles.iter().map(|r| r.id.as_str()).collect();
+    let has = design.authorities();
+    if declared != has.iter().map(String::as_str).collect::<Vec<_>>() {
+        let want = if has.is_empty() { "none".to_owned() } else { has.join(", ") };
+        return Err(at_key(
+            &file,
+            &src,
+            if spec.roles.is_empty() { "implementation" } else { "roles" },
+            format!(
+                "the spec declares roles [{}] but the implementation has these third parties: expected {want}",
+                declared.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok((spec, design))
+}
+
 /// Every spec in a directory, sorted by id.
-pub fn specs(dir: &Path) -> Result<Vec<Loaded>, LoadErrors> {
+pub fn specs(dir: &Path, exec: &ExecOptions) -> Result<Vec<Loaded>, LoadErrors> {
+    specs_in(&yaml_files(dir)?, exec, dir)
+}
+
+/// Specs from files, sorted by id.
+pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<Vec<Loaded>, LoadErrors> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
-    for p in yaml_files(dir)? {
-        match spec_file(&p) {
+    for p in files {
+        match spec_file(p, exec) {
             Ok(s) => out.push(s),
             Err(e) => errors.extend(e.0),
         }
@@ -110,10 +158,17 @@ pub fn specs(dir: &Path) -> Result<Vec<Loaded>, LoadErrors> {
     }
     if out.is_empty() {
         return Err(
-            LoadError::file(&show(dir), "no spec files (*.yaml) found: expected at least one design spec").into()
+            LoadError::file(&show(shown), "no spec files (*.yaml) found: expected at least one design spec").into()
         );
     }
     out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    if let Some(w) = out.windows(2).find(|w| w[0].0.id == w[1].0.id) {
+        return Err(LoadError::file(
+            &show(shown),
+            format!("two specs have the id `{}`: expected unique ids", w[0].0.id),
+        )
+        .into());
+    }
     Ok(out)
 }
 

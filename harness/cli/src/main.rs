@@ -1,13 +1,18 @@
 //! `doormat`: the command-line interface. The only code with clap, anyhow,
 //! and file I/O: it loads specs and vectors from disk, runs the engine and
-//! the oracles, and writes (or checks) the reports.
+//! the oracles, and writes (or checks) the reports. It also serves built-in
+//! designs over the exec protocol (`serve`), checks external adapters
+//! (`adapter-check`) and measures the adapter's speed (`bench`).
 //!
 //! **Invariant:** a report set is written whole or not at all: every file is
 //! rendered in memory first, then written to a temporary file and renamed.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
+mod check;
 mod load;
 mod output;
+mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -24,6 +29,9 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_INPUT: u8 = 2;
 /// Exit code: the reports could not be written or read (I/O).
 const EXIT_IO: u8 = 3;
+/// Exit code: an implementation broke (crashed, hung, broke the protocol)
+/// in at least one vector; the reports show ERROR verdicts.
+const EXIT_BROKEN: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +53,34 @@ enum Command {
         /// Files or directories (files under a `specs` directory are specs, all others vectors)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Run an external implementation through a short conformance sequence of the exec protocol
+    AdapterCheck {
+        /// The implementation: `exec:CMD ARG...`
+        implementation: String,
+        /// Seconds to wait for each answer
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// Serve a built-in design over the exec protocol on standard input and output
+    Serve {
+        /// The built-in design
+        design: String,
+    },
+    /// Measure requests per second through the exec adapter and in-process, for one design
+    Bench {
+        /// The built-in design (served over the protocol by this binary unless --impl is given)
+        #[arg(long, default_value = "ratchet")]
+        design: String,
+        /// Measure this external implementation instead: `exec:CMD ARG...`
+        #[arg(long = "impl")]
+        implementation: Option<String>,
+        /// Requests per measured run
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        /// Measured runs (the median is reported)
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// List the built-in designs and the vectors
     List {
@@ -68,6 +104,21 @@ struct AuditArgs {
     /// Directory of specs
     #[arg(long, default_value = "specs")]
     specs: PathBuf,
+    /// Audit the design of this spec file instead of those in --specs (repeatable)
+    #[arg(long = "spec", value_name = "PATH")]
+    spec_files: Vec<PathBuf>,
+    /// Run this external implementation for the one --spec given: `exec:CMD ARG...`
+    #[arg(long = "impl", value_name = "exec:CMD")]
+    implementation: Option<String>,
+    /// Seconds to wait for each answer of an external implementation
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Longest line an external implementation may write, in bytes
+    #[arg(long, default_value_t = 64 << 20)]
+    max_line: usize,
+    /// Most bytes an external implementation may write in one vector
+    #[arg(long, default_value_t = 1 << 30)]
+    max_output: usize,
     /// Directory the reports go to
     #[arg(long, default_value = "reports")]
     out: PathBuf,
@@ -89,6 +140,13 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit(&args),
         Command::Validate { paths } => validate(&paths),
         Command::List { specs, vectors } => list(&specs, &vectors),
+        Command::AdapterCheck { implementation, timeout } => {
+            limits(timeout).and_then(|l| check::run(&implementation, l))
+        }
+        Command::Serve { design } => serve::run(&design),
+        Command::Bench { design, implementation, requests, runs } => {
+            bench::run(&design, implementation.as_deref(), requests, runs)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -152,8 +210,40 @@ fn audit_one(spec: &Spec, design: &dyn doormat_engine::Design, scenarios: &[Scen
     DesignAudit::new(spec, results)
 }
 
+/// Limits for external implementations, from `--timeout`.
+fn limits(timeout: f64) -> Result<doormat_exec::Limits, Failure> {
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
+        return Err(Failure::Usage(format!("--timeout {timeout}: expected seconds between 0 and 86400")));
+    }
+    Ok(doormat_exec::Limits { timeout: std::time::Duration::from_secs_f64(timeout), ..doormat_exec::Limits::default() })
+}
+
+/// `exec:CMD ARG...` → `CMD ARG...`.
+fn exec_command(implementation: &str) -> Result<String, Failure> {
+    match implementation.strip_prefix("exec:") {
+        Some(cmd) if !cmd.trim().is_empty() => Ok(cmd.to_owned()),
+        _ => Err(Failure::Usage(format!("`{implementation}`: expected `exec:CMD ARG...`"))),
+    }
+}
+
 fn audit(args: &AuditArgs) -> Result<u8, Failure> {
-    let specs = load::specs(&args.specs)?;
+    let exec = load::ExecOptions {
+        limits: doormat_exec::Limits { max_line: args.max_line, max_output: args.max_output, ..limits(args.timeout)? },
+        replace: match &args.implementation {
+            None => None,
+            Some(i) if args.spec_files.len() == 1 => Some(exec_command(i)?),
+            Some(_) => {
+                return Err(Failure::Usage(
+                    "--impl needs exactly one --spec (the spec of that implementation)".to_owned(),
+                ))
+            }
+        },
+    };
+    let specs = if args.spec_files.is_empty() {
+        load::specs(&args.specs, &exec)?
+    } else {
+        load::specs_in(&args.spec_files, &exec, &args.specs)?
+    };
     let scenarios = load::vectors(std::slice::from_ref(&args.vectors))?;
     if scenarios.is_empty() {
         return Err(Failure::Usage(format!("no vector files (*.yaml) under {}", args.vectors.display())));
@@ -207,7 +297,13 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     }
     output::write_all(&args.out, &files)?;
     let mut code = EXIT_OK;
+    let mut broke = false;
     for a in &audits {
+        for v in a.vectors.iter().filter(|v| v.error.is_some()) {
+            broke = true;
+            let first = v.error.as_deref().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
+            eprintln!("{}: vector {} stopped: {first}", a.design, v.vector);
+        }
         let broken = a.broken_claims();
         let failed = a.failed_expectations();
         if broken.is_empty() && failed.is_empty() {
@@ -233,6 +329,12 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
         audits.len(),
         scenarios.len()
     );
+    if broke {
+        eprintln!(
+            "doormat: an implementation broke in at least one vector; the reports show ERROR verdicts with the reason"
+        );
+        return Ok(EXIT_BROKEN);
+    }
     Ok(code)
 }
 
@@ -241,7 +343,7 @@ fn validate(paths: &[PathBuf]) -> Result<u8, Failure> {
     let mut errors = LoadErrors::default();
     let mut n_specs = 0;
     for p in &specs {
-        match load::spec_file(p) {
+        match load::parse_spec(p) {
             Ok(_) => n_specs += 1,
             Err(e) => errors.0.extend(e.0),
         }
@@ -262,9 +364,11 @@ fn validate(paths: &[PathBuf]) -> Result<u8, Failure> {
 
 fn list(specs: &std::path::Path, vectors: &std::path::Path) -> Result<u8, Failure> {
     println!("designs (built in):");
-    let loaded = if specs.exists() { load::specs(specs).unwrap_or_default() } else { Vec::new() };
+    let loaded: Vec<Spec> = load::yaml_files(specs)
+        .map(|files| files.iter().filter_map(|p| load::parse_spec(p).ok()).collect())
+        .unwrap_or_default();
     for name in doormat_designs::BUILTIN {
-        let title = loaded.iter().find(|(s, _)| s.builtin() == *name).map_or("(no spec)", |(s, _)| s.title.as_str());
+        let title = loaded.iter().find(|s| s.builtin() == Some(*name)).map_or("(no spec)", |s| s.title.as_str());
         println!("  {name:<18} {title}");
     }
     if vectors.exists() {

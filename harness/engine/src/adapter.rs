@@ -242,6 +242,22 @@ pub trait Design: Send + Sync + fmt::Debug {
         let _ = seed;
         Err(ImplError::Unsupported(format!("authority `{role}`")))
     }
+
+    /// Called before each run (vector): an external implementation starts a
+    /// fresh process here.
+    fn begin_run(&self) -> Result<(), ImplError> {
+        Ok(())
+    }
+
+    /// Called after each run: an external implementation stops its process.
+    fn end_run(&self) {}
+
+    /// Why the implementation can no longer be trusted in this run (it broke
+    /// the protocol, crashed, hung), if it cannot; the run then stops with an
+    /// ERROR verdict.
+    fn broken(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One device of a design: a client's full state.

@@ -284,14 +284,22 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
             attempts: 0,
         },
     };
-    if let Err(why) = r.start() {
-        r.run.aborted = Some(why);
+    match design.begin_run() {
+        Err(e) => r.run.aborted = Some(format!("{} could not start: {e}", design.name())),
+        Ok(()) => {
+            if let Err(why) = r.start() {
+                r.run.aborted = Some(why);
+            }
+        }
     }
     for step in &scenario.steps {
         if r.run.aborted.is_some() {
             break;
         }
         if let Err(why) = r.step(step) {
+            r.run.aborted = Some(format!("step {}: {why}", step.number));
+        }
+        if let Some(why) = design.broken() {
             r.run.aborted = Some(format!("step {}: {why}", step.number));
         }
     }
@@ -304,7 +312,17 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         }
         r.outsider(end);
         r.seized_copies(end);
+        if let Some(why) = design.broken() {
+            r.run.aborted = Some(format!("after the last step: {why}"));
+        }
     }
+    // Devices and authorities go before the implementation stops.
+    drop(std::mem::take(&mut r.devices));
+    drop(std::mem::take(&mut r.ghosts));
+    drop(std::mem::take(&mut r.impostors));
+    drop(std::mem::take(&mut r.authorities));
+    drop(std::mem::take(&mut r.clones));
+    design.end_run();
     r.run.view = std::mem::take(&mut r.provider.view);
     r.run.envelopes = std::mem::take(&mut r.provider.envelopes);
     r.run

@@ -1,6 +1,8 @@
 //! Input formats of doormat: design specifications (`specs/*.yaml`) and
 //! scenario vectors (`vectors/**/*.yaml`).
 //!
+//! It also holds the exec protocol's messages ([`wire`]).
+//!
 //! This crate is the only place that derives `Deserialize` for inputs, and
 //! [`yaml::parse`] is the only function that calls the YAML parser, so the
 //! parser can be swapped without touching anything else. It does no file I/O:
@@ -16,6 +18,7 @@ pub mod locate;
 pub mod property;
 pub mod spec;
 pub mod vector;
+pub mod wire;
 pub mod yaml;
 
 pub use error::{LoadError, LoadErrors};

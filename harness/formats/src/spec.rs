@@ -89,6 +89,9 @@ impl Default for Parameters {
 pub enum Implementation {
     /// A design compiled into doormat, by name.
     Builtin(String),
+    /// An external program speaking the exec protocol; the command runs in
+    /// the spec file's folder.
+    Exec(String),
 }
 
 /// A declared third party that the design gives data to.
@@ -182,10 +185,11 @@ impl Spec {
         self.claims.contains(&p)
     }
 
-    /// The implementation's built-in name.
-    pub fn builtin(&self) -> &str {
+    /// The implementation's built-in name, if it is built in.
+    pub fn builtin(&self) -> Option<&str> {
         match &self.implementation {
-            Implementation::Builtin(n) => n,
+            Implementation::Builtin(n) => Some(n),
+            Implementation::Exec(_) => None,
         }
     }
 }

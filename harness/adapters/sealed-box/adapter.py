@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+"""sealed-box: an honest end-to-end encrypted design, spoken over the doormat
+exec protocol (harness/exec/PROTOCOL.md, version 1).
+
+Keys. Each device derives, from its 32-byte seed, an Ed25519 signing key and
+an X25519 identity key (SHA-256 of a label and the seed, used as raw private
+keys). Its published identity is Ed25519 public (32) || X25519 public (32);
+it publishes no prekey and no one-time keys.
+
+Sending. For every recipient device the provider serves, the sender draws an
+ephemeral X25519 key from its deterministic generator, does ECDH with the
+recipient's X25519 identity key, derives a ChaCha20-Poly1305 key and nonce
+with HKDF-SHA256, and encrypts a payload (conversation, members, plaintext,
+the sender's message counter). The associated data is the whole envelope
+header: both identities, the ephemeral key, sender address, recipient
+address and conversation. The sender signs the whole envelope with Ed25519.
+
+Envelope body:
+    MAGIC (8) || sender identity (64) || recipient identity (64)
+    || ephemeral public (32) || sender addr || recipient addr || conversation
+    || ciphertext || signature (64)
+where addresses, conversation and ciphertext are length-prefixed (u32 BE),
+and the signature covers a context label and every byte before it.
+
+Receiving. A device refuses (error kind `rejected`) anything that does not
+parse, is not addressed to its own address and identity, does not carry the
+sender the provider names, fails the signature or the AEAD, belongs to
+another conversation, repeats a (sender, counter) pair already seen, or
+comes from a verified contact under another identity. Any exception while
+decrypting is a refusal, never a crash.
+
+Notices. Like a careful client (trust on first use): the first sighting of a
+device, user or conversation is recorded silently; afterwards a new device
+of a known user is `device-added`, a vanished one `device-removed`, a new
+identity for a known device `identity-changed`, a change in a known
+conversation's members `member-added` / `member-removed`. `verify` pins a
+contact's identity: a mismatch is shown as `identity-changed`, and the
+sender then skips that device (sends it nothing) and refuses its messages.
+
+Randomness. Everything random comes from a SHA-256 counter-mode generator
+keyed by the seed, re-keyed with every `add_entropy` input. No os.urandom,
+no clock.
+
+There is no ratchet: a device's long-term X25519 key opens every envelope
+ever sent to it, so the design has neither forward secrecy nor
+post-compromise security, and its spec does not claim them.
+"""
+
+import base64
+import copy
+import hashlib
+import json
+import struct
+import sys
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NAME = "sealed-box"
+VERSION = "0.1"
+MAGIC = b"SBOX\x00\x00\x00\x01"
+SIGN_CONTEXT = b"sealed-box/v1/envelope-signature"
+MAX_FIELD = 1 << 26  # a length prefix above this is garbage
+
+EVENT_ORDER = ["identity-changed", "device-added", "device-removed", "member-added", "member-removed"]
+
+
+class Rejected(Exception):
+    """The input is refused: the protocol's `rejected` error."""
+
+
+class Unsupported(Exception):
+    """The operation is not offered: the protocol's `unsupported` error."""
+
+
+class Failed(Exception):
+    """Something that should have worked did not: the protocol's `failed` error."""
+
+
+def log(msg):
+    print(f"sealed-box: {msg}", file=sys.stderr, flush=True)
+
+
+def b64e(b):
+    return base64.b64encode(b).decode("ascii")
+
+
+def b64d(s, what):
+    if not isinstance(s, str):
+        raise Rejected(f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(s.encode("ascii"), validate=True)
+    except Exception:
+        raise Rejected(f"{what} is not valid base64")
+
+
+def h(label, *parts):
+    d = hashlib.sha256(b"sealed-box/v1/" + label.encode())
+    for p in parts:
+        d.update(struct.pack(">I", len(p)))
+        d.update(p)
+    return d.digest()
+
+
+def split_addr(addr):
+    if not isinstance(addr, str) or addr.count("/") != 1:
+        raise Rejected(f"malformed device address {addr!r}")
+    user, device = addr.split("/")
+    if not user or not device:
+        raise Rejected(f"malformed device address {addr!r}")
+    return user, device
+
+
+def event(kind, user, device):
+    return (kind, user, device)
+
+
+def events_json(events):
+    ordered = sorted(events, key=lambda e: (EVENT_ORDER.index(e[0]), e[1], e[2] or ""))
+    return [{"kind": k, "user": u, "device": d} for (k, u, d) in ordered]
+
+
+def x_raw(pub):
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+# --- wire format -------------------------------------------------------------
+
+
+def lp(b):
+    return struct.pack(">I", len(b)) + b
+
+
+class Reader:
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def raw(self, n, what):
+        if n < 0 or self.pos + n > len(self.data):
+            raise Rejected(f"envelope too short ({what})")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def lp(self, what):
+        (n,) = struct.unpack(">I", self.raw(4, what))
+        if n > MAX_FIELD:
+            raise Rejected(f"implausible length for {what}")
+        return self.raw(n, what)
+
+    def text(self, what):
+        try:
+            return self.lp(what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Rejected(f"{what} is not UTF-8")
+
+
+# --- the device --------------------------------------------------------------
+
+
+class Device:
+    """One device's whole state. Everything is plain data (bytes, ints, str,
+    dicts, sets), so a deep copy is an independent fork and the JSON form is
+    the exported state."""
+
+    def __init__(self, addr, seed):
+        self.addr = addr
+        self.seed = seed
+        self.rng_key = h("rng-init", seed)
+        self.rng_counter = 0
+        self.counter = 0  # messages sent
+        self.identities = {}  # addr -> identity bytes (seen)
+        self.devices = {}  # user -> set of device names (seen)
+        self.conversations = {}  # conversation -> set of members (seen)
+        self.verified = {}  # addr -> identity bytes (pinned by the user)
+        self.replay = set()  # (sender addr, sender identity hex, counter)
+        self._derive_keys()
+
+    def _derive_keys(self):
+        self.sign_key = Ed25519PrivateKey.from_private_bytes(h("ed25519", self.seed))
+        self.x_key = X25519PrivateKey.from_private_bytes(h("x25519", self.seed))
+        self.identity = (
+            self.sign_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            + x_raw(self.x_key.public_key())
+        )
+
+    # randomness
+
+    def draw(self, n):
+        out = b""
+        while len(out) < n:
+            out += h("rng-block", self.rng_key, struct.pack(">Q", self.rng_counter))
+            self.rng_counter += 1
+        return out[:n]
+
+    def add_entropy(self, entropy):
+        self.rng_key = h("rng-reseed", self.rng_key, struct.pack(">Q", self.rng_counter), entropy)
+        self.rng_counter = 0
+
+    # state
+
+    def to_json(self):
+        return {
+            "v": 1,
+            "addr": self.addr,
+            "seed": b64e(self.seed),
+            "rng_key": b64e(self.rng_key),
+            "rng_counter": self.rng_counter,
+            "counter": self.counter,
+            "identities": {a: b64e(i) for a, i in sorted(self.identities.items())},
+            "devices": {u: sorted(d) for u, d in sorted(self.devices.items())},
+            "conversations": {c: sorted(m) for c, m in sorted(self.conversations.items())},
+            "verified": {a: b64e(i) for a, i in sorted(self.verified.items())},
+            "replay": sorted([a, i, c] for (a, i, c) in self.replay),
+        }
+
+    @classmethod
+    def from_json(cls, j, addr=None):
+        if not isinstance(j, dict) or j.get("v") != 1:
+            raise Rejected("not a sealed-box state")
+        seed = base64.b64decode(j["seed"], validate=True)
+        if len(seed) != 32:
+            raise Rejected("state seed is not 32 bytes")
+        d = cls(addr or j["addr"], seed)
+        d.rng_key = base64.b64decode(j["rng_key"], validate=True)
+        d.rng_counter = int(j["rng_counter"])
+        d.counter = int(j["counter"])
+        d.identities = {a: base64.b64decode(i, validate=True) for a, i in j["identities"].items()}
+        d.devices = {u: set(ds) for u, ds in j["devices"].items()}
+        d.conversations = {c: set(ms) for c, ms in j["conversations"].items()}
+        d.verified = {a: base64.b64decode(i, validate=True) for a, i in j["verified"].items()}
+        d.replay = {(a, i, int(c)) for a, i, c in j["replay"]}
+        return d
+
+    def fork(self):
+        return Device.from_json(copy.deepcopy(self.to_json()))
+
+    # what the client remembers to show (trust on first use)
+
+    def seen_identity(self, peer, identity, events):
+        old = self.identities.get(peer)
+        self.identities[peer] = identity
+        if old is not None and old != identity:
+            user, _ = split_addr(peer)
+            events.add(event("identity-changed", user, peer))
+
+    def seen_directory(self, entries, events):
+        me_user, me_dev = split_addr(self.addr)
+        served = {}
+        for peer, identity in entries:
+            user, dev = split_addr(peer)
+            if peer != self.addr:
+                self.seen_identity(peer, identity, events)
+            served.setdefault(user, set()).add(dev)
+        if me_user in served:
+            served[me_user].add(me_dev)
+        for user, now in served.items():
+            known = self.devices.get(user)
+            if known is None:
+                self.devices[user] = set(now)
+                continue
+            for dev in sorted(now - known):
+                events.add(event("device-added", user, f"{user}/{dev}"))
+            for dev in sorted(known - now):
+                events.add(event("device-removed", user, f"{user}/{dev}"))
+            self.devices[user] = set(now)
+
+    def seen_sender(self, peer, identity, events):
+        self.seen_identity(peer, identity, events)
+        user, dev = split_addr(peer)
+        known = self.devices.get(user)
+        if known is None:
+            first = {dev}
+            me_user, me_dev = split_addr(self.addr)
+            if user == me_user:
+                first.add(me_dev)
+            self.devices[user] = first
+        elif dev not in known:
+            known.add(dev)
+            events.add(event("device-added", user, peer))
+
+    def seen_members(self, conversation, members, events):
+        now = set(members)
+        known = self.conversations.get(conversation)
+        if known is not None:
+            for user in sorted(now - known):
+                events.add(event("member-added", user, None))
+            for user in sorted(known - now):
+                events.add(event("member-removed", user, None))
+        self.conversations[conversation] = now
+
+    # operations
+
+    def publish(self):
+        return {"identity": b64e(self.identity), "prekey": "", "one_time": []}
+
+    def verify(self, contact, identity):
+        user, _ = split_addr(contact)
+        events = set()
+        known = self.identities.get(contact)
+        if known is not None and known != identity:
+            events.add(event("identity-changed", user, contact))
+        self.verified[contact] = identity
+        return events
+
+    def encrypt(self, conversation, members, recipients, plaintext):
+        events = set()
+        entries = []
+        for r in recipients:
+            if not isinstance(r, dict):
+                raise Rejected("a recipient entry is not an object")
+            addr = r.get("device")
+            split_addr(addr)
+            entries.append((addr, b64d(r.get("identity"), f"identity of {addr}")))
+        self.seen_members(conversation, members, events)
+        self.seen_directory(entries, events)
+        self.counter += 1
+        payload = json.dumps(
+            {"conversation": conversation, "members": sorted(members), "counter": self.counter,
+             "plaintext": b64e(plaintext)},
+            sort_keys=True, separators=(",", ":"),
+        ).encode()
+        envelopes = []
+        done = set()
+        for addr, identity in entries:
+            if addr == self.addr or addr in done:
+                continue
+            done.add(addr)
+            pinned = self.verified.get(addr)
+            if pinned is not None and pinned != identity:
+                # A verified contact's safety number changed: warn, send nothing.
+                user, _ = split_addr(addr)
+                events.add(event("identity-changed", user, addr))
+                continue
+            envelopes.append({"to": [addr], "body": b64e(self.seal(addr, identity, conversation, payload))})
+        return {"envelopes": envelopes, "events": events_json(events)}
+
+    def seal(self, addr, identity, conversation, payload):
+        if len(identity) != 64:
+            raise Rejected(f"identity served for {addr} is {len(identity)} bytes, not 64")
+        peer_x = X25519PublicKey.from_public_bytes(identity[32:])
+        eph = X25519PrivateKey.from_private_bytes(self.draw(32))
+        eph_pub = x_raw(eph.public_key())
+        try:
+            shared = eph.exchange(peer_x)
+        except ValueError:
+            raise Rejected(f"identity served for {addr} has a degenerate X25519 key")
+        header = (
+            MAGIC + self.identity + identity + eph_pub
+            + lp(self.addr.encode()) + lp(addr.encode()) + lp(conversation.encode())
+        )
+        key, nonce = kdf(shared, eph_pub, identity[32:], header)
+        signed = header + lp(ChaCha20Poly1305(key).encrypt(nonce, payload, header))
+        return signed + self.sign_key.sign(SIGN_CONTEXT + signed)
+
+    def decrypt(self, sender_claimed, conversation, body):
+        r = Reader(body)
+        if r.raw(len(MAGIC), "magic") != MAGIC:
+            raise Rejected("not a sealed-box envelope")
+        sender_identity = r.raw(64, "sender identity")
+        recipient_identity = r.raw(64, "recipient identity")
+        eph_pub = r.raw(32, "ephemeral key")
+        sender = r.text("sender address")
+        recipient = r.text("recipient address")
+        conv = r.text("conversation")
+        header = body[:r.pos]
+        ciphertext = r.lp("ciphertext")
+        signed_len = r.pos
+        signature = r.raw(64, "signature")
+        if r.pos != len(body):
+            raise Rejected("trailing bytes after the signature")
+        if recipient != self.addr or recipient_identity != self.identity:
+            raise Rejected("not addressed to this device")
+        if sender != sender_claimed:
+            raise Rejected(f"envelope is from {sender}, not from {sender_claimed}")
+        if conv != conversation:
+            raise Rejected(f"envelope of conversation {conv!r} delivered in {conversation!r}")
+        split_addr(sender)
+        try:
+            Ed25519PublicKey.from_public_bytes(sender_identity[:32]).verify(signature, SIGN_CONTEXT + body[:signed_len])
+        except InvalidSignature:
+            raise Rejected("bad signature")
+        pinned = self.verified.get(sender)
+        if pinned is not None and pinned != sender_identity:
+            raise Rejected(f"{sender} is verified with another identity")
+        try:
+            shared = self.x_key.exchange(X25519PublicKey.from_public_bytes(eph_pub))
+        except ValueError:
+            raise Rejected("degenerate ephemeral key")
+        key, nonce = kdf(shared, eph_pub, self.identity[32:], header)
+        try:
+            payload = json.loads(ChaCha20Poly1305(key).decrypt(nonce, ciphertext, header))
+        except InvalidTag:
+            raise Rejected("bad authentication tag")
+        if payload.get("conversation") != conversation:
+            raise Rejected("payload belongs to another conversation")
+        counter = payload["counter"]
+        members = payload["members"]
+        if not isinstance(counter, int) or not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise Rejected("malformed payload")
+        plaintext = b64d(payload["plaintext"], "payload plaintext")
+        seen = (sender, sender_identity.hex(), counter)
+        if seen in self.replay:
+            raise Rejected(f"replay of message {counter} from {sender}")
+        # Authenticated: remember, and show what changed.
+        self.replay.add(seen)
+        events = set()
+        self.seen_sender(sender, sender_identity, events)
+        self.seen_members(conversation, members, events)
+        return {"plaintext": b64e(plaintext), "sender": sender, "events": events_json(events)}
+
+
+def kdf(shared, eph_pub, recipient_x, header):
+    okm = HKDF(
+        algorithm=hashes.SHA256(), length=44, salt=None,
+        info=b"sealed-box/v1/seal" + eph_pub + recipient_x + hashlib.sha256(header).digest(),
+    ).derive(shared)
+    return okm[:32], okm[32:]
+
+
+# --- the protocol ------------------------------------------------------------
+
+
+class Adapter:
+    def __init__(self):
+        self.devices = {}
+        self.next_handle = 1
+
+    def add(self, dev):
+        handle = self.next_handle
+        self.next_handle += 1
+        self.devices[handle] = dev
+        return handle
+
+    def device(self, req):
+        handle = req.get("device")
+        if not isinstance(handle, int) or handle not in self.devices:
+            raise Failed(f"no device with handle {handle!r}")
+        return self.devices[handle]
+
+    def handle(self, req):
+        op = req.get("op")
+        if op == "hello":
+            return {"protocol": 1, "name": NAME, "version": VERSION,
+                    "capabilities": {"export_state": True}, "authorities": []}
+        if op == "create_device":
+            seed = b64d(req.get("seed"), "seed")
+            if len(seed) != 32:
+                raise Failed(f"seed is {len(seed)} bytes, not 32")
+            split_addr(req.get("addr"))
+            return {"device": self.add(Device(req["addr"], seed))}
+        if op == "import_device":
+            split_addr(req.get("addr"))
+            raw = b64d(req.get("state"), "state")
+            try:
+                dev = Device.from_json(json.loads(raw), req["addr"])
+            except Rejected:
+                raise
+            except Exception as e:
+                raise Rejected(f"not a sealed-box state: {e}")
+            return {"device": self.add(dev)}
+        if op == "publish":
+            return self.device(req).publish()
+        if op == "encrypt":
+            dev = self.device(req)
+            conversation, members = req.get("conversation"), req.get("members")
+            recipients = req.get("recipients")
+            if not isinstance(conversation, str) or not isinstance(members, list) \
+                    or not all(isinstance(m, str) for m in members) or not isinstance(recipients, list):
+                raise Failed("malformed encrypt request")
+            plaintext = b64d(req.get("plaintext"), "plaintext")
+            work = dev.fork()  # all or nothing: keep the copy only on success
+            out = work.encrypt(conversation, members, recipients, plaintext)
+            self.devices[req["device"]] = work
+            return out
+        if op == "decrypt":
+            dev = self.device(req)
+            body = b64d(req.get("body"), "body")
+            work = dev.fork()
+            try:
+                out = work.decrypt(req.get("from"), req.get("conversation"), body)
+            except (Rejected, Failed):
+                raise
+            except Exception as e:  # garbage must never crash the client
+                raise Rejected(f"unreadable envelope ({type(e).__name__})")
+            self.devices[req["device"]] = work
+            return out
+        if op == "fork":
+            return {"device": self.add(self.device(req).fork())}
+        if op == "drop_device":
+            self.device(req)
+            del self.devices[req["device"]]
+            return {}
+        if op == "export_state":
+            state = json.dumps(self.device(req).to_json(), sort_keys=True, separators=(",", ":")).encode()
+            return {"state": b64e(state)}
+        if op == "add_entropy":
+            self.device(req).add_entropy(b64d(req.get("entropy"), "entropy"))
+            return {}
+        if op == "verify":
+            dev = self.device(req)
+            contact = req.get("contact")
+            split_addr(contact)
+            return {"events": events_json(dev.verify(contact, b64d(req.get("identity"), "identity")))}
+        if op == "provider_push":
+            self.device(req)
+            return {}
+        raise Unsupported(f"operation {op!r} is not offered by {NAME}")
+
+
+def main():
+    adapter = Adapter()
+    out = sys.stdout
+    for line in sys.stdin.buffer:
+        line = line.strip()
+        if not line:
+            continue
+        rid = None
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise Failed("request is not a JSON object")
+            rid = req.get("id")
+            resp = {"id": rid, "ok": adapter.handle(req)}
+        except Rejected as e:
+            resp = {"id": rid, "error": {"kind": "rejected", "message": str(e)}}
+        except Unsupported as e:
+            resp = {"id": rid, "error": {"kind": "unsupported", "message": str(e)}}
+        except Exception as e:
+            log(f"request {rid}: {type(e).__name__}: {e}")
+            resp = {"id": rid, "error": {"kind": "failed", "message": f"{type(e).__name__}: {e}"}}
+        out.write(json.dumps(resp, separators=(",", ":")) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

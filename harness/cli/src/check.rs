@@ -1,0 +1,299 @@
+//! `doormat adapter-check 'exec:CMD'`: a short conformance sequence of the
+//! exec protocol, printed operation by operation, so an implementer can
+//! debug an adapter before a full audit.
+
+use crate::{exec_command, Failure, EXIT_FINDINGS, EXIT_OK};
+use doormat_engine::{
+    Bundle, Design, Device, DirectoryEntry, EncryptRequest, ImplError, InEnvelope, Sent, TargetContent,
+};
+use doormat_exec::{Command, ExecDesign, Limits};
+use doormat_formats::{DeviceAddr, UserId};
+
+struct Checker {
+    design: ExecDesign,
+    required_ok: usize,
+    required: usize,
+    failed: bool,
+}
+
+enum Outcome {
+    Ok(String),
+    Fail(String),
+    Skip(String),
+}
+
+impl Checker {
+    /// Records one operation's outcome; a broken implementation fails it.
+    fn report(&mut self, op: &str, required: bool, outcome: Outcome) {
+        let outcome = match (self.design.broken(), outcome) {
+            (Some(b), _) => Outcome::Fail(b),
+            (None, o) => o,
+        };
+        if required {
+            self.required += 1;
+        }
+        let (mark, text) = match outcome {
+            Outcome::Ok(t) => {
+                if required {
+                    self.required_ok += 1;
+                }
+                ("ok", t)
+            }
+            Outcome::Fail(t) => {
+                self.failed |= required;
+                ("FAIL", t)
+            }
+            Outcome::Skip(t) => ("skipped", t),
+        };
+        let mut lines = text.lines();
+        println!("  {op:<26} {mark:<8} {}", lines.next().unwrap_or_default());
+        for l in lines {
+            println!("  {:<26} {:<8} {l}", "", "");
+        }
+    }
+}
+
+fn entry(addr: &DeviceAddr, b: &Bundle) -> DirectoryEntry {
+    DirectoryEntry {
+        device: addr.clone(),
+        identity: b.identity.clone(),
+        prekey: b.prekey.clone(),
+        one_time: b.one_time.first().cloned(),
+    }
+}
+
+fn err(e: &ImplError) -> Outcome {
+    Outcome::Fail(e.to_string())
+}
+
+/// Runs the sequence; exit 0 only when every required operation conforms.
+pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
+    let cmdline = exec_command(implementation)?;
+    let command = Command::parse(&cmdline, None).map_err(|e| Failure::Usage(format!("`{cmdline}`: {e}")))?;
+    println!("doormat adapter-check: `{}` (protocol 1)", command.display());
+    let design = ExecDesign::new("adapter-check", command, limits);
+    let mut c = Checker { design, required_ok: 0, required: 0, failed: false };
+    let probe = c.design.probe().cloned().map_err(str::to_owned);
+    match probe {
+        Ok(p) => {
+            let roles = if p.authorities.is_empty() {
+                "no authorities".to_owned()
+            } else {
+                format!("authorities: {}", p.authorities.join(", "))
+            };
+            c.report(
+                "hello",
+                true,
+                Outcome::Ok(format!(
+                    "`{}` {}, export_state: {}, {roles}",
+                    p.name, p.version, p.capabilities.export_state
+                )),
+            );
+        }
+        Err(e) => {
+            c.report("hello", true, Outcome::Fail(e));
+            println!("0 of 1 required operations conform; nothing else can be checked");
+            return Ok(EXIT_FINDINGS);
+        }
+    }
+    if let Err(e) = c.design.begin_run() {
+        c.report("restart", true, err(&e));
+        return Ok(EXIT_FINDINGS);
+    }
+    sequence(&mut c);
+    c.design.end_run();
+    println!("{} of {} required operations conform", c.required_ok, c.required);
+    Ok(if c.failed { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+fn sequence(c: &mut Checker) {
+    let names = ["alice/phone", "bob/phone", "carol/phone"];
+    let mut devices: Vec<(DeviceAddr, Box<dyn Device>)> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let (u, d) = n.split_once('/').unwrap_or_default();
+        let addr = DeviceAddr::new(u, d);
+        match c.design.create_device(&addr, [i as u8 + 1; 32]) {
+            Ok(dev) => devices.push((addr, dev)),
+            Err(e) => return c.report("create_device", true, err(&e)),
+        }
+    }
+    c.report("create_device", true, Outcome::Ok(format!("{} devices", devices.len())));
+    let mut bundles = Vec::new();
+    for (_, d) in &mut devices {
+        match d.publish() {
+            Ok(b) => bundles.push(b),
+            Err(e) => return c.report("publish", true, err(&e)),
+        }
+    }
+    c.report(
+        "publish",
+        true,
+        Outcome::Ok(format!(
+            "identity of {} bytes, {} one-time items",
+            bundles[0].identity.len(),
+            bundles[0].one_time.len()
+        )),
+    );
+    // As in an audit: each authority's public data goes to every device.
+    let mut authorities = Vec::new();
+    for role in c.design.authorities() {
+        match c.design.create_authority(&role, [9; 32]) {
+            Ok(a) => authorities.push((role, a)),
+            Err(e) => return c.report("create_authority", true, err(&e)),
+        }
+    }
+    let mut pushed = Ok(());
+    for (_, d) in &mut devices {
+        for (role, a) in &authorities {
+            pushed = pushed.and_then(|()| d.provider_push(role, &a.public()));
+        }
+        pushed = pushed.and_then(|()| d.provider_push("no-such-role", b""));
+    }
+    c.report("provider_push", true, pushed.map_or_else(|e| err(&e), |()| Outcome::Ok("accepted".to_owned())));
+    for (_, d) in &mut devices {
+        d.add_entropy(&[7; 32]);
+    }
+    c.report("add_entropy", true, Outcome::Ok("accepted".to_owned()));
+    let (alice, bob) = (devices[0].0.clone(), devices[1].0.clone());
+    let members = [UserId::from("alice"), UserId::from("bob")];
+    let send = |dev: &mut Box<dyn Device>, text: &[u8], to: &DirectoryEntry| -> Result<Sent, ImplError> {
+        let req = EncryptRequest {
+            conversation: "alice+bob",
+            group: false,
+            members: &members,
+            recipients: std::slice::from_ref(to),
+            plaintext: text,
+        };
+        dev.encrypt(&req)
+    };
+    let to_bob = entry(&bob, &bundles[1]);
+    let first = match send(&mut devices[0].1, b"adapter-check message 1", &to_bob) {
+        Ok(s) if s.envelopes.iter().any(|e| e.to.contains(&bob)) => {
+            c.report(
+                "encrypt",
+                true,
+                Outcome::Ok(format!("{} envelope(s), {} notice(s)", s.envelopes.len(), s.events.len())),
+            );
+            s
+        }
+        Ok(s) => {
+            return c.report(
+                "encrypt",
+                true,
+                Outcome::Fail(format!("{} envelope(s), none addressed to bob/phone", s.envelopes.len())),
+            )
+        }
+        Err(e) => return c.report("encrypt", true, err(&e)),
+    };
+    let open = |dev: &mut Box<dyn Device>, s: &Sent, to: &DeviceAddr| -> Result<Option<Vec<u8>>, ImplError> {
+        let mut last = None;
+        for e in s.envelopes.iter().filter(|e| e.to.contains(to)) {
+            let r = dev.decrypt(&InEnvelope { from: &alice, conversation: "alice+bob", body: &e.body })?;
+            if r.plaintext.is_some() {
+                last = r.plaintext;
+            }
+        }
+        Ok(last)
+    };
+    match open(&mut devices[1].1, &first, &bob) {
+        Ok(Some(p)) if p == b"adapter-check message 1" => {
+            c.report("decrypt", true, Outcome::Ok("bob/phone read the message".to_owned()))
+        }
+        Ok(other) => c.report(
+            "decrypt",
+            true,
+            Outcome::Fail(format!(
+                "bob/phone got {:?} instead of the message",
+                other.map(|p| String::from_utf8_lossy(&p).into_owned())
+            )),
+        ),
+        Err(e) => c.report("decrypt", true, err(&e)),
+    }
+    // Forks are independent copies.
+    let second = match send(&mut devices[0].1, b"adapter-check message 2", &to_bob) {
+        Ok(s) => s,
+        Err(e) => return c.report("encrypt", true, err(&e)),
+    };
+    let mut fork = devices[1].1.fork();
+    let on_fork = open(&mut fork, &second, &bob);
+    drop(fork);
+    let on_original = open(&mut devices[1].1, &second, &bob);
+    c.report(
+        "fork, drop_device",
+        true,
+        match (on_fork, on_original) {
+            (Ok(Some(_)), Ok(Some(_))) => Outcome::Ok("a fork read message 2 and the original still could".to_owned()),
+            (f, o) => Outcome::Fail(format!("fork read: {f:?}, original afterwards: {o:?} (both must read message 2)")),
+        },
+    );
+    // Foreign and garbage envelopes.
+    let carol = devices[2].0.clone();
+    let foreign = open(&mut devices[2].1, &first, &bob);
+    c.report(
+        "decrypt (foreign)",
+        true,
+        match foreign {
+            Err(ImplError::Rejected(_)) => Outcome::Ok(format!("{carol} rejected an envelope for bob/phone")),
+            Ok(Some(_)) => {
+                Outcome::Ok(format!("answered, but {carol} READ an envelope for bob/phone: the audit will report it"))
+            }
+            Ok(None) | Err(_) => Outcome::Ok("answered (an error other than `rejected` or no plaintext)".to_owned()),
+        },
+    );
+    let garbage =
+        devices[1].1.decrypt(&InEnvelope { from: &alice, conversation: "alice+bob", body: b"\x00garbage\xff" });
+    c.report(
+        "decrypt (garbage)",
+        true,
+        match garbage {
+            Err(ImplError::Rejected(_)) => Outcome::Ok("rejected".to_owned()),
+            other => {
+                Outcome::Ok(format!("answered {:?}; `rejected` is expected", other.map(|r| r.plaintext.is_some())))
+            }
+        },
+    );
+    let verified = devices[0].1.verify(&bob, &bundles[1].identity);
+    c.report(
+        "verify",
+        true,
+        verified.map_or_else(|e| err(&e), |ev| Outcome::Ok(format!("{} notice(s) for the right identity", ev.len()))),
+    );
+    // Optional: state export.
+    if c.design.capabilities().export_state {
+        let third = send(&mut devices[0].1, b"adapter-check message 3", &to_bob);
+        let state = devices[1].1.export_state();
+        let outcome = match (third, state) {
+            (Ok(third), Ok(state)) => match c.design.import_device(&bob, &state) {
+                Ok(mut copy) => match open(&mut copy, &third, &bob) {
+                    Ok(Some(_)) => {
+                        Outcome::Ok(format!("{} bytes of state; the imported copy read message 3", state.len()))
+                    }
+                    other => Outcome::Fail(format!("the imported copy could not read message 3: {other:?}")),
+                },
+                Err(e) => err(&e),
+            },
+            (Err(e), _) | (_, Err(e)) => err(&e),
+        };
+        c.report("export/import", true, outcome);
+    } else {
+        c.report("export/import", false, Outcome::Skip("hello says export_state is false".to_owned()));
+    }
+    // Optional: authorities.
+    if authorities.is_empty() {
+        c.report("authorities", false, Outcome::Skip("hello lists no authorities".to_owned()));
+    }
+    for (role, mut a) in authorities {
+        let t = a.target(&TargetContent::Exact(b"adapter-check message 1"));
+        let r = a.recover(&[first.envelopes[0].body.as_slice()]);
+        let outcome = match (t, r) {
+            (Ok(t), Ok(found)) => Outcome::Ok(format!(
+                "public {} bytes, target {}, recover found {}",
+                a.public().len(),
+                if t.is_some() { "gave data" } else { "gave none" },
+                found.len()
+            )),
+            (Err(e), _) | (_, Err(e)) => err(&e),
+        };
+        c.report(&format!("authority {role}"), true, outcome);
+    }
+}

@@ -1,0 +1,238 @@
+//! `doormat serve DESIGN`: a built-in design served over the exec protocol
+//! on standard input and output, so the protocol can be tested against the
+//! in-process audit (the reports must be identical) and benchmarked.
+
+use crate::{Failure, EXIT_OK};
+use anyhow::Context;
+use doormat_engine::{
+    Authority, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope, TargetContent,
+};
+use doormat_formats::wire::{
+    AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, Op, PublishOk, RecoverOk,
+    Request, Response, StateOk, TargetOk, WireCapabilities, WireEnvelope, WireError, WireEvent, B64, PROTOCOL,
+};
+use doormat_formats::{DeviceAddr, UserId};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+struct Server {
+    design: Box<dyn doormat_engine::Design>,
+    devices: BTreeMap<u64, Box<dyn Device>>,
+    authorities: BTreeMap<u64, Box<dyn Authority>>,
+    next: u64,
+}
+
+fn addr(s: &str) -> Result<DeviceAddr, ImplError> {
+    s.split_once('/')
+        .map(|(u, d)| DeviceAddr::new(u, d))
+        .ok_or_else(|| ImplError::Failed(format!("`{s}` is not a device address")))
+}
+
+fn seed(b: &B64) -> Result<[u8; 32], ImplError> {
+    <[u8; 32]>::try_from(b.0.as_slice()).map_err(|_| ImplError::Failed("a seed must be 32 bytes".to_owned()))
+}
+
+fn wire_events(events: Vec<Event>) -> Vec<WireEvent> {
+    events
+        .into_iter()
+        .map(|e| WireEvent {
+            kind: match e.kind {
+                EventKind::IdentityChanged => "identity-changed",
+                EventKind::DeviceAdded => "device-added",
+                EventKind::DeviceRemoved => "device-removed",
+                EventKind::MemberAdded => "member-added",
+                EventKind::MemberRemoved => "member-removed",
+                _ => "identity-changed",
+            }
+            .to_owned(),
+            user: e.user.0,
+            device: e.device.map(|d| d.to_string()),
+        })
+        .collect()
+}
+
+fn ok<T: Serialize>(v: T) -> Result<serde_json::Value, ImplError> {
+    serde_json::to_value(v).map_err(|e| ImplError::Failed(e.to_string()))
+}
+
+impl Server {
+    fn handle(&mut self, op: Op) -> Result<serde_json::Value, ImplError> {
+        match op {
+            Op::Hello { .. } => ok(HelloOk {
+                protocol: PROTOCOL,
+                name: self.design.name().to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                capabilities: WireCapabilities { export_state: self.design.capabilities().export_state },
+                authorities: self.design.authorities(),
+            }),
+            Op::CreateDevice { addr: a, seed: s } => {
+                let d = self.design.create_device(&addr(&a)?, seed(&s)?)?;
+                ok(DeviceOk { device: self.keep(d) })
+            }
+            Op::ImportDevice { addr: a, state } => {
+                let d = self.design.import_device(&addr(&a)?, &state.0)?;
+                ok(DeviceOk { device: self.keep(d) })
+            }
+            Op::Publish { device } => {
+                let b = self.device(device)?.publish()?;
+                ok(PublishOk {
+                    identity: B64(b.identity),
+                    prekey: B64(b.prekey),
+                    one_time: b.one_time.into_iter().map(B64).collect(),
+                })
+            }
+            Op::Encrypt { device, conversation, group, members, recipients, plaintext } => {
+                let members: Vec<UserId> = members.into_iter().map(UserId).collect();
+                let recipients = recipients
+                    .into_iter()
+                    .map(|e| {
+                        Ok(DirectoryEntry {
+                            device: addr(&e.device)?,
+                            identity: e.identity.0,
+                            prekey: e.prekey.0,
+                            one_time: e.one_time.map(|o| o.0),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ImplError>>()?;
+                let req = EncryptRequest {
+                    conversation: &conversation,
+                    group,
+                    members: &members,
+                    recipients: &recipients,
+                    plaintext: &plaintext.0,
+                };
+                let sent = self.device(device)?.encrypt(&req)?;
+                ok(EncryptOk {
+                    envelopes: sent
+                        .envelopes
+                        .into_iter()
+                        .map(|e| WireEnvelope { to: e.to.iter().map(ToString::to_string).collect(), body: B64(e.body) })
+                        .collect(),
+                    events: wire_events(sent.events),
+                })
+            }
+            Op::Decrypt { device, from, conversation, body } => {
+                let from = addr(&from)?;
+                let r = self.device(device)?.decrypt(&InEnvelope {
+                    from: &from,
+                    conversation: &conversation,
+                    body: &body.0,
+                })?;
+                ok(DecryptOk {
+                    plaintext: r.plaintext.map(B64),
+                    sender: r.sender.map(|s| s.to_string()),
+                    events: wire_events(r.events),
+                })
+            }
+            Op::Fork { device } => {
+                let f = self.device(device)?.fork();
+                ok(DeviceOk { device: self.keep(f) })
+            }
+            Op::DropDevice { device } => {
+                self.devices.remove(&device);
+                ok(EmptyOk {})
+            }
+            Op::ExportState { device } => ok(StateOk { state: B64(self.device(device)?.export_state()?) }),
+            Op::AddEntropy { device, entropy } => {
+                let e = seed(&entropy)?;
+                self.device(device)?.add_entropy(&e);
+                ok(EmptyOk {})
+            }
+            Op::Verify { device, contact, identity } => {
+                let c = addr(&contact)?;
+                ok(EventsOk { events: wire_events(self.device(device)?.verify(&c, &identity.0)?) })
+            }
+            Op::ProviderPush { device, role, data } => {
+                self.device(device)?.provider_push(&role, &data.0)?;
+                ok(EmptyOk {})
+            }
+            Op::CreateAuthority { role, seed: s } => {
+                let a = self.design.create_authority(&role, seed(&s)?)?;
+                let public = B64(a.public());
+                self.next += 1;
+                self.authorities.insert(self.next, a);
+                ok(AuthorityOk { authority: self.next, public })
+            }
+            Op::Target { authority, exact, similar } => {
+                let a = self
+                    .authorities
+                    .get_mut(&authority)
+                    .ok_or_else(|| ImplError::Failed("no such authority".to_owned()))?;
+                let data = match (&exact, &similar) {
+                    (Some(e), _) => a.target(&TargetContent::Exact(&e.0))?,
+                    (None, Some(t)) => a.target(&TargetContent::Similar(t))?,
+                    (None, None) => None,
+                };
+                ok(TargetOk { data: data.map(B64) })
+            }
+            Op::Recover { authority, view } => {
+                let a = self
+                    .authorities
+                    .get_mut(&authority)
+                    .ok_or_else(|| ImplError::Failed("no such authority".to_owned()))?;
+                let view: Vec<&[u8]> = view.iter().map(|b| b.0.as_slice()).collect();
+                ok(RecoverOk { found: a.recover(&view)?.into_iter().map(B64).collect() })
+            }
+            other => Err(ImplError::Unsupported(format!("`{}`", other.name()))),
+        }
+    }
+
+    fn keep(&mut self, d: Box<dyn Device>) -> u64 {
+        self.next += 1;
+        self.devices.insert(self.next, d);
+        self.next
+    }
+
+    fn device(&mut self, handle: u64) -> Result<&mut Box<dyn Device>, ImplError> {
+        self.devices.get_mut(&handle).ok_or_else(|| ImplError::Failed(format!("no device with handle {handle}")))
+    }
+}
+
+/// Serves `design` until standard input ends.
+pub fn run(design: &str) -> Result<u8, Failure> {
+    let Some(design) = doormat_designs::builtin(design) else {
+        return Err(Failure::Usage(format!(
+            "unknown design `{design}`: expected one of {}",
+            doormat_designs::BUILTIN.join(", ")
+        )));
+    };
+    let mut server = Server { design, devices: BTreeMap::new(), authorities: BTreeMap::new(), next: 0 };
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lines() {
+        let line = line.context("reading standard input")?;
+        let resp = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => {
+                let (ok, error) = match server.handle(req.op) {
+                    Ok(v) => (Some(v), None),
+                    Err(e) => {
+                        let (kind, message) = match e {
+                            ImplError::Rejected(m) => (ErrorKind::Rejected, m),
+                            ImplError::Unsupported(m) => (ErrorKind::Unsupported, m),
+                            ImplError::Failed(m) => (ErrorKind::Failed, m),
+                            other => (ErrorKind::Failed, other.to_string()),
+                        };
+                        (None, Some(WireError { kind, message }))
+                    }
+                };
+                Response { id: req.id, ok, error }
+            }
+            Err(e) => {
+                let id = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v.get("id")?.as_u64())
+                    .unwrap_or(0);
+                Response {
+                    id,
+                    ok: None,
+                    error: Some(WireError { kind: ErrorKind::Failed, message: format!("bad request: {e}") }),
+                }
+            }
+        };
+        serde_json::to_writer(&mut out, &resp).context("writing a response")?;
+        out.write_all(b"\n").context("writing a response")?;
+        out.flush().context("writing a response")?;
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,269 @@
+//! The exec adapter end to end: a built-in design served over the protocol
+//! gives the same reports as in-process, and hostile or broken
+//! implementations become ERROR verdicts without hanging, crashing or
+//! corrupting the audit, with every child reaped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn doormat_bin() -> String {
+    env!("CARGO_BIN_EXE_doormat").to_owned()
+}
+
+fn doormat(args: &[&str]) -> Output {
+    Command::new(doormat_bin()).args(args).current_dir(root()).output().expect("run doormat")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// python3 runs the hostile scripts; its absence is a loud failure, never a skip.
+fn python3() -> &'static str {
+    let ok = Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "python3 is required by the exec-protocol tests (the hostile implementations are Python scripts); install it"
+    );
+    "python3"
+}
+
+fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The ratchet design over the protocol gives byte-identical reports.
+#[test]
+fn a_design_served_over_the_protocol_gives_the_same_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap();
+    let cmd = format!("{} serve ratchet", doormat_bin());
+    let spec = spec.replace("implementation:\n  builtin: ratchet", &format!("implementation:\n  exec: \"{cmd}\""));
+    assert!(spec.contains("exec:"), "the spec's implementation was replaced");
+    std::fs::create_dir(dir.path().join("specs")).unwrap();
+    let spec_path = dir.path().join("specs/ratchet.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let (a, b) = (dir.path().join("in-process"), dir.path().join("exec"));
+    let inproc = doormat(&["audit", "--design", "ratchet", "--out", a.to_str().unwrap()]);
+    assert_eq!(inproc.status.code(), Some(0), "{}", text(&inproc.stderr));
+    let exec = doormat(&["audit", "--spec", spec_path.to_str().unwrap(), "--out", b.to_str().unwrap()]);
+    assert_eq!(exec.status.code(), Some(0), "{}{}", text(&exec.stdout), text(&exec.stderr));
+    let (fa, fb) = (files(&a), files(&b));
+    assert_eq!(fa.len(), 3);
+    for ((na, ca), (nb, cb)) in fa.iter().zip(&fb) {
+        assert_eq!(na, nb);
+        assert!(ca == cb, "{na} differs between the in-process and the exec audit");
+    }
+}
+
+/// Processes whose command line mentions `marker`.
+fn running_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = text(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && !cmd.contains("cargo") {
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                // A zombie ("Z") is a child nobody reaped.
+                found.push(format!("{cmd} [{}]", stat.split_whitespace().nth(2).unwrap_or("?")));
+            }
+        }
+    }
+    found
+}
+
+struct Case {
+    mode: &'static str,
+    reason: &'static str,
+    extra: &'static [&'static str],
+}
+
+/// Each misbehaviour ends its vector with an ERROR verdict naming the
+/// reason and quoting standard error; the next vector runs in a fresh
+/// process and passes; no process is left behind.
+#[test]
+fn hostile_implementations_become_error_verdicts() {
+    let py = python3();
+    let cases = [
+        Case { mode: "garbage", reason: "is not a valid response object", extra: &[] },
+        Case { mode: "wrong-id", reason: "expected 3 (answers must come in order)", extra: &[] },
+        Case { mode: "stale", reason: "the response has id 2", extra: &[] },
+        Case { mode: "no-result", reason: "needs exactly one of `ok` and `error`", extra: &[] },
+        Case { mode: "extra-field", reason: "unknown field `surprise`", extra: &[] },
+        Case { mode: "missing-field", reason: "malformed `ok`", extra: &[] },
+        Case { mode: "bad-kind", reason: "is not a valid response object", extra: &[] },
+        Case { mode: "exit", reason: "exited (exit status: 3)", extra: &[] },
+        Case { mode: "kill", reason: "exited (signal: 9", extra: &[] },
+        Case { mode: "hang", reason: "did not answer within 1.5 s", extra: &["--timeout", "1.5"] },
+        Case { mode: "long-line", reason: "longer than 1048576 bytes", extra: &["--max-line", "1048576"] },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = dir.path().join("vectors");
+    std::fs::create_dir(&vectors).unwrap();
+    for v in ["basic/one-to-one.yaml", "basic/third-party-outside.yaml"] {
+        std::fs::copy(root().join("vectors").join(v), vectors.join(Path::new(v).file_name().unwrap())).unwrap();
+    }
+    let spec =
+        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
+    let spec_path = dir.path().join("hostile.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let script = root().join("harness/cli/tests/hostile.py");
+    for case in &cases {
+        let once = dir.path().join(format!("once-{}", case.mode));
+        let imp = format!("exec:{py} {} {} {} {}", script.display(), case.mode, doormat_bin(), once.display());
+        let out_dir = dir.path().join(format!("out-{}", case.mode));
+        let mut args = vec![
+            "audit",
+            "--spec",
+            spec_path.to_str().unwrap(),
+            "--impl",
+            &imp,
+            "--vectors",
+            vectors.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(case.extra);
+        let started = Instant::now();
+        let out = doormat(&args);
+        assert!(started.elapsed() < Duration::from_secs(60), "{}: the audit took too long", case.mode);
+        assert_eq!(out.status.code(), Some(4), "{}: exit code; stderr: {}", case.mode, text(&out.stderr));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
+        let vectors = report["vectors"].as_array().unwrap();
+        let first =
+            vectors[0]["error"].as_str().unwrap_or_else(|| panic!("{}: the first vector has no error", case.mode));
+        assert!(first.contains(case.reason), "{}: reason {:?} not in:\n{first}", case.mode, case.reason);
+        if !matches!(case.mode, "kill" | "long-line") {
+            assert!(first.contains("hostile: misbehaving"), "{}: standard error is quoted:\n{first}", case.mode);
+        }
+        assert!(
+            vectors[1].get("error").is_none(),
+            "{}: the next vector ran in a fresh process: {}",
+            case.mode,
+            vectors[1]
+        );
+        let md = std::fs::read_to_string(out_dir.join("hostile.md")).unwrap();
+        assert!(
+            md.contains("ERROR") && md.contains("Runs that broke"),
+            "{}: the Markdown report shows the error",
+            case.mode
+        );
+        let marker = once.display().to_string();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !running_with(&marker).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(running_with(&marker), Vec::<String>::new(), "{}: processes left behind", case.mode);
+    }
+}
+
+/// A flood of standard error neither blocks nor breaks a correct
+/// implementation; the output limit and a wrong protocol version are
+/// enforced.
+#[test]
+fn stderr_floods_output_limits_and_versions() {
+    let py = python3();
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
+    let spec_path = dir.path().join("hostile.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let script = root().join("harness/cli/tests/hostile.py");
+    let run = |mode: &str, extra: &[&str]| {
+        let imp = format!("exec:{py} {} {mode} {}", script.display(), doormat_bin());
+        let out = dir.path().join(format!("out-{mode}"));
+        let mut args = vec![
+            "audit",
+            "--spec",
+            spec_path.to_str().unwrap(),
+            "--impl",
+            &imp,
+            "--vectors",
+            "vectors/basic/one-to-one.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        (doormat(&args), out)
+    };
+    let (flood, _) = run("flood-stderr", &[]);
+    assert_eq!(flood.status.code(), Some(0), "a stderr flood must not break the audit: {}", text(&flood.stderr));
+    let (small, out) = run("none", &["--max-output", "3000"]);
+    assert_eq!(small.status.code(), Some(4));
+    let report = std::fs::read_to_string(out.join("hostile.json")).unwrap();
+    assert!(report.contains("(the output limit)"), "{report}");
+    let (v2, out) = run("hello-v2@0", &[]);
+    assert_eq!(v2.status.code(), Some(4), "{}", text(&v2.stderr));
+    let report = std::fs::read_to_string(out.join("hostile.json")).unwrap();
+    assert!(report.contains("it speaks protocol 2: expected 1"), "{report}");
+}
+
+#[test]
+fn adapter_check_passes_a_conforming_implementation_and_fails_a_broken_one() {
+    let good = doormat(&["adapter-check", &format!("exec:{} serve escrow", doormat_bin())]);
+    let s = text(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{s}");
+    assert!(s.contains("13 of 13 required operations conform") && s.contains("authority escrow-agent"), "{s}");
+    let py = python3();
+    let script = root().join("harness/cli/tests/hostile.py");
+    let bad = doormat(&[
+        "adapter-check",
+        "--timeout",
+        "2",
+        &format!("exec:{py} {} garbage@4 {}", script.display(), doormat_bin()),
+    ]);
+    let s = text(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{s}");
+    assert!(s.contains("FAIL") && s.contains("is not a valid response object"), "{s}");
+    let missing = doormat(&["adapter-check", "exec:/nonexistent/adapter"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stdout).contains("cannot start `/nonexistent/adapter`"), "{}", text(&missing.stdout));
+    let usage = doormat(&["adapter-check", "python3 x.py"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+/// The two example implementations in Python: the honest one keeps its
+/// claims, the leaky one is caught. Their virtual environment is made by
+/// the project's own script (it needs python3 and PyPI; a failure is loud).
+#[test]
+fn the_python_examples_are_judged_as_they_should_be() {
+    python3();
+    let setup =
+        Command::new("bash").arg("harness/adapters/setup.sh").current_dir(root()).output().expect("run setup.sh");
+    assert!(
+        setup.status.success(),
+        "harness/adapters/setup.sh failed:\n{}{}",
+        text(&setup.stdout),
+        text(&setup.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    let honest = doormat(&["audit", "--spec", "harness/adapters/sealed-box/sealed-box.yaml", "--out", &out("sb")]);
+    assert_eq!(honest.status.code(), Some(0), "{}{}", text(&honest.stdout), text(&honest.stderr));
+    let leaky = doormat(&["audit", "--spec", "harness/adapters/name-key/name-key.yaml", "--out", &out("nk")]);
+    assert_eq!(leaky.status.code(), Some(1), "{}{}", text(&leaky.stdout), text(&leaky.stderr));
+    assert!(
+        text(&leaky.stdout).contains("name-key         CLAIMS CONTRADICTED: recipients-only, outsider-blind"),
+        "{}",
+        text(&leaky.stdout)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("nk/name-key.json")).unwrap()).unwrap();
+    let ob = report["findings"].as_array().unwrap().iter().find(|f| f["property"] == "outsider-blind").unwrap();
+    assert!(ob["sentence"].as_str().unwrap().starts_with("Someone holding only public data"), "{ob}");
+}

@@ -1,0 +1,20 @@
+//! The exec adapter: audits an implementation in any language by running it
+//! as a child process that speaks the exec protocol (`../PROTOCOL.md`) on
+//! its standard input and output.
+//!
+//! [`ExecDesign`] implements the engine's [`Design`](doormat_engine::Design)
+//! trait; its devices and authorities are handles into the child process.
+//!
+//! **Invariants:** this is the only code in doormat that spawns processes.
+//! The child is never trusted: every response is checked against the
+//! protocol, every wait has a timeout, lines and total output are capped,
+//! standard error is drained continuously into a bounded tail, and every
+//! child is killed and reaped, whatever happens. A misbehaving child marks
+//! the design *broken* for the current run (the engine then stops the run
+//! with an ERROR verdict); the next run starts a fresh process.
+
+mod design;
+mod process;
+
+pub use design::{ExecDesign, Probe};
+pub use process::{Command, Limits};
