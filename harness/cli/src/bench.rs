@@ -65,7 +65,7 @@ pub fn run(name: &str, implementation: Option<&str>, requests: usize, runs: usiz
     let Some(inproc) = doormat_designs::builtin(name) else {
         return Err(Failure::Usage(format!(
             "unknown design `{name}`: expected one of {}",
-            doormat_designs::BUILTIN.join(", ")
+            doormat_designs::names().join(", ")
         )));
     };
     let command = match implementation {

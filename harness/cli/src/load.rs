@@ -76,8 +76,8 @@ pub fn parse_spec(p: &Path) -> Result<Spec, LoadErrors> {
     let file = show(p);
     let spec = Spec::parse(&file, &stem(p), &src)?;
     match &spec.implementation {
-        Implementation::Builtin(name) if doormat_designs::builtin(name).is_none() => {
-            let known = doormat_designs::BUILTIN.join(", ");
+        Implementation::Builtin(name) if !doormat_designs::KNOWN.contains(&name.as_str()) => {
+            let known = doormat_designs::KNOWN.join(", ");
             Err(at_key(
                 &file,
                 &src,
@@ -117,7 +117,11 @@ pub fn spec_file(p: &Path, exec: &ExecOptions) -> Result<Loaded, LoadErrors> {
         }
         None => match spec.builtin().and_then(doormat_designs::builtin) {
             Some(d) => d,
-            None => return Err(at_key(&file, &src, "implementation", "no implementation".to_owned()).into()),
+            None => {
+                let name = spec.builtin().unwrap_or_default();
+                let msg = format!("the `{name}` design is not compiled into this build: expected a build with its cargo feature (the default features include it)");
+                return Err(at_key(&file, &src, "implementation", msg).into());
+            }
         },
     };
     let declared: Vec<&str> = spec.roles.iter().map(|r| r.id.as_str()).collect();
@@ -148,6 +152,15 @@ pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<V
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for p in files {
+        if let Ok(spec) = parse_spec(p) {
+            if let Some(name) = spec.builtin().filter(|n| doormat_designs::builtin(n).is_none()) {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("doormat: skipping {}: the `{name}` design is not compiled into this build", show(p));
+                }
+                continue;
+            }
+        }
         match spec_file(p, exec) {
             Ok(s) => out.push(s),
             Err(e) => errors.extend(e.0),
@@ -172,7 +185,9 @@ pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<V
     Ok(out)
 }
 
-/// Every vector under the paths, sorted by id; ids must be unique.
+/// Every vector under the paths, sorted by id; ids must be unique. Files in
+/// a folder named `kat` are known-answer vectors: parsed as such (so
+/// `validate` checks them) and left out.
 pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
     let mut errors = Vec::new();
     let mut by_id: BTreeMap<String, (PathBuf, Scenario)> = BTreeMap::new();
@@ -192,6 +207,14 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
                     continue;
                 }
             };
+            // A folder named `kat` holds known-answer vectors for primitives
+            // (see `kat.rs`): checked here, never run as scenarios.
+            if p.parent().and_then(Path::file_name).is_some_and(|n| n == "kat") {
+                if let Err(e) = doormat_formats::KatFile::parse(&show(&p), &src) {
+                    errors.push(e);
+                }
+                continue;
+            }
             match Vector::parse(&show(&p), &stem(&p), &src) {
                 Ok(sc) => {
                     if let Some((other, _)) = by_id.get(&sc.id) {
@@ -240,6 +263,32 @@ pub fn classify(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), LoadE
     }
     if errors.is_empty() {
         Ok((specs, vectors))
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// Expected-deviations files in `dir`: `<design>.yaml`, keyed by design.
+pub fn deviations(dir: &Path) -> Result<BTreeMap<String, doormat_formats::Deviations>, LoadErrors> {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for p in yaml_files(dir)? {
+        let src = read(&p)?;
+        match doormat_formats::Deviations::parse(&show(&p), &src) {
+            Ok(d) if d.design == stem(&p) => {
+                out.insert(d.design.clone(), d);
+            }
+            Ok(d) => errors.push(at_key(
+                &show(&p),
+                &src,
+                "design",
+                format!("design `{}` does not match the file name: expected `{}`", d.design, stem(&p)),
+            )),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
     } else {
         Err(LoadErrors(errors))
     }

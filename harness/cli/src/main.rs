@@ -10,14 +10,17 @@
 
 mod bench;
 mod check;
+mod kat;
 mod load;
 mod output;
+mod progress;
 mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use doormat_formats::{LoadErrors, Scenario, Spec};
-use doormat_report::DesignAudit;
+use doormat_oracles::VectorResult;
+use doormat_report::{DesignAudit, GateKind};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,6 +51,10 @@ struct Cli {
 enum Command {
     /// Audit designs against vectors and write reports (or check them with --check)
     Audit(AuditArgs),
+    /// Run known-answer files (vectors/kat/*.yaml, Wycheproof JSON) against built-in designs' primitives
+    Kat(kat::KatArgs),
+    /// Merge the shards of a partitioned audit (`audit --partition K/N`) into the reports of one run
+    Merge(MergeArgs),
     /// Check spec and vector files, including cross-references, without running anything
     Validate {
         /// Files or directories (files under a `specs` directory are specs, all others vectors)
@@ -125,6 +132,43 @@ struct AuditArgs {
     /// Compare freshly computed reports with the files in --out; print a diff for any drift and write nothing
     #[arg(long)]
     check: bool,
+    /// Report formats to write: md (per-design Markdown and SCORECARD.md), json, junit (junit.xml), sarif (doormat.sarif)
+    #[arg(long = "format", value_delimiter = ',', default_value = "md,json")]
+    formats: Vec<output::Format>,
+    /// Run only part K of N of the vectors (sorted by id) and write a shard to --out, for `doormat merge`
+    #[arg(long, value_name = "K/N")]
+    partition: Option<String>,
+    /// Directory of expected-deviations files (`<design>.yaml`) for the gate
+    #[arg(long, value_name = "DIR")]
+    expected: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// Shard files written by `audit --partition K/N`
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Directory of specs (read, never run)
+    #[arg(long, default_value = "specs")]
+    specs: PathBuf,
+    /// Spec files instead of --specs (repeatable)
+    #[arg(long = "spec", value_name = "PATH")]
+    spec_files: Vec<PathBuf>,
+    /// Directory the reports go to
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Compare with the files in --out instead of writing
+    #[arg(long)]
+    check: bool,
+    /// The vector folder the audit used (its `kat/` holds the known-answer files)
+    #[arg(long, default_value = "vectors")]
+    vectors: PathBuf,
+    /// Report formats to write (as for audit)
+    #[arg(long = "format", value_delimiter = ',', default_value = "md,json")]
+    formats: Vec<output::Format>,
+    /// Directory of expected-deviations files (`<design>.yaml`) for the gate
+    #[arg(long, value_name = "DIR")]
+    expected: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -138,6 +182,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Audit(args) => audit(&args),
+        Command::Merge(args) => merge(&args),
+        Command::Kat(args) => kat::run(&args),
         Command::Validate { paths } => validate(&paths),
         Command::List { specs, vectors } => list(&specs, &vectors),
         Command::AdapterCheck { implementation, timeout } => {
@@ -204,12 +250,6 @@ fn select(specs: Vec<load::Loaded>, wanted: &[String]) -> Result<Vec<load::Loade
     Ok(specs.into_iter().filter(|(s, _)| wanted.contains(&s.id)).collect())
 }
 
-fn audit_one(spec: &Spec, design: &dyn doormat_engine::Design, scenarios: &[Scenario]) -> DesignAudit {
-    let results =
-        scenarios.iter().map(|sc| doormat_oracles::judge(&doormat_engine::run(design, sc), &spec.parameters)).collect();
-    DesignAudit::new(spec, results)
-}
-
 /// Limits for external implementations, from `--timeout`.
 fn limits(timeout: f64) -> Result<doormat_exec::Limits, Failure> {
     if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
@@ -226,6 +266,47 @@ fn exec_command(implementation: &str) -> Result<String, Failure> {
     }
 }
 
+/// Runs every selected design against every scenario, designs in parallel
+/// (one thread per core), results in spec order.
+fn run_all(selected: &[load::Loaded], scenarios: &[Scenario]) -> Result<Vec<Vec<VectorResult>>, Failure> {
+    let progress = progress::Progress::new((selected.len() * scenarios.len()) as u64);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(selected.len().max(1));
+    let mut results: Vec<Option<Vec<VectorResult>>> = vec![None; selected.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let progress = &progress;
+                scope.spawn(move || {
+                    (t..selected.len())
+                        .step_by(threads)
+                        .map(|i| {
+                            let (spec, design) = (&selected[i].0, selected[i].1.as_ref());
+                            let rs = scenarios
+                                .iter()
+                                .map(|sc| {
+                                    let r = doormat_oracles::judge(&doormat_engine::run(design, sc), &spec.parameters);
+                                    progress.tick(&spec.id, &sc.id);
+                                    r
+                                })
+                                .collect::<Vec<_>>();
+                            (i, rs)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, rs) in done {
+                    results[i] = Some(rs);
+                }
+            }
+        }
+    });
+    progress.finish();
+    results.into_iter().collect::<Option<_>>().context("an audit thread panicked").map_err(Failure::Io)
+}
+
 fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     let exec = load::ExecOptions {
         limits: doormat_exec::Limits { max_line: args.max_line, max_output: args.max_output, ..limits(args.timeout)? },
@@ -239,95 +320,131 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
             }
         },
     };
+    let partition =
+        args.partition.as_deref().map(doormat_report::shard::parse_partition).transpose().map_err(Failure::Usage)?;
+    let deviations = match &args.expected {
+        Some(dir) => load::deviations(dir)?,
+        None => Default::default(),
+    };
     let specs = if args.spec_files.is_empty() {
         load::specs(&args.specs, &exec)?
     } else {
         load::specs_in(&args.spec_files, &exec, &args.specs)?
     };
-    let scenarios = load::vectors(std::slice::from_ref(&args.vectors))?;
+    let mut scenarios = load::vectors(std::slice::from_ref(&args.vectors))?;
     if scenarios.is_empty() {
         return Err(Failure::Usage(format!("no vector files (*.yaml) under {}", args.vectors.display())));
     }
+    if let Some((k, n)) = partition {
+        // Vectors are sorted by id: shard K takes every N-th, from the K-th.
+        scenarios = scenarios.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect();
+    }
     let selected = select(specs, &args.designs)?;
-    // Designs are independent: audit them on as many threads as there are cores.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(selected.len().max(1));
-    let mut audits: Vec<Option<DesignAudit>> = vec![None; selected.len()];
-    std::thread::scope(|scope| {
-        let chunks: Vec<Vec<usize>> = (0..threads).map(|t| (t..selected.len()).step_by(threads).collect()).collect();
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|idx| {
-                let selected = &selected;
-                let scenarios = &scenarios;
-                scope.spawn(move || {
-                    idx.into_iter()
-                        .map(|i| (i, audit_one(&selected[i].0, selected[i].1.as_ref(), scenarios)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            if let Ok(done) = h.join() {
-                for (i, a) in done {
-                    audits[i] = Some(a);
-                }
-            }
+    let results = run_all(&selected, &scenarios)?;
+    if let Some((k, n)) = partition {
+        let shard =
+            doormat_report::shard::Shard::new(k, n, selected.iter().map(|(s, _)| s.id.clone()).zip(results).collect());
+        let broke = shard.designs.iter().any(|d| d.vectors.iter().any(|v| v.result.error.is_some()));
+        let name = format!("shard-{k}-of-{n}.json");
+        let body = serde_json::to_string(&shard).context("encoding the shard").map_err(Failure::Io)?;
+        output::write_all(&args.out, &[(name.clone(), body)])?;
+        println!(
+            "doormat: wrote {} ({} vectors of {} designs); merge all shards with `doormat merge`",
+            args.out.join(&name).display(),
+            scenarios.len(),
+            selected.len()
+        );
+        return Ok(if broke { EXIT_BROKEN } else { EXIT_OK });
+    }
+    let audits: Vec<DesignAudit> =
+        selected.iter().zip(results).map(|((spec, _), rs)| DesignAudit::new(spec, rs)).collect();
+    let audits = kat::attach(audits, &selected, &args.vectors)?;
+    finish(&audits, &deviations, &args.formats, &args.out, args.check, scenarios.len())
+}
+
+/// Gates, renders, and writes (or checks) the reports of `audits`.
+fn finish(
+    audits: &[DesignAudit],
+    deviations: &std::collections::BTreeMap<String, doormat_formats::Deviations>,
+    formats: &[output::Format],
+    out: &std::path::Path,
+    check: bool,
+    vectors: usize,
+) -> Result<u8, Failure> {
+    for id in deviations.keys() {
+        if !audits.iter().any(|a| a.design == *id) {
+            eprintln!("doormat: note: the deviations for `{id}` apply to no audited design");
         }
-    });
-    let audits: Vec<DesignAudit> = audits.into_iter().collect::<Option<_>>().context("an audit thread panicked")?;
-    let files = output::render(&audits);
+    }
+    let mut gate = doormat_report::Gate::default();
+    for a in audits {
+        gate.add(a, deviations.get(&a.design));
+    }
+    let files = output::render(audits, &gate, formats);
     let messages: usize = audits.first().map_or(0, |a| a.vectors.iter().map(|v| v.stats.messages).sum());
-    if args.check {
-        let drift = output::check(&args.out, &files)?;
+    if check {
+        let drift = output::check(out, &files)?;
         if drift == 0 {
             println!(
-                "doormat: {} report files in {} match ({} designs, {} vectors, {messages} messages)",
+                "doormat: {} report files in {} match ({} designs, {vectors} vectors, {messages} messages)",
                 files.len(),
-                args.out.display(),
-                audits.len(),
-                scenarios.len()
+                out.display(),
+                audits.len()
             );
             return Ok(EXIT_OK);
         }
         println!(
             "doormat: {drift} report file(s) in {} drifted; run `doormat audit` to update them and review the diff",
-            args.out.display()
+            out.display()
         );
         return Ok(EXIT_FINDINGS);
     }
-    output::write_all(&args.out, &files)?;
-    let mut code = EXIT_OK;
+    output::write_all(out, &files)?;
     let mut broke = false;
-    for a in &audits {
-        for v in a.vectors.iter().filter(|v| v.error.is_some()) {
+    for a in audits {
+        let items: Vec<_> = gate.items.iter().filter(|i| i.design == a.design).collect();
+        let unexpected: Vec<&doormat_report::GateItem> =
+            items.iter().copied().filter(|i| matches!(i.kind, GateKind::Unexpected)).collect();
+        let expected = items.iter().filter(|i| matches!(i.kind, GateKind::Expected(_))).count();
+        let stale: Vec<_> = items.iter().filter(|i| matches!(i.kind, GateKind::Stale(_))).collect();
+        for i in items.iter().filter(|i| matches!(i.kind, GateKind::Broken(_))) {
             broke = true;
-            let first = v.error.as_deref().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
-            eprintln!("{}: vector {} stopped: {first}", a.design, v.vector);
+            eprintln!("{}: vector {} stopped: {}", a.design, i.vector, i.what);
         }
         let broken = a.broken_claims();
-        let failed = a.failed_expectations();
-        if broken.is_empty() && failed.is_empty() {
+        if unexpected.is_empty() && stale.is_empty() && expected > 0 {
+            println!(
+                "{:<16} nothing unexpected: {expected} expected deviation(s) ({} vectors)",
+                a.design,
+                a.vectors.len()
+            );
+        } else if unexpected.is_empty() && stale.is_empty() {
             println!("{:<16} every claim held ({} vectors)", a.design, a.vectors.len());
         } else {
-            code = EXIT_FINDINGS;
             let ids: Vec<String> = broken.iter().map(ToString::to_string).collect();
             let mut line = format!(
                 "{:<16} CLAIMS CONTRADICTED: {}",
                 a.design,
                 if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
             );
-            if !failed.is_empty() {
-                line.push_str(&format!("; {} expectation(s) not met", failed.len()));
+            let expectations = unexpected.iter().filter(|i| i.what.starts_with("expectation not met")).count();
+            if expectations > 0 {
+                line.push_str(&format!("; {expectations} expectation(s) not met"));
+            }
+            if expected > 0 {
+                line.push_str(&format!("; {expected} expected deviation(s)"));
             }
             println!("{line}");
+            for s in stale {
+                println!("{:<16} {}", "", s.what);
+            }
         }
     }
     println!(
-        "doormat: wrote {} files to {} ({} designs, {} vectors, {messages} messages per design)",
+        "doormat: wrote {} files to {} ({} designs, {vectors} vectors, {messages} messages per design)",
         files.len(),
-        args.out.display(),
-        audits.len(),
-        scenarios.len()
+        out.display(),
+        audits.len()
     );
     if broke {
         eprintln!(
@@ -335,7 +452,51 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
         );
         return Ok(EXIT_BROKEN);
     }
-    Ok(code)
+    Ok(if gate.passes() { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// `doormat merge`: shards of a partitioned audit into the reports of one run.
+fn merge(args: &MergeArgs) -> Result<u8, Failure> {
+    let mut shards = Vec::new();
+    for p in &args.shards {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(Failure::Io)?;
+        let shard: doormat_report::shard::Shard = serde_json::from_str(&text).map_err(|e| {
+            Failure::Input(
+                doormat_formats::LoadError::file(&p.display().to_string(), format!("not a doormat shard: {e}")).into(),
+            )
+        })?;
+        shards.push(shard);
+    }
+    let merged = doormat_report::shard::merge(shards).map_err(Failure::Usage)?;
+    let files = if args.spec_files.is_empty() {
+        load::yaml_files(&args.specs).map_err(|e| Failure::Input(e.into()))?
+    } else {
+        args.spec_files.clone()
+    };
+    let specs: Vec<Spec> = files.iter().map(|p| load::parse_spec(p)).collect::<Result<_, _>>()?;
+    let deviations = match &args.expected {
+        Some(dir) => load::deviations(dir)?,
+        None => Default::default(),
+    };
+    let kat_files = kat::load_dir(&args.vectors)?;
+    let mut audits = Vec::new();
+    let mut vectors = 0;
+    for (design, results) in merged {
+        let spec = specs.iter().find(|s| s.id == design).ok_or_else(|| {
+            Failure::Usage(format!(
+                "no spec with id `{design}` (the shards name it): give its spec with --specs or --spec"
+            ))
+        })?;
+        vectors = vectors.max(results.len());
+        let mut audit = DesignAudit::new(spec, results);
+        // Known-answer tests are cheap: run them here rather than carry them in shards.
+        if let Some(d) = spec.builtin().and_then(doormat_designs::builtin) {
+            audit.kat = kat::summary(spec, d.as_ref(), &kat_files);
+        }
+        audits.push(audit);
+    }
+    finish(&audits, &deviations, &args.formats, &args.out, args.check, vectors)
 }
 
 fn validate(paths: &[PathBuf]) -> Result<u8, Failure> {
@@ -367,8 +528,8 @@ fn list(specs: &std::path::Path, vectors: &std::path::Path) -> Result<u8, Failur
     let loaded: Vec<Spec> = load::yaml_files(specs)
         .map(|files| files.iter().filter_map(|p| load::parse_spec(p).ok()).collect())
         .unwrap_or_default();
-    for name in doormat_designs::BUILTIN {
-        let title = loaded.iter().find(|s| s.builtin() == Some(*name)).map_or("(no spec)", |s| s.title.as_str());
+    for name in doormat_designs::names() {
+        let title = loaded.iter().find(|s| s.builtin() == Some(name)).map_or("(no spec)", |s| s.title.as_str());
         println!("  {name:<18} {title}");
     }
     if vectors.exists() {

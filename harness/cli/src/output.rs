@@ -2,18 +2,44 @@
 //! drift against the files on disk.
 
 use anyhow::Context;
-use doormat_report::{render_json, render_markdown, render_scorecard, DesignAudit};
+use doormat_report::{render_json, render_junit, render_markdown, render_sarif, render_scorecard, DesignAudit, Gate};
 use similar::TextDiff;
 use std::path::Path;
 
-/// Every report file: (file name, contents), in a fixed order.
-pub fn render(audits: &[DesignAudit]) -> Vec<(String, String)> {
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `<design>.md` per design and `SCORECARD.md`.
+    Md,
+    /// `<design>.json` per design.
+    Json,
+    /// `junit.xml`.
+    Junit,
+    /// `doormat.sarif` (SARIF 2.1.0).
+    Sarif,
+}
+
+/// Every report file of the chosen formats: (file name, contents), in a
+/// fixed order.
+pub fn render(audits: &[DesignAudit], gate: &Gate, formats: &[Format]) -> Vec<(String, String)> {
     let mut files = Vec::new();
     for a in audits {
-        files.push((format!("{}.md", a.design), render_markdown(a)));
-        files.push((format!("{}.json", a.design), render_json(a)));
+        if formats.contains(&Format::Md) {
+            files.push((format!("{}.md", a.design), render_markdown(a)));
+        }
+        if formats.contains(&Format::Json) {
+            files.push((format!("{}.json", a.design), render_json(a)));
+        }
     }
-    files.push(("SCORECARD.md".to_owned(), render_scorecard(audits)));
+    if formats.contains(&Format::Md) {
+        files.push(("SCORECARD.md".to_owned(), render_scorecard(audits)));
+    }
+    if formats.contains(&Format::Junit) {
+        files.push(("junit.xml".to_owned(), render_junit(audits, gate)));
+    }
+    if formats.contains(&Format::Sarif) {
+        files.push(("doormat.sarif".to_owned(), render_sarif(audits, gate)));
+    }
     files
 }
 

@@ -194,7 +194,7 @@ pub fn run(design: &str) -> Result<u8, Failure> {
     let Some(design) = doormat_designs::builtin(design) else {
         return Err(Failure::Usage(format!(
             "unknown design `{design}`: expected one of {}",
-            doormat_designs::BUILTIN.join(", ")
+            doormat_designs::names().join(", ")
         )));
     };
     let mut server = Server { design, devices: BTreeMap::new(), authorities: BTreeMap::new(), next: 0 };

@@ -88,6 +88,10 @@ impl Design for BackupEscrow {
         Capabilities::with_export(true)
     }
 
+    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+        crate::primitives::boxed()
+    }
+
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         let mut rng = ChaCha20Rng::from_seed(labelled(RNG_SEED_LABEL, &seed));
         let pin = draw_pin(&mut rng);

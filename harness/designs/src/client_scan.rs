@@ -79,6 +79,10 @@ impl Design for ClientScan {
         Capabilities::with_export(true)
     }
 
+    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+        crate::primitives::boxed()
+    }
+
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(ScanDevice {
             inner: Ratchet.create_device(addr, labelled(INNER_SEED_LABEL, &seed))?,

@@ -42,6 +42,10 @@ impl Design for Ghost {
         Capabilities::with_export(true)
     }
 
+    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+        crate::primitives::boxed()
+    }
+
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(GhostDevice { inner: RatchetDevice::create(NAME, addr, seed)? }))
     }

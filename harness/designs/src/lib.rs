@@ -27,9 +27,18 @@ mod client_scan;
 mod escrow;
 mod ghost;
 mod leaf;
+#[cfg(feature = "olm")]
+mod megolm;
+#[cfg(feature = "mls")]
+mod mls;
+#[cfg(feature = "olm")]
+mod olm;
 mod persist;
 mod plaintext_relay;
+mod primitives;
 mod ratchet;
+#[cfg(feature = "olm")]
+mod vodo;
 mod wire;
 
 use doormat_engine::Design;
@@ -39,10 +48,18 @@ pub use client_scan::ClientScan;
 pub use escrow::Escrow;
 pub use ghost::Ghost;
 pub use plaintext_relay::PlaintextRelay;
+pub use primitives::RustCrypto;
 pub use ratchet::Ratchet;
 
-/// Names of the built-in designs, sorted.
-pub const BUILTIN: &[&str] = &["backup-escrow", "client-scan", "escrow", "ghost", "plaintext-relay", "ratchet"];
+/// Names of every design doormat knows, sorted, including those behind
+/// cargo features that may be compiled out (see [`names`]).
+pub const KNOWN: &[&str] =
+    &["backup-escrow", "client-scan", "escrow", "ghost", "megolm", "mls", "olm", "plaintext-relay", "ratchet"];
+
+/// Names of the designs compiled into this build, sorted.
+pub fn names() -> Vec<&'static str> {
+    KNOWN.iter().copied().filter(|n| builtin(n).is_some()).collect()
+}
 
 /// The built-in design called `name`, if there is one.
 pub fn builtin(name: &str) -> Option<Box<dyn Design>> {
@@ -53,6 +70,12 @@ pub fn builtin(name: &str) -> Option<Box<dyn Design>> {
         "ghost" => Some(Box::new(Ghost)),
         "plaintext-relay" => Some(Box::new(PlaintextRelay)),
         "ratchet" => Some(Box::new(Ratchet)),
+        #[cfg(feature = "olm")]
+        "megolm" => Some(Box::new(megolm::Megolm)),
+        #[cfg(feature = "mls")]
+        "mls" => Some(Box::new(mls::Mls)),
+        #[cfg(feature = "olm")]
+        "olm" => Some(Box::new(olm::Olm)),
         _ => None,
     }
 }
@@ -64,9 +87,9 @@ mod tests {
 
     #[test]
     fn every_listed_name_builds_that_design() {
-        assert!(BUILTIN.windows(2).all(|w| w[0] < w[1]), "BUILTIN must be sorted and unique");
-        for name in BUILTIN {
-            assert_eq!(builtin(name).unwrap().name(), *name);
+        assert!(KNOWN.windows(2).all(|w| w[0] < w[1]), "KNOWN must be sorted and unique");
+        for name in names() {
+            assert_eq!(builtin(name).unwrap().name(), name);
         }
         assert!(builtin("no-such-design").is_none());
     }

@@ -37,6 +37,10 @@ impl Design for PlaintextRelay {
         Capabilities::with_export(true)
     }
 
+    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+        crate::primitives::boxed()
+    }
+
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         let mut identity = [0u8; 32];
         ChaCha20Rng::from_seed(seed).fill_bytes(&mut identity);

@@ -26,12 +26,22 @@ pub struct Capabilities {
     /// [`Device::export_state`] and [`Design::import_device`] work, so state
     /// seizure (forward secrecy, post-compromise security) can be tested.
     pub export_state: bool,
+    /// All randomness comes from the device seed (and `add_entropy`), so the
+    /// same seed gives the same bytes. Libraries that draw from the operating
+    /// system cannot promise it; their reports stay deterministic because
+    /// reports never quote random bytes.
+    pub seeded: bool,
 }
 
 impl Capabilities {
-    /// Capabilities with state export on or off.
+    /// Capabilities of a seeded design, with state export on or off.
     pub fn with_export(export_state: bool) -> Self {
-        Capabilities { export_state }
+        Capabilities { export_state, seeded: true }
+    }
+
+    /// The same capabilities for a design that draws its own randomness.
+    pub fn unseeded(self) -> Self {
+        Capabilities { seeded: false, ..self }
     }
 }
 
@@ -252,6 +262,12 @@ pub trait Design: Send + Sync + fmt::Debug {
     /// Called after each run: an external implementation stops its process.
     fn end_run(&self) {}
 
+    /// The design's cryptographic primitives, for known-answer tests
+    /// (`vectors/kat/`); `None` when it does not expose them.
+    fn primitives(&self) -> Option<Box<dyn Primitives>> {
+        None
+    }
+
     /// Why the implementation can no longer be trusted in this run (it broke
     /// the protocol, crashed, hung), if it cannot; the run then stops with an
     /// ERROR verdict.
@@ -303,5 +319,73 @@ pub trait Device: Send + fmt::Debug {
     fn provider_push(&mut self, role: &str, data: &[u8]) -> Result<(), ImplError> {
         let _ = (role, data);
         Ok(())
+    }
+}
+
+/// An AEAD a design uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum AeadAlg {
+    /// ChaCha20-Poly1305 (RFC 8439): 256-bit key, 96-bit nonce, 128-bit tag.
+    ChaCha20Poly1305,
+    /// AES-256-GCM: 256-bit key, 96-bit nonce, 128-bit tag.
+    Aes256Gcm,
+}
+
+impl AeadAlg {
+    /// The name used in reports: `chacha20-poly1305`, `aes-256-gcm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AeadAlg::ChaCha20Poly1305 => "chacha20-poly1305",
+            AeadAlg::Aes256Gcm => "aes-256-gcm",
+        }
+    }
+}
+
+/// The primitives a design is built on, exposed so that known-answer
+/// vectors can check them one by one (see `doormat_oracles::kat`).
+///
+/// Every method defaults to [`ImplError::Unsupported`]: a design exposes what
+/// it uses. A refused input is [`ImplError::Rejected`] (a bad tag, a key of
+/// the wrong length, a non-contributory X25519 exchange); an all-zero X25519
+/// output is taken as *accepted*, so a design that means to refuse
+/// low-order points must return an error.
+pub trait Primitives: Send + Sync + fmt::Debug {
+    /// X25519 (RFC 7748): the shared secret of `private` and `public`.
+    fn x25519(&self, private: &[u8], public: &[u8]) -> Result<Vec<u8>, ImplError> {
+        let _ = (private, public);
+        Err(ImplError::Unsupported("x25519".to_owned()))
+    }
+
+    /// Ed25519 (RFC 8032): whether `sig` is a valid signature of `msg` by
+    /// `public`. `Ok(false)` and `Err(Rejected)` both mean "does not verify".
+    fn ed25519_verify(&self, public: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, ImplError> {
+        let _ = (public, msg, sig);
+        Err(ImplError::Unsupported("ed25519".to_owned()))
+    }
+
+    /// AEAD encryption: ciphertext followed by the tag.
+    fn aead_seal(&self, alg: AeadAlg, key: &[u8], nonce: &[u8], aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, ImplError> {
+        let _ = (key, nonce, aad, msg);
+        Err(ImplError::Unsupported(alg.name().to_owned()))
+    }
+
+    /// AEAD decryption of ciphertext followed by the tag; an error when it
+    /// does not authenticate.
+    fn aead_open(&self, alg: AeadAlg, key: &[u8], nonce: &[u8], aad: &[u8], ct: &[u8]) -> Result<Vec<u8>, ImplError> {
+        let _ = (key, nonce, aad, ct);
+        Err(ImplError::Unsupported(alg.name().to_owned()))
+    }
+
+    /// HKDF-SHA-256 (RFC 5869): `len` bytes of output keying material.
+    fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Vec<u8>, ImplError> {
+        let _ = (ikm, salt, info, len);
+        Err(ImplError::Unsupported("hkdf-sha256".to_owned()))
+    }
+
+    /// HMAC-SHA-256 (RFC 2104): the full 32-byte tag.
+    fn hmac_sha256(&self, key: &[u8], msg: &[u8]) -> Result<Vec<u8>, ImplError> {
+        let _ = (key, msg);
+        Err(ImplError::Unsupported("hmac-sha256".to_owned()))
     }
 }

@@ -17,7 +17,7 @@ pub mod seed;
 pub mod truth;
 
 pub use adapter::{
-    Authority, Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError,
-    InEnvelope, OutEnvelope, Received, Seed, Sent, TargetContent,
+    AeadAlg, Authority, Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind,
+    ImplError, InEnvelope, OutEnvelope, Primitives, Received, Seed, Sent, TargetContent,
 };
 pub use run::{run, Run};

@@ -478,7 +478,8 @@ impl Runner<'_> {
     }
 
     fn substitute(&mut self, n: usize, addr: &DeviceAddr, requesters: Vec<UserId>) -> Result<(), String> {
-        let mut dev = self.new_device(addr, "impostor")?;
+        // Each substitution is a new impostor with keys of its own.
+        let mut dev = self.new_device(addr, &format!("impostor@{n}"))?;
         let bundle =
             dev.publish().map_err(|e| format!("the provider's impostor for {addr} could not publish keys: {e}"))?;
         self.provider.substitute(n, addr, bundle, requesters);
@@ -745,10 +746,15 @@ impl Runner<'_> {
         let partner: Vec<usize> =
             with.and_then(|w| self.run.truth.message(w)).map(|(_, t)| t.envelopes.clone()).unwrap_or_default();
         for idx in envs {
+            // A replay goes only to devices that already received the envelope.
+            let received = |d: &DeviceAddr| {
+                how != Tamper::Replay
+                    || self.run.deliveries.iter().any(|x| x.envelope == idx && x.device == *d && x.tamper.is_none())
+            };
             let targets: Vec<DeviceAddr> = self.provider.envelopes[idx]
                 .to
                 .iter()
-                .filter(|d| matches(to, d) && self.devices.contains_key(*d))
+                .filter(|d| matches(to, d) && self.devices.contains_key(*d) && received(d))
                 .cloned()
                 .collect();
             for d in targets {
@@ -780,6 +786,10 @@ impl Runner<'_> {
                     }
                     Tamper::Replay => body,
                 };
+                // A splice that happens to rebuild a real envelope is no tampering.
+                if how != Tamper::Replay && self.provider.envelopes.iter().any(|e| e.body == copy) {
+                    continue;
+                }
                 self.deliver_one(n, idx, &d, &copy, Some(how));
             }
         }

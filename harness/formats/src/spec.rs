@@ -38,6 +38,20 @@ pub struct Spec {
     /// Tunable parts of the judgement.
     #[serde(default)]
     pub parameters: Parameters,
+    /// Flags of `acceptable` known-answer cases the design's primitives may
+    /// accept or reject either way, each with the reason.
+    #[serde(default)]
+    pub kat_accepts: Vec<KatAccept>,
+}
+
+/// A known-answer flag the design accepts (`kat_accepts`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KatAccept {
+    /// The flag, as the vectors write it (e.g. `Twist`).
+    pub flag: String,
+    /// Why either outcome is fine for this design.
+    pub reason: String,
 }
 
 /// A stated limit of a claim.
@@ -164,6 +178,15 @@ impl Spec {
                 ));
             }
         }
+        let mut flags = std::collections::BTreeSet::new();
+        for k in &spec.kat_accepts {
+            if k.flag.trim().is_empty() || k.reason.trim().is_empty() || !flags.insert(k.flag.as_str()) {
+                errors.push(at_key(
+                    "kat_accepts",
+                    format!("kat_accepts entry `{}` needs a unique `flag` and a `reason`", k.flag),
+                ));
+            }
+        }
         if spec.claims.is_empty() {
             errors.push(at_key("claims", "a spec must claim at least one property".to_owned()));
         }
@@ -183,6 +206,11 @@ impl Spec {
     /// Whether the spec claims `p`.
     pub fn claims(&self, p: Property) -> bool {
         self.claims.contains(&p)
+    }
+
+    /// The reason the design accepts known-answer flag `flag`, if it does.
+    pub fn kat_accepts(&self, flag: &str) -> Option<&str> {
+        self.kat_accepts.iter().find(|k| k.flag == flag).map(|k| k.reason.as_str())
     }
 
     /// The implementation's built-in name, if it is built in.

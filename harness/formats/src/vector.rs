@@ -446,6 +446,8 @@ pub struct Expectation {
 pub struct Scenario {
     /// The vector's id (its file stem).
     pub id: String,
+    /// The file it was read from, as named on the command line.
+    pub file: String,
     /// Its title.
     pub title: String,
     /// Its seed.
@@ -522,6 +524,7 @@ impl Vector {
         if c.errors.is_empty() {
             Ok(Scenario {
                 id: id.to_owned(),
+                file: file.to_owned(),
                 title: self.title.clone(),
                 seed: self.seed,
                 tags: self.tags.clone(),

@@ -11,11 +11,11 @@ use crate::timeline::{timeline, Item};
 use crate::verdict::{ExpectationResult, Judgement, Verdict};
 use doormat_engine::run::{Reader, Run};
 use doormat_formats::{DeviceAddr, Outcome, Parameters, Party, Property};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Counts describing a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Steps after expansion.
     pub steps: usize,
@@ -34,7 +34,7 @@ pub struct Stats {
 }
 
 /// Everything the oracles concluded about one run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VectorResult {
     /// The vector's id.
     pub vector: String,
@@ -47,14 +47,19 @@ pub struct VectorResult {
     /// The vector's expectations.
     pub expectations: Vec<ExpectationResult>,
     /// Why the run stopped early, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The vector's tags.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// The story of the run, for diagrams (not in the JSON).
+    /// The vector's file.
+    pub file: String,
+    /// The story of the run, for diagrams (not in the design report).
     #[serde(skip)]
     pub timeline: Vec<Item>,
+    /// The source line of each step (not in the design report).
+    #[serde(skip)]
+    pub step_lines: Vec<Option<usize>>,
 }
 
 impl VectorResult {
@@ -97,7 +102,9 @@ pub fn judge(run: &Run, params: &Parameters) -> VectorResult {
         expectations: expectations(run),
         error: run.aborted.clone(),
         tags: run.scenario.tags.clone(),
+        file: run.scenario.file.clone(),
         timeline,
+        step_lines: run.scenario.steps.iter().map(|s| s.line).collect(),
     }
 }
 

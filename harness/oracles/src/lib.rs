@@ -11,6 +11,7 @@ mod common;
 mod delivers;
 mod integrity;
 pub mod judge;
+pub mod kat;
 mod leaks;
 mod readers;
 pub mod scan;
@@ -19,5 +20,6 @@ pub mod timeline;
 pub mod verdict;
 
 pub use judge::{judge, Stats, VectorResult};
+pub use kat::KatSummary;
 pub use timeline::Item;
 pub use verdict::{Evidence, ExpectationResult, Finding, Judgement, Verdict};

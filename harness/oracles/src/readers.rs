@@ -32,11 +32,16 @@ pub(crate) enum Standing {
 /// The provider change that brought `reader` message `mi`, if any.
 fn change_of(run: &Run, reader: &Reader, mi: usize) -> Option<usize> {
     let m = &run.truth.messages[mi];
-    run.changes.iter().rposition(|c| match (&c.kind, reader) {
-        (ChangeKind::Ghost(g), Reader::Device(d)) => g == d,
-        (ChangeKind::Substitute(s), Reader::Impostor(d)) => s == d,
-        (ChangeKind::Member(g), Reader::Device(d)) => g.0 == m.conversation && c.user == d.user,
-        _ => false,
+    // The change in force when the message was sent (a device can be
+    // substituted more than once).
+    run.changes.iter().rposition(|c| {
+        c.step <= m.step
+            && match (&c.kind, reader) {
+                (ChangeKind::Ghost(g), Reader::Device(d)) => g == d,
+                (ChangeKind::Substitute(s), Reader::Impostor(d)) => s == d,
+                (ChangeKind::Member(g), Reader::Device(d)) => g.0 == m.conversation && c.user == d.user,
+                _ => false,
+            }
     })
 }
 

@@ -10,7 +10,7 @@ use doormat_formats::{Action, Property, Target, TargetContent};
 pub const PROVIDER: &str = "the provider";
 
 /// One line of a sequence diagram.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Item {
     /// A note over a participant.
     Note {

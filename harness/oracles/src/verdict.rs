@@ -6,13 +6,13 @@
 //! the reason.
 
 use doormat_formats::Property;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Most evidence items kept per finding (the total is kept too).
 pub const EVIDENCE_CAP: usize = 5;
 
 /// The outcome of one oracle on one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Observed, and held.
@@ -38,32 +38,32 @@ impl Verdict {
 }
 
 /// One piece of evidence: where, and what was seen.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Evidence {
     /// Step of the vector (1-based, after expansion; past the last step for
     /// the final delivery and the outsider's attempts).
     pub step: usize,
     /// The message concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The party that read, or failed to read.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub party: Option<String>,
     /// Position in the provider view.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<usize>,
     /// Byte offset inside the record.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<usize>,
     /// How the bytes were encoded where found.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// The whole observation as one line of text.
     pub text: String,
 }
 
 /// A violation, as one plain sentence with its evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The property violated.
     pub property: Property,
@@ -87,7 +87,7 @@ impl Finding {
 }
 
 /// One oracle's judgement of one run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Judgement {
     /// The property judged.
     pub property: Property,
@@ -96,11 +96,11 @@ pub struct Judgement {
     /// What was observed (PASS), or why nothing could be (NOT TESTED, ERROR).
     pub note: String,
     /// Violations (FAIL only; in a design report they are moved to its top-level `findings`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
     /// Things worth knowing that do not fail the property (visible access:
     /// the design warned the user).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observations: Vec<Finding>,
 }
 
@@ -145,10 +145,10 @@ impl Judgement {
 }
 
 /// Whether a vector expectation held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectationResult {
     /// Source line of the expectation.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     /// The property the expectation belongs to (it binds only designs that claim it).
     pub property: Property,
@@ -157,6 +157,6 @@ pub struct ExpectationResult {
     /// Whether it held.
     pub held: bool,
     /// What was observed instead, when it did not hold.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<String>,
 }

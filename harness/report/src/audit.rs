@@ -131,6 +131,10 @@ pub struct DesignAudit {
     /// Visible access: readers the users were warned about.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observations: Vec<Finding>,
+    /// Known-answer tests of the design's primitives, when it exposes them
+    /// and they were run (set by the caller after [`DesignAudit::new`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kat: Option<doormat_oracles::KatSummary>,
 }
 
 /// A limit the spec states for a claim.
@@ -230,6 +234,7 @@ impl DesignAudit {
                 })
                 .collect(),
             observations,
+            kat: None,
         }
     }
 
@@ -248,12 +253,23 @@ impl DesignAudit {
         let mut out = Vec::new();
         for v in &self.vectors {
             for e in &v.expectations {
-                if !e.held && self.claims.contains(&e.property) {
+                if !e.held && self.claims.contains(&e.property) && !self.limited(&v.vector, &v.tags, e.property) {
                     out.push((v.vector.clone(), e.expected.clone()));
                 }
             }
         }
         out
+    }
+
+    /// Whether a limit the spec states covers `property` in this vector.
+    pub fn limited(&self, vector: &str, tags: &[String], property: Property) -> bool {
+        self.limits.iter().any(|l| {
+            l.property == property
+                && l.vectors.iter().any(|x| match x.strip_prefix("tag:") {
+                    Some(t) => tags.iter().any(|g| g == t),
+                    None => x == vector,
+                })
+        })
     }
 
     /// The stated limit covering a finding, if any.
@@ -268,9 +284,12 @@ impl DesignAudit {
         })
     }
 
-    /// Whether every claim held and every binding expectation was met.
+    /// Whether every claim held, every binding expectation was met and no
+    /// known-answer case failed.
     pub fn ok(&self) -> bool {
-        self.broken_claims().is_empty() && self.failed_expectations().is_empty()
+        self.broken_claims().is_empty()
+            && self.failed_expectations().is_empty()
+            && self.kat.as_ref().is_none_or(doormat_oracles::KatSummary::ok)
     }
 
     /// The summary of one property.

@@ -8,12 +8,19 @@
 //! randomness chose.
 
 pub mod audit;
+pub mod gate;
+pub mod junit;
 pub mod markdown;
 pub mod mermaid;
+pub mod sarif;
 pub mod scorecard;
+pub mod shard;
 
 pub use audit::{Claim, DesignAudit, PropertySummary, StatedLimit, SCHEMA_VERSION};
+pub use gate::{Gate, GateItem, GateKind};
+pub use junit::render_junit;
 pub use markdown::render_markdown;
+pub use sarif::render_sarif;
 pub use scorecard::render_scorecard;
 
 /// The JSON report (pretty, ending in a newline).

@@ -1,6 +1,7 @@
 //! The per-design Markdown report, written for a policy reader: the
 //! scorecard first, then each finding as one plain sentence with its
-//! evidence, then a table per vector, then what the audit cannot see.
+//! evidence, then a table per vector, then the known-answer tests of the
+//! primitives (when run), then what the audit cannot see.
 
 use crate::audit::{Claim, DesignAudit};
 use doormat_formats::Property;
@@ -227,9 +228,60 @@ This is not counted as a failure — the design told the user — but the user m
         }
     }
 
+    if let Some(k) = &a.kat {
+        known_answers(&mut s, k);
+    }
+
     let _ = writeln!(s, "## What this audit cannot see\n");
     for c in &a.cannot_see {
         let _ = writeln!(s, "- {c}");
     }
     s
+}
+
+/// The "Known-answer tests" section: counts per algorithm and expected
+/// result, then every failed case and every acceptable case whose flags the
+/// spec does not list.
+fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
+    let _ = writeln!(s, "## Known-answer tests\n");
+    let _ = writeln!(
+        s,
+        "The design's primitives against published test vectors ({}). A `valid` case must give the published answer, an `invalid` one must be refused, an `acceptable` one passes only when the spec lists one of its flags.\n",
+        k.files.iter().map(|f| format!("`{}`", cell(f))).collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(s, "| algorithm | expected | passed | failed | flags not listed | skipped |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for c in &k.counts {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&c.algorithm),
+            c.result,
+            c.passed,
+            c.failed,
+            c.unlisted,
+            c.skipped
+        );
+    }
+    s.push('\n');
+    for (title, list) in [("Failed", &k.failures), ("Acceptable, with flags the spec does not list", &k.unlisted)] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "{title}:\n");
+        for i in list {
+            let _ = writeln!(
+                s,
+                "- {} tcId {} ({}; expected {}; flags: {}): {} — {}",
+                cell(&i.algorithm),
+                i.tc_id,
+                cell(&i.file),
+                i.expected,
+                if i.flags.is_empty() { "none".to_owned() } else { i.flags.join(", ") },
+                if i.comment.is_empty() { "no comment" } else { i.comment.as_str() },
+                i.got
+            );
+        }
+        s.push('\n');
+    }
 }

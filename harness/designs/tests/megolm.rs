@@ -1,0 +1,442 @@
+//! The `megolm` design (vodozemac Megolm, room keys over Olm) through the
+//! adapter traits only: room keys first, then one ciphertext for many
+//! devices; rotation when a device leaves and after 100 messages; devices
+//! that join late read nothing earlier; the sender binding, replays,
+//! tampering and garbage refused; forks and exports; notices and
+//! verification; and what a seized state still holds.
+
+#![cfg(feature = "olm")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{addr, seed_for, Net};
+use doormat_engine::{Event, EventKind, ImplError, InEnvelope, Received, Sent};
+use doormat_formats::UserId;
+use std::collections::BTreeMap;
+
+const TEAM: &str = "team";
+const VERSION: u8 = 1;
+/// Second byte of a body: Olm pre-key and normal (room keys), Megolm.
+const KIND_PREKEY: u8 = 0;
+const KIND_GROUP: u8 = 2;
+
+fn net_of(devices: &[&str]) -> Net {
+    let mut net = Net::new("megolm");
+    for d in devices {
+        net.register(d);
+    }
+    net
+}
+
+fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
+    matches!(r, Err(ImplError::Rejected(_)))
+}
+
+fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
+    Event { kind, user: UserId::from(user), device: device.map(addr) }
+}
+
+/// The one Megolm envelope of a send.
+fn group_envelope(sent: &Sent) -> &doormat_engine::OutEnvelope {
+    let groups: Vec<_> = sent.envelopes.iter().filter(|e| e.body[1] == KIND_GROUP).collect();
+    assert_eq!(groups.len(), 1, "one Megolm envelope per send");
+    assert_eq!(sent.envelopes.last().map(|e| e.body[1]), Some(KIND_GROUP), "room keys come first");
+    groups[0]
+}
+
+/// The session id a Megolm envelope names.
+fn session_of(sent: &Sent) -> Vec<u8> {
+    group_envelope(sent).body[2..34].to_vec()
+}
+
+/// Devices that got a room key in this send.
+fn keyed(sent: &Sent) -> Vec<String> {
+    let mut to: Vec<String> = sent
+        .envelopes
+        .iter()
+        .filter(|e| e.body[1] != KIND_GROUP)
+        .map(|e| {
+            assert_eq!(e.to.len(), 1, "a room key goes to one device");
+            e.to[0].to_string()
+        })
+        .collect();
+    to.sort();
+    to
+}
+
+/// Hands every envelope of `sent` to every addressee, in order; what each
+/// device read (the Megolm plaintexts).
+fn deliver(net: &mut Net, from: &str, conversation: &str, sent: &Sent) -> BTreeMap<String, String> {
+    let mut read = BTreeMap::new();
+    for e in &sent.envelopes {
+        for to in &e.to {
+            let got: Received = net.recv(&to.to_string(), from, conversation, &e.body).unwrap();
+            assert_eq!(got.sender, Some(addr(from)));
+            match e.body[1] {
+                KIND_GROUP => {
+                    read.insert(to.to_string(), String::from_utf8(got.plaintext.unwrap()).unwrap());
+                }
+                _ => assert_eq!(got.plaintext, None, "a room key is a handshake"),
+            }
+        }
+    }
+    read
+}
+
+/// `from` sends `text` to `members` in `team` and everyone reads it.
+fn say(net: &mut Net, from: &str, members: &[&str], text: &str) -> Sent {
+    let sent = net.send(from, TEAM, members, text);
+    let read = deliver(net, from, TEAM, &sent);
+    assert!(read.values().all(|t| t == text), "{read:?}");
+    sent
+}
+
+fn try_read(device: &mut dyn doormat_engine::Device, from: &str, body: &[u8]) -> Result<Received, ImplError> {
+    device.decrypt(&InEnvelope { from: &addr(from), conversation: TEAM, body })
+}
+
+#[test]
+fn room_keys_first_then_one_ciphertext_for_every_device() {
+    let mut net = net_of(&["alice/phone", "alice/laptop", "bob/phone", "carol/phone", "carol/tablet"]);
+    let all = ["alice", "bob", "carol"];
+    let sent = net.send("alice/phone", TEAM, &all, "hello all");
+    assert_eq!(keyed(&sent), ["alice/laptop", "bob/phone", "carol/phone", "carol/tablet"]);
+    assert!(sent.envelopes[..4].iter().all(|e| e.body[0] == VERSION && e.body[1] == KIND_PREKEY));
+    let mut to: Vec<String> = group_envelope(&sent).to.iter().map(ToString::to_string).collect();
+    to.sort();
+    assert_eq!(to, ["alice/laptop", "bob/phone", "carol/phone", "carol/tablet"], "never to the sender");
+    let read = deliver(&mut net, "alice/phone", TEAM, &sent);
+    assert_eq!(read.len(), 4);
+    assert!(read.values().all(|t| t == "hello all"));
+    // The next message reuses the session: one envelope, no room key.
+    let again = net.send("alice/phone", TEAM, &all, "again");
+    assert_eq!(again.envelopes.len(), 1);
+    assert_eq!(session_of(&again), session_of(&sent));
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &again).len(), 4);
+    // Every device can write, each with its own session.
+    for from in ["carol/tablet", "bob/phone", "alice/laptop"] {
+        let sent = say(&mut net, from, &all, from);
+        assert_eq!(keyed(&sent).len(), 4, "{from}");
+        assert_ne!(session_of(&sent), session_of(&again));
+    }
+}
+
+#[test]
+fn out_of_order_delivery_within_a_session() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let members = ["alice", "bob"];
+    let sends: Vec<Sent> = (0..8).map(|i| net.send("alice/phone", TEAM, &members, &format!("m{i}"))).collect();
+    // The room key travels with the first; then any order.
+    for e in &sends[0].envelopes[..1] {
+        net.recv("bob/phone", "alice/phone", TEAM, &e.body).unwrap();
+    }
+    for i in [5, 1, 7, 0, 3, 2, 6, 4] {
+        let body = &group_envelope(&sends[i]).body;
+        let got = net.recv("bob/phone", "alice/phone", TEAM, body).unwrap();
+        assert_eq!(got.plaintext.as_deref(), Some(format!("m{i}").as_bytes()));
+    }
+}
+
+#[test]
+fn a_message_before_its_room_key_is_refused_and_read_after_it() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let first = net.send("alice/phone", TEAM, &["alice", "bob"], "first");
+    let second = net.send("alice/phone", TEAM, &["alice", "bob"], "second");
+    let early = net.recv("bob/phone", "alice/phone", TEAM, &group_envelope(&second).body);
+    assert!(is_rejected(&early), "no session yet: {early:?}");
+    deliver(&mut net, "alice/phone", TEAM, &first);
+    let got = net.recv("bob/phone", "alice/phone", TEAM, &group_envelope(&second).body).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"second"[..]));
+}
+
+#[test]
+fn removing_a_member_rotates_the_session_and_shuts_them_out() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
+    let first = say(&mut net, "alice/phone", &["alice", "bob", "carol"], "all three");
+    let mut carol = net.device("carol/phone").fork();
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "without carol");
+    assert_ne!(session_of(&sent), session_of(&first), "a new session once carol is gone");
+    assert_eq!(keyed(&sent), ["bob/phone"], "the new key goes to those who remain");
+    for e in &sent.envelopes {
+        assert!(!e.to.contains(&addr("carol/phone")));
+        assert!(is_rejected(&try_read(carol.as_mut(), "alice/phone", &e.body)), "carol reads nothing new");
+    }
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent)["bob/phone"], "without carol");
+    // Bob's own session, shared with carol, rotates too.
+    let bobs = say(&mut net, "bob/phone", &["alice", "bob"], "bob without carol");
+    assert!(is_rejected(&try_read(carol.as_mut(), "bob/phone", &group_envelope(&bobs).body)));
+}
+
+#[test]
+fn a_device_that_leaves_the_list_or_changes_keys_rotates_the_session() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "bob/laptop"]);
+    let members = ["alice", "bob"];
+    let first = say(&mut net, "alice/phone", &members, "to both of bob's");
+    net.directory.remove(&addr("bob/laptop"));
+    let sent = net.send("alice/phone", TEAM, &members, "laptop gone");
+    assert_eq!(sent.events, [event(EventKind::DeviceRemoved, "bob", Some("bob/laptop"))]);
+    assert_ne!(session_of(&sent), session_of(&first));
+    deliver(&mut net, "alice/phone", TEAM, &sent);
+    net.register_seeded("bob/phone", seed_for("bob/phone, re-installed"));
+    let sent2 = net.send("alice/phone", TEAM, &members, "new keys");
+    assert_eq!(sent2.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    assert_ne!(session_of(&sent2), session_of(&sent));
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent2)["bob/phone"], "new keys");
+}
+
+#[test]
+fn a_session_is_replaced_after_a_hundred_messages() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let members = ["alice", "bob"];
+    let first = say(&mut net, "alice/phone", &members, "0");
+    for i in 1..100 {
+        let sent = say(&mut net, "alice/phone", &members, &i.to_string());
+        assert_eq!(session_of(&sent), session_of(&first), "message {i}");
+    }
+    let sent = say(&mut net, "alice/phone", &members, "100");
+    assert_ne!(session_of(&sent), session_of(&first));
+    assert_eq!(keyed(&sent), ["bob/phone"]);
+}
+
+#[test]
+fn a_device_that_joins_later_reads_nothing_earlier() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let members = ["alice", "bob"];
+    let early: Vec<Sent> = (0..3).map(|i| say(&mut net, "alice/phone", &members, &format!("early {i}"))).collect();
+    net.register("bob/laptop");
+    let later = net.send("alice/phone", TEAM, &members, "later");
+    assert_eq!(later.events, [event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))]);
+    assert_eq!(keyed(&later), ["bob/laptop"], "the current session, from where it stands");
+    assert_eq!(session_of(&later), session_of(&early[0]), "joining does not rotate");
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &later)["bob/laptop"], "later");
+    for sent in &early {
+        let r = net.recv("bob/laptop", "alice/phone", TEAM, &group_envelope(sent).body);
+        assert!(is_rejected(&r), "{r:?}");
+    }
+}
+
+#[test]
+fn a_megolm_message_is_bound_to_the_device_that_shared_its_session() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
+    let all = ["alice", "bob", "carol"];
+    say(&mut net, "carol/phone", &all, "carol shares her key with bob");
+    let sent = net.send("alice/phone", TEAM, &all, "from alice");
+    deliver(&mut net, "alice/phone", TEAM, &Sent { envelopes: sent.envelopes[..2].to_vec(), events: vec![] });
+    let body = &group_envelope(&sent).body;
+    // The provider says carol sent alice's message.
+    assert!(is_rejected(&net.recv("bob/phone", "carol/phone", TEAM, body)));
+    // Or delivers it in another conversation.
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", "elsewhere", body)));
+    // Or claims alice's message comes under carol's session id.
+    let mut swapped = body.clone();
+    let carols = net.send("carol/phone", TEAM, &all, "carol again");
+    swapped[2..34].copy_from_slice(&session_of(&carols));
+    assert!(is_rejected(&net.recv("bob/phone", "carol/phone", TEAM, &swapped)));
+    let got = net.recv("bob/phone", "alice/phone", TEAM, body).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"from alice"[..]));
+}
+
+#[test]
+fn a_room_key_for_another_conversation_is_refused() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "hi");
+    let key = &sent.envelopes[0].body;
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", "other", key)));
+    deliver(&mut net, "alice/phone", TEAM, &sent);
+}
+
+#[test]
+fn replays_are_rejected() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let sent = say(&mut net, "alice/phone", &["alice", "bob"], "transfer 100");
+    for e in &sent.envelopes {
+        assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, &e.body)), "kind {}", e.body[1]);
+    }
+    say(&mut net, "alice/phone", &["alice", "bob"], "still fine");
+}
+
+#[test]
+fn tampered_envelopes_are_rejected() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "pay 10 euros");
+    for e in &sent.envelopes {
+        for i in 0..e.body.len() {
+            let mut flipped = e.body.clone();
+            flipped[i] ^= 1 << (i % 8);
+            let r = try_read(net.device("bob/phone").fork().as_mut(), "alice/phone", &flipped);
+            assert!(is_rejected(&r), "kind {}: bit {} of byte {i} flipped: {r:?}", e.body[1], i % 8);
+        }
+        for cut in 0..e.body.len() {
+            let r = try_read(net.device("bob/phone").fork().as_mut(), "alice/phone", &e.body[..cut]);
+            assert!(is_rejected(&r), "kind {}: cut to {cut}: {r:?}", e.body[1]);
+        }
+        net.recv("bob/phone", "alice/phone", TEAM, &e.body).unwrap();
+    }
+}
+
+#[test]
+fn garbage_never_panics_and_is_rejected() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    say(&mut net, "alice/phone", &["alice", "bob"], "warm up");
+    let mut x: u32 = 0x9e37_79b9;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for len in 0..300 {
+        let mut body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if len >= 2 {
+            body[0] = VERSION;
+            body[1] = (next() % 4) as u8;
+        }
+        let r = try_read(net.device("bob/phone").as_mut(), "alice/phone", &body);
+        assert!(is_rejected(&r), "{len} bytes gave {r:?}");
+    }
+    say(&mut net, "alice/phone", &["alice", "bob"], "still fine");
+}
+
+#[test]
+fn devices_that_are_not_addressed_cannot_decrypt() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
+    say(&mut net, "carol/phone", &["alice", "bob", "carol"], "carol knows everyone");
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "not for carol");
+    let mut outsider = net.design.create_device(&addr("outsider/device"), seed_for("outsider")).unwrap();
+    let mut carol = net.device("carol/phone").fork();
+    for e in &sent.envelopes {
+        assert!(is_rejected(&try_read(carol.as_mut(), "alice/phone", &e.body)));
+        assert!(is_rejected(&try_read(outsider.as_mut(), "alice/phone", &e.body)));
+    }
+    // The sender reads its own message (Matrix clients keep that session).
+    let own = try_read(net.device("alice/phone").fork().as_mut(), "alice/phone", &group_envelope(&sent).body);
+    assert_eq!(own.unwrap().plaintext.as_deref(), Some(&b"not for carol"[..]));
+}
+
+#[test]
+fn forks_and_exports_are_independent_copies() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let members = ["alice", "bob"];
+    let sent = net.send("alice/phone", TEAM, &members, "m1");
+    let mut fork = net.device("bob/phone").fork();
+    for e in &sent.envelopes {
+        try_read(fork.as_mut(), "alice/phone", &e.body).unwrap();
+    }
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent)["bob/phone"], "m1");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    assert_eq!(copy.export_state().unwrap(), state);
+    let next = net.send("alice/phone", TEAM, &members, "m2");
+    let body = &group_envelope(&next).body;
+    for d in [&mut fork, &mut copy] {
+        assert_eq!(try_read(d.as_mut(), "alice/phone", body).unwrap().plaintext.as_deref(), Some(&b"m2"[..]));
+    }
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &next)["bob/phone"], "m2");
+    let olm = Net::new("olm").design.create_device(&addr("bob/phone"), seed_for("x")).unwrap();
+    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), &olm.export_state().unwrap())));
+    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), b"[]")));
+}
+
+#[test]
+fn a_failed_decrypt_leaves_the_device_as_it_was() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "m");
+    let before = net.device("bob/phone").export_state().unwrap();
+    for e in &sent.envelopes {
+        let mut tampered = e.body.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 0x80;
+        assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, &tampered)));
+        assert!(is_rejected(&net.recv("bob/phone", "alice/phone", "elsewhere", &e.body)));
+    }
+    assert_eq!(net.device("bob/phone").export_state().unwrap(), before);
+    deliver(&mut net, "alice/phone", TEAM, &sent);
+    assert_ne!(net.device("bob/phone").export_state().unwrap(), before);
+}
+
+#[test]
+fn notices_come_with_the_send_that_shares_the_key() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
+    let sent = say(&mut net, "alice/phone", &["alice", "bob"], "just us");
+    assert_eq!(sent.events, [], "first contact is silent");
+    net.register("bob/ghost");
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "to all of bob");
+    assert_eq!(sent.events, [event(EventKind::DeviceAdded, "bob", Some("bob/ghost"))]);
+    assert_eq!(keyed(&sent), ["bob/ghost"]);
+    deliver(&mut net, "alice/phone", TEAM, &sent);
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob", "carol"], "welcome carol");
+    assert_eq!(sent.events, [event(EventKind::MemberAdded, "carol", None)]);
+    let got = net.recv("bob/phone", "alice/phone", TEAM, &group_envelope(&sent).body).unwrap();
+    assert_eq!(got.events, [event(EventKind::MemberAdded, "carol", None)]);
+    // A receiver learns of a new device of a known user from its room key.
+    net.register("alice/tablet");
+    let sent = net.send("alice/tablet", TEAM, &["alice", "bob", "carol"], "from my tablet");
+    let key = sent.envelopes.iter().find(|e| e.to == [addr("bob/phone")]).unwrap();
+    let got = net.recv("bob/phone", "alice/tablet", TEAM, &key.body).unwrap();
+    assert_eq!(got.events, [event(EventKind::DeviceAdded, "alice", Some("alice/tablet"))]);
+}
+
+#[test]
+fn a_verified_device_under_another_key_gets_no_room_key() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "bob/laptop"]);
+    let members = ["alice", "bob"];
+    say(&mut net, "alice/phone", &members, "hi");
+    let bob = net.directory[&addr("bob/phone")].identity.clone();
+    assert_eq!(net.device("alice/phone").verify(&addr("bob/phone"), &bob).unwrap(), []);
+    let (mut impostor, bundle) = net.impostor("bob/phone", "impostor");
+    let mut entries = net.entries("alice/phone", &members);
+    Net::substitute(&mut entries, "bob/phone", &bundle);
+    let sent = net.send_to("alice/phone", TEAM, &members, &entries, "not for the impostor").unwrap();
+    assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    assert_eq!(keyed(&sent), ["bob/laptop"], "skipped: and the session rotated without it");
+    assert_eq!(group_envelope(&sent).to, [addr("bob/laptop")]);
+    for e in &sent.envelopes {
+        assert!(try_read(impostor.as_mut(), "alice/phone", &e.body).is_err());
+    }
+    // And messages from an impostor at a verified address are refused.
+    let alice = net.directory[&addr("alice/phone")].identity.clone();
+    net.device("bob/phone").verify(&addr("alice/phone"), &alice).unwrap();
+    let (mut fake_alice, _) = net.impostor("alice/phone", "fake alice");
+    let members_ids = common::users(&members);
+    let recipients = net.entries("alice/phone", &members);
+    let req = doormat_engine::EncryptRequest {
+        conversation: TEAM,
+        group: true,
+        members: &members_ids,
+        recipients: &recipients,
+        plaintext: b"trust me",
+    };
+    let forged = fake_alice.encrypt(&req).unwrap();
+    let key = forged.envelopes.iter().find(|e| e.to == [addr("bob/phone")]).unwrap();
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, &key.body)));
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, &group_envelope(&forged).body)));
+}
+
+/// What the spec's "partial forward secrecy" says, shown: a seized state
+/// refuses the messages its device already read only because of the replay
+/// record; without that record the same keys open them.
+#[test]
+fn a_seized_state_still_holds_the_keys_to_earlier_messages() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let members = ["alice", "bob"];
+    let early: Vec<Sent> = (0..3).map(|i| say(&mut net, "alice/phone", &members, &format!("early {i}"))).collect();
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    for sent in &early {
+        assert!(is_rejected(&try_read(copy.as_mut(), "alice/phone", &group_envelope(sent).body)), "a replay");
+    }
+    let mut json: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    for pair in json["inbound"].as_array_mut().unwrap() {
+        pair[1]["indices"] = serde_json::json!([]);
+    }
+    let mut forgetful = net.design.import_device(&addr("bob/phone"), &serde_json::to_vec(&json).unwrap()).unwrap();
+    for (i, sent) in early.iter().enumerate() {
+        let got = try_read(forgetful.as_mut(), "alice/phone", &group_envelope(sent).body).unwrap();
+        assert_eq!(got.plaintext, Some(format!("early {i}").into_bytes()));
+    }
+    // No healing within a session: the copy reads what alice sends next.
+    let later = say(&mut net, "alice/phone", &members, "later");
+    let got = try_read(copy.as_mut(), "alice/phone", &group_envelope(&later).body).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"later"[..]));
+}

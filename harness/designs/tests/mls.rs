@@ -1,0 +1,623 @@
+//! The `mls` design through the adapter traits only: one-to-one and group
+//! delivery, members and devices added and removed (with the notices every
+//! member shows), a provider-served ghost device, verification, tampering and
+//! replay, out-of-order delivery across a Commit, groups created
+//! concurrently, forks, state export, healing after a seizure, determinism,
+//! and garbage that must never make it panic.
+
+#![cfg(feature = "mls")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{addr, seed_for, users, Net};
+use doormat_engine::{DirectoryEntry, Event, EventKind, ImplError, InEnvelope, Sent};
+use doormat_formats::UserId;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use std::collections::BTreeMap;
+
+const AB: &str = "alice+bob";
+const ALICE_BOB: &[&str] = &["alice", "bob"];
+const TEAM: &str = "team";
+const TRIO: &[&str] = &["alice", "bob", "carol"];
+
+fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
+    Event { kind, user: UserId::from(user), device: device.map(addr) }
+}
+
+fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
+    matches!(r, Err(ImplError::Rejected(_)))
+}
+
+/// What one device got from one send: the text it read, if any, and every
+/// notice it showed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Got {
+    text: Option<String>,
+    events: Vec<Event>,
+}
+
+/// Hands every envelope of `sent` to each of its addressees, in order; what
+/// each device got. Panics on any refusal.
+fn deliver(net: &mut Net, from: &str, conversation: &str, sent: &Sent) -> BTreeMap<String, Got> {
+    let mut out: BTreeMap<String, Got> = BTreeMap::new();
+    for e in &sent.envelopes {
+        for to in &e.to {
+            let to = to.to_string();
+            let got = net
+                .recv(&to, from, conversation, &e.body)
+                .unwrap_or_else(|err| panic!("{to} refused an envelope from {from}: {err}"));
+            let slot = out.entry(to).or_default();
+            slot.events.extend(got.events);
+            if let Some(p) = got.plaintext {
+                assert_eq!(got.sender, Some(addr(from)), "the sender must be authenticated");
+                assert!(slot.text.is_none(), "one send must be read once");
+                slot.text = Some(String::from_utf8(p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `from` sends `text` to the devices of `members` and every addressee gets
+/// it at once; what each got.
+fn say(net: &mut Net, from: &str, conversation: &str, members: &[&str], text: &str) -> BTreeMap<String, Got> {
+    let sent = net.send(from, conversation, members, text);
+    deliver(net, from, conversation, &sent)
+}
+
+/// The devices that read `text`, sorted.
+fn readers(got: &BTreeMap<String, Got>, text: &str) -> Vec<String> {
+    got.iter().filter(|(_, g)| g.text.as_deref() == Some(text)).map(|(d, _)| d.clone()).collect()
+}
+
+/// The group id an envelope body names (`"DMLS" || version || len || id`).
+fn group_of(body: &[u8]) -> Vec<u8> {
+    let len = u32::from_be_bytes(body[5..9].try_into().unwrap()) as usize;
+    body[9..9 + len].to_vec()
+}
+
+/// The body of the application message (the last envelope) of a send.
+fn app_body(sent: &Sent) -> Vec<u8> {
+    sent.envelopes.last().unwrap().body.clone()
+}
+
+fn trio() -> Net {
+    let mut net = Net::new("mls");
+    for d in ["alice/phone", "bob/phone", "carol/phone"] {
+        net.register(d);
+    }
+    net
+}
+
+#[test]
+fn one_to_one_delivers_both_ways_over_many_turns() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    for round in 0..30 {
+        for i in 0..=round % 3 {
+            let text = format!("a{round}.{i}");
+            let got = say(&mut net, "alice/phone", AB, ALICE_BOB, &text);
+            assert_eq!(readers(&got, &text), ["bob/phone"]);
+        }
+        let text = format!("b{round}");
+        let got = say(&mut net, "bob/phone", AB, ALICE_BOB, &text);
+        assert_eq!(readers(&got, &text), ["alice/phone"]);
+    }
+}
+
+#[test]
+fn a_first_message_is_a_welcome_then_the_message_and_later_turns_carry_a_commit() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    let first = net.send("alice/phone", AB, ALICE_BOB, "hello");
+    assert_eq!(first.envelopes.len(), 2, "a Welcome, then the message");
+    let welcome = net.recv("bob/phone", "alice/phone", AB, &first.envelopes[0].body).unwrap();
+    assert_eq!(welcome.plaintext, None);
+    assert!(welcome.events.is_empty(), "joining a conversation for the first time shows nothing");
+    let msg = net.recv("bob/phone", "alice/phone", AB, &first.envelopes[1].body).unwrap();
+    assert_eq!(msg.plaintext.as_deref(), Some(b"hello".as_slice()));
+    // Bob answers: having received, he updates his leaf (a Commit first).
+    let reply = net.send("bob/phone", AB, ALICE_BOB, "hi");
+    assert_eq!(reply.envelopes.len(), 2, "a Commit, then the message");
+    assert!(reply.envelopes.iter().all(|e| e.to == [addr("alice/phone")]));
+    let got = deliver(&mut net, "bob/phone", AB, &reply);
+    assert_eq!(readers(&got, "hi"), ["alice/phone"]);
+    // Nothing in the provider's bytes is plaintext.
+    for e in first.envelopes.iter().chain(&reply.envelopes) {
+        assert!(!e.body.windows(5).any(|w| w == b"hello"));
+        assert!(e.body.starts_with(b"DMLS"));
+    }
+}
+
+#[test]
+fn a_group_with_several_devices_reaches_every_other_device() {
+    let mut net = Net::new("mls");
+    for d in ["alice/phone", "alice/laptop", "bob/phone", "carol/phone", "carol/tablet"] {
+        net.register(d);
+    }
+    let all = ["alice/laptop", "alice/phone", "bob/phone", "carol/phone", "carol/tablet"];
+    for (round, from) in ["alice/phone", "carol/tablet", "bob/phone", "alice/laptop", "alice/phone"].iter().enumerate()
+    {
+        let text = format!("round {round}");
+        let got = say(&mut net, from, TEAM, TRIO, &text);
+        let want: Vec<&str> = all.iter().copied().filter(|d| d != from).collect();
+        assert_eq!(readers(&got, &text), want, "sent by {from}");
+    }
+}
+
+#[test]
+fn an_added_member_is_shown_to_every_member_and_reads_only_what_follows() {
+    let mut net = trio();
+    net.register("dave/phone");
+    say(&mut net, "alice/phone", TEAM, TRIO, "before");
+    say(&mut net, "bob/phone", TEAM, TRIO, "reply");
+    let old = net.send("carol/phone", TEAM, TRIO, "still before");
+    deliver(&mut net, "carol/phone", TEAM, &old);
+
+    let quad = ["alice", "bob", "carol", "dave"];
+    let sent = net.send("alice/phone", TEAM, &quad, "dave is here");
+    let added = event(EventKind::MemberAdded, "dave", None);
+    assert!(sent.events.contains(&added), "the sender is shown the add: {:?}", sent.events);
+    let got = deliver(&mut net, "alice/phone", TEAM, &sent);
+    assert_eq!(readers(&got, "dave is here"), ["bob/phone", "carol/phone", "dave/phone"]);
+    for member in ["bob/phone", "carol/phone"] {
+        assert!(got[member].events.contains(&added), "{member} must be shown the add: {:?}", got[member].events);
+    }
+    assert!(got["dave/phone"].events.is_empty(), "a joiner's first sight shows nothing");
+    // Dave cannot read what was sent before he joined.
+    assert!(is_rejected(&net.recv("dave/phone", "carol/phone", TEAM, &app_body(&old))));
+    let got = say(&mut net, "dave/phone", TEAM, &quad, "hello all");
+    assert_eq!(readers(&got, "hello all"), ["alice/phone", "bob/phone", "carol/phone"]);
+}
+
+#[test]
+fn a_removed_member_reads_nothing_sent_after_the_removal() {
+    let mut net = trio();
+    say(&mut net, "alice/phone", TEAM, TRIO, "all three");
+    say(&mut net, "carol/phone", TEAM, TRIO, "carol speaks");
+    let sent = net.send("bob/phone", TEAM, ALICE_BOB, "carol is gone");
+    let removed = event(EventKind::MemberRemoved, "carol", None);
+    assert!(sent.events.contains(&removed), "{:?}", sent.events);
+    // Carol gets the Commit that removes her, and no envelope of the message.
+    let to_carol: Vec<_> = sent.envelopes.iter().filter(|e| e.to.contains(&addr("carol/phone"))).collect();
+    assert_eq!(to_carol.len(), 1);
+    let got = deliver(&mut net, "bob/phone", TEAM, &sent);
+    assert_eq!(readers(&got, "carol is gone"), ["alice/phone"]);
+    assert!(got["alice/phone"].events.contains(&removed));
+    assert_eq!(got["carol/phone"].text, None);
+    // Even handed the application message, carol's device cannot read it,
+    // nor anything later.
+    assert!(is_rejected(&net.recv("carol/phone", "bob/phone", TEAM, &app_body(&sent))));
+    let later = net.send("alice/phone", TEAM, ALICE_BOB, "just us");
+    for e in &later.envelopes {
+        let r = net.device("carol/phone").fork().decrypt(&InEnvelope {
+            from: &addr("alice/phone"),
+            conversation: TEAM,
+            body: &e.body,
+        });
+        assert!(r.map_or(true, |r| r.plaintext.is_none()), "carol read a message sent after her removal");
+    }
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", TEAM, &later), "just us"), ["bob/phone"]);
+}
+
+#[test]
+fn a_removed_device_still_reads_what_was_sent_while_it_was_a_member() {
+    let mut net = trio();
+    say(&mut net, "alice/phone", TEAM, TRIO, "hello");
+    say(&mut net, "carol/phone", TEAM, TRIO, "hi");
+    // Bob writes to all three; the provider holds it.
+    let held = net.send("bob/phone", TEAM, TRIO, "held for carol");
+    deliver(&mut net, "bob/phone", TEAM, &held.only("alice/phone"));
+    // Alice removes carol; carol learns it, then gets the held message.
+    let removal = net.send("alice/phone", TEAM, ALICE_BOB, "without carol");
+    deliver(&mut net, "alice/phone", TEAM, &removal);
+    let got = deliver(&mut net, "bob/phone", TEAM, &held.only("carol/phone"));
+    assert_eq!(got["carol/phone"].text.as_deref(), Some("held for carol"));
+}
+
+#[test]
+fn a_ghost_device_the_provider_serves_is_shown_to_everyone_and_its_owner_removes_it() {
+    let mut net = trio();
+    say(&mut net, "alice/phone", TEAM, TRIO, "one");
+    say(&mut net, "bob/phone", TEAM, TRIO, "two");
+    // The provider lists an extra device for bob, to everyone but bob.
+    net.register("bob/ghost");
+    let to_alice = net.entries("alice/phone", TRIO);
+    assert!(to_alice.iter().any(|e| e.device == addr("bob/ghost")));
+    let sent = net.send_to("alice/phone", TEAM, TRIO, &to_alice, "the plan").unwrap();
+    let ghost = event(EventKind::DeviceAdded, "bob", Some("bob/ghost"));
+    assert!(sent.events.contains(&ghost), "the sender must be told: {:?}", sent.events);
+    let got = deliver(&mut net, "alice/phone", TEAM, &sent);
+    for member in ["bob/phone", "carol/phone"] {
+        assert!(got[member].events.contains(&ghost), "{member} must be told: {:?}", got[member].events);
+    }
+    assert_eq!(readers(&got, "the plan"), ["bob/ghost", "bob/phone", "carol/phone"], "visible, but read");
+    // Bob is not served the ghost: his next send removes it, and says so.
+    let to_bob: Vec<DirectoryEntry> =
+        net.entries("bob/phone", TRIO).into_iter().filter(|e| e.device != addr("bob/ghost")).collect();
+    let sent = net.send_to("bob/phone", TEAM, TRIO, &to_bob, "not my device").unwrap();
+    assert!(sent.events.contains(&event(EventKind::DeviceRemoved, "bob", Some("bob/ghost"))), "{:?}", sent.events);
+    let got = deliver(&mut net, "bob/phone", TEAM, &sent);
+    assert_eq!(readers(&got, "not my device"), ["alice/phone", "carol/phone"]);
+}
+
+#[test]
+fn a_verified_contact_is_never_added_under_another_key() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    let bob_identity = net.directory[&addr("bob/phone")].identity.clone();
+    assert!(net.device("alice/phone").verify(&addr("bob/phone"), &bob_identity).unwrap().is_empty());
+    let (_impostor, fake) = net.impostor("bob/phone", "impostor");
+    let mut entries = net.entries("alice/phone", ALICE_BOB);
+    Net::substitute(&mut entries, "bob/phone", &fake);
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "secret").unwrap();
+    assert!(sent.envelopes.is_empty(), "nothing may go to the impostor");
+    assert!(sent.events.contains(&event(EventKind::IdentityChanged, "bob", Some("bob/phone"))));
+    // The real keys still work.
+    let got = say(&mut net, "alice/phone", AB, ALICE_BOB, "to the real bob");
+    assert_eq!(readers(&got, "to the real bob"), ["bob/phone"]);
+}
+
+#[test]
+fn a_key_served_for_a_member_already_in_the_group_is_shown_and_not_used() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "hi");
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "hello");
+    let (mut impostor, fake) = net.impostor("bob/phone", "impostor");
+    let mut entries = net.entries("alice/phone", ALICE_BOB);
+    Net::substitute(&mut entries, "bob/phone", &fake);
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "still bob?").unwrap();
+    assert!(sent.events.contains(&event(EventKind::IdentityChanged, "bob", Some("bob/phone"))));
+    for e in &sent.envelopes {
+        let r = impostor.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &e.body });
+        assert!(r.map_or(true, |r| r.plaintext.is_none()), "the impostor read the message");
+    }
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &sent), "still bob?"), ["bob/phone"]);
+    // The warning stays while the directory disagrees with the group.
+    let again = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "again").unwrap();
+    assert!(again.events.contains(&event(EventKind::IdentityChanged, "bob", Some("bob/phone"))));
+    // Back to the real key: shown once more (it changed back), then quiet.
+    let back = net.send("alice/phone", AB, ALICE_BOB, "honest directory");
+    assert_eq!(back.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    let quiet = net.send("alice/phone", AB, ALICE_BOB, "and again");
+    assert!(quiet.events.is_empty(), "{:?}", quiet.events);
+}
+
+#[test]
+fn tampered_truncated_misrouted_and_replayed_envelopes_are_refused() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    net.register("carol/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "first");
+    let sent = net.send("bob/phone", AB, ALICE_BOB, "pay 10 euros");
+    let (from, to) = (addr("bob/phone"), addr("alice/phone"));
+    let try_on_fork = |net: &mut Net, conversation: &str, who: &str, body: &[u8]| {
+        net.device("alice/phone").fork().decrypt(&InEnvelope { from: &addr(who), conversation, body })
+    };
+    for e in &sent.envelopes {
+        for i in (0..e.body.len()).step_by(3) {
+            let mut flipped = e.body.clone();
+            flipped[i] ^= 1 << (i % 8);
+            let r = try_on_fork(&mut net, AB, "bob/phone", &flipped);
+            assert!(r.map_or(true, |r| r.plaintext.is_none()), "byte {i} flipped was read");
+        }
+        for cut in (0..e.body.len()).step_by(5) {
+            assert!(is_rejected(&try_on_fork(&mut net, AB, "bob/phone", &e.body[..cut])), "cut to {cut}");
+        }
+        let mut longer = e.body.clone();
+        longer.push(0);
+        assert!(is_rejected(&try_on_fork(&mut net, AB, "bob/phone", &longer)));
+        // Another conversation, or another claimed sender.
+        assert!(is_rejected(&try_on_fork(&mut net, "alice+carol", "bob/phone", &e.body)));
+    }
+    let app = app_body(&sent);
+    assert!(is_rejected(&try_on_fork(&mut net, AB, "carol/phone", &app)), "a message claimed by another sender");
+    let got = deliver(&mut net, "bob/phone", AB, &sent);
+    assert_eq!(got[&to.to_string()].text.as_deref(), Some("pay 10 euros"));
+    // Replays: the message is refused, a repeated handshake reads nothing.
+    assert!(is_rejected(&net.recv("alice/phone", "bob/phone", AB, &app)));
+    for e in &sent.envelopes {
+        let again = net.device("alice/phone").decrypt(&InEnvelope { from: &from, conversation: AB, body: &e.body });
+        assert!(again.map_or(true, |r| r.plaintext.is_none()));
+    }
+}
+
+#[test]
+fn messages_delivered_out_of_order_across_a_commit_are_read() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "m1");
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "m2");
+    // Alice's turn: m3 carries her update Commit; m3..m5 are held, and
+    // delivered last first.
+    let held: Vec<(String, Sent)> =
+        ["m3", "m4", "m5"].iter().map(|t| (t.to_string(), net.send("alice/phone", AB, ALICE_BOB, t))).collect();
+    assert!(held[0].1.envelopes.len() > 1, "m3 carries a Commit");
+    for (text, sent) in held.iter().rev() {
+        let got = deliver(&mut net, "alice/phone", AB, sent);
+        assert_eq!(got["bob/phone"].text.as_deref(), Some(text.as_str()));
+    }
+}
+
+#[test]
+fn a_member_behind_by_several_commits_catches_up_from_the_next_message() {
+    let mut net = trio();
+    net.register("dave/phone");
+    say(&mut net, "alice/phone", TEAM, TRIO, "hello");
+    // Two Commits carol does not get: alice adds dave, bob removes him.
+    let quad = ["alice", "bob", "carol", "dave"];
+    let add = net.send("alice/phone", TEAM, &quad, "dave joins");
+    for d in ["bob/phone", "dave/phone"] {
+        deliver(&mut net, "alice/phone", TEAM, &add.only(d));
+    }
+    let remove = net.send("bob/phone", TEAM, TRIO, "dave leaves");
+    for d in ["alice/phone", "dave/phone"] {
+        deliver(&mut net, "bob/phone", TEAM, &remove.only(d));
+    }
+    // Alice's next message carries both Commits for carol.
+    let next = net.send("alice/phone", TEAM, TRIO, "catch up");
+    let got = deliver(&mut net, "alice/phone", TEAM, &next);
+    assert_eq!(readers(&got, "catch up"), ["bob/phone", "carol/phone"]);
+    assert!(got["carol/phone"].events.contains(&event(EventKind::MemberAdded, "dave", None)));
+    assert!(got["carol/phone"].events.contains(&event(EventKind::MemberRemoved, "dave", None)));
+    // The messages of the earlier epochs still read when they arrive late.
+    assert_eq!(
+        deliver(&mut net, "alice/phone", TEAM, &add.only("carol/phone"))["carol/phone"].text.as_deref(),
+        Some("dave joins")
+    );
+    assert_eq!(
+        deliver(&mut net, "bob/phone", TEAM, &remove.only("carol/phone"))["carol/phone"].text.as_deref(),
+        Some("dave leaves")
+    );
+}
+
+#[test]
+fn members_writing_at_once_do_not_fork_the_group() {
+    let mut net = trio();
+    for round in 0..6 {
+        for from in ["alice/phone", "bob/phone", "carol/phone", "alice/phone"] {
+            say(&mut net, from, TEAM, TRIO, &format!("{from} {round}"));
+        }
+        // Bob and carol have both heard from alice since they last updated.
+        // Carol's next message is held while bob writes; then it arrives.
+        // Had both updated, their two Commits for one epoch would fork the
+        // group (RFC 9420 §14).
+        let held = net.send("carol/phone", TEAM, TRIO, "held");
+        let got = say(&mut net, "bob/phone", TEAM, TRIO, "meanwhile");
+        assert_eq!(readers(&got, "meanwhile"), ["alice/phone", "carol/phone"], "round {round}");
+        let got = deliver(&mut net, "carol/phone", TEAM, &held);
+        assert_eq!(readers(&got, "held"), ["alice/phone", "bob/phone"], "round {round}");
+    }
+}
+
+#[test]
+fn a_welcome_held_back_is_repeated_with_later_messages() {
+    let mut net = trio();
+    let first = net.send("alice/phone", TEAM, TRIO, "first");
+    let second = net.send("alice/phone", TEAM, TRIO, "second");
+    // The second message arrives first, and still reads.
+    let got = deliver(&mut net, "alice/phone", TEAM, &second);
+    assert_eq!(readers(&got, "second"), ["bob/phone", "carol/phone"]);
+    let got = deliver(&mut net, "alice/phone", TEAM, &first);
+    assert_eq!(readers(&got, "first"), ["bob/phone", "carol/phone"]);
+}
+
+#[test]
+fn devices_that_start_a_conversation_at_once_read_each_other_and_converge() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    let a = net.send("alice/phone", AB, ALICE_BOB, "from alice");
+    let b = net.send("bob/phone", AB, ALICE_BOB, "from bob");
+    assert_ne!(group_of(&app_body(&a)), group_of(&app_body(&b)), "two groups");
+    assert_eq!(deliver(&mut net, "alice/phone", AB, &a)["bob/phone"].text.as_deref(), Some("from alice"));
+    assert_eq!(deliver(&mut net, "bob/phone", AB, &b)["alice/phone"].text.as_deref(), Some("from bob"));
+    let a2 = net.send("alice/phone", AB, ALICE_BOB, "again");
+    let b2 = net.send("bob/phone", AB, ALICE_BOB, "again too");
+    assert_eq!(group_of(&app_body(&a2)), group_of(&app_body(&b2)), "both send in the same group");
+    assert_eq!(deliver(&mut net, "alice/phone", AB, &a2)["bob/phone"].text.as_deref(), Some("again"));
+    assert_eq!(deliver(&mut net, "bob/phone", AB, &b2)["alice/phone"].text.as_deref(), Some("again too"));
+}
+
+#[test]
+fn the_last_resort_key_package_adds_a_device_when_no_one_time_one_is_served() {
+    let mut net = Net::new("mls");
+    net.serve_one_time = false;
+    net.register("alice/phone");
+    net.register("bob/phone");
+    let got = say(&mut net, "alice/phone", AB, ALICE_BOB, "hello");
+    assert_eq!(readers(&got, "hello"), ["bob/phone"]);
+    // A served item that is not a KeyPackage of that device adds nothing.
+    let mut entries = net.entries("alice/phone", &["alice", "carol"]);
+    net.register("carol/phone");
+    entries = net.entries("alice/phone", &["alice", "carol"]).into_iter().chain(entries).collect();
+    for e in &mut entries {
+        e.prekey = b"not a key package".to_vec();
+        e.one_time = None;
+    }
+    let sent = net.send_to("alice/phone", "alice+carol", &["alice", "carol"], &entries, "nobody").unwrap();
+    assert!(sent.envelopes.is_empty());
+}
+
+#[test]
+fn forks_are_independent_of_the_device() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "hello");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "once");
+    let body = app_body(&sent);
+    let env = InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &body };
+    let mut fork = net.device("bob/phone").fork();
+    assert_eq!(fork.decrypt(&env).unwrap().plaintext.as_deref(), Some(b"once".as_slice()));
+    // The fork used the message key; the device still has it.
+    assert_eq!(net.device("bob/phone").decrypt(&env).unwrap().plaintext.as_deref(), Some(b"once".as_slice()));
+    assert!(is_rejected(&fork.decrypt(&env)));
+    assert!(is_rejected(&net.device("bob/phone").decrypt(&env)));
+    // A fork that moves on does not move the device.
+    let mut fork = net.device("bob/phone").fork();
+    let reply = {
+        let entries = net.entries("bob/phone", ALICE_BOB);
+        let members = users(ALICE_BOB);
+        let req = doormat_engine::EncryptRequest {
+            conversation: AB,
+            group: false,
+            members: &members,
+            recipients: &entries,
+            plaintext: b"from the fork",
+        };
+        fork.encrypt(&req).unwrap()
+    };
+    assert!(reply.envelopes.len() > 1, "the fork committed an update");
+    let got = say(&mut net, "bob/phone", AB, ALICE_BOB, "from bob");
+    assert_eq!(readers(&got, "from bob"), ["alice/phone"], "the device's own update is unaffected by the fork's");
+}
+
+#[test]
+fn an_exported_state_imports_as_the_same_device() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "hello");
+    let state = net.device("bob/phone").export_state().unwrap();
+    assert_eq!(state, net.device("bob/phone").export_state().unwrap(), "export is deterministic");
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    assert_eq!(copy.export_state().unwrap(), state, "import then export gives the same state");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "both read this");
+    let body = app_body(&sent);
+    let env = InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &body };
+    assert_eq!(copy.decrypt(&env).unwrap().plaintext.as_deref(), Some(b"both read this".as_slice()));
+    assert_eq!(
+        net.recv("bob/phone", "alice/phone", AB, &body).unwrap().plaintext.as_deref(),
+        Some(b"both read this".as_slice())
+    );
+    for bad in [b"".as_slice(), b"{}", b"not json", &state[..state.len() / 2]] {
+        assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), bad)));
+    }
+    // Another design's state is refused.
+    let ratchet = doormat_designs::builtin("ratchet").unwrap();
+    let other = ratchet.create_device(&addr("bob/phone"), seed_for("x")).unwrap().export_state().unwrap();
+    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), &other)));
+}
+
+#[test]
+fn a_seized_copy_cannot_read_the_past_and_falls_out_once_the_device_updates() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "one");
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "two");
+    let before = net.send("alice/phone", AB, ALICE_BOB, "three");
+    deliver(&mut net, "alice/phone", AB, &before);
+    let seized = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &seized).unwrap();
+    // Forward secrecy: what bob read is gone from the copy.
+    let old = InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &app_body(&before) };
+    assert!(is_rejected(&copy.fork().decrypt(&old)));
+    // The copy still follows alice until bob updates with fresh entropy.
+    let four = net.send("alice/phone", AB, ALICE_BOB, "four");
+    for e in &four.envelopes {
+        copy.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &e.body }).unwrap();
+    }
+    deliver(&mut net, "alice/phone", AB, &four);
+    net.device("bob/phone").add_entropy(&[42; 32]);
+    let update = net.send("bob/phone", AB, ALICE_BOB, "five");
+    assert!(update.envelopes.len() > 1, "bob updates his leaf");
+    deliver(&mut net, "bob/phone", AB, &update);
+    let six = net.send("alice/phone", AB, ALICE_BOB, "six");
+    for e in &six.envelopes {
+        let r = copy.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &e.body });
+        assert!(r.map_or(true, |r| r.plaintext.is_none()), "the seized copy read a message after bob healed");
+    }
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &six), "six"), ["bob/phone"]);
+}
+
+#[test]
+fn the_same_seeds_give_the_same_bytes() {
+    let run = || {
+        let mut net = trio();
+        let a = net.send("alice/phone", TEAM, TRIO, "same");
+        deliver(&mut net, "alice/phone", TEAM, &a);
+        let b = net.send("bob/phone", TEAM, TRIO, "same");
+        (a, b)
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn garbage_is_refused_and_never_panics() {
+    let mut net = trio();
+    say(&mut net, "alice/phone", TEAM, TRIO, "hello");
+    let sent = net.send("bob/phone", TEAM, TRIO, "valid");
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let outsider = net.design.create_device(&addr("eve/phone"), seed_for("eve")).unwrap();
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for len in [0usize, 1, 4, 5, 9, 40, 200, 1000] {
+        let mut b = vec![0u8; len];
+        rng.fill_bytes(&mut b);
+        inputs.push(b.clone());
+        let mut framed = b"DMLS\x01".to_vec();
+        framed.extend(&b);
+        inputs.push(framed);
+    }
+    // Valid frames with random MLS messages, and valid envelopes with random
+    // bytes changed.
+    for e in &sent.envelopes {
+        for _ in 0..40 {
+            let mut b = e.body.clone();
+            for _ in 0..1 + rng.next_u32() % 4 {
+                let i = rng.next_u32() as usize % b.len();
+                b[i] = rng.next_u32() as u8;
+            }
+            inputs.push(b);
+        }
+    }
+    let gid = group_of(&app_body(&sent));
+    for len in [0usize, 3, 60, 500] {
+        let mut junk = vec![0u8; len];
+        rng.fill_bytes(&mut junk);
+        let mut b = b"DMLS\x01".to_vec();
+        b.extend((gid.len() as u32).to_be_bytes());
+        b.extend(&gid);
+        b.push(1);
+        b.extend((junk.len() as u32).to_be_bytes());
+        b.extend(&junk);
+        inputs.push(b);
+    }
+    for body in &inputs {
+        for device in [net.device("alice/phone").fork(), outsider.fork()] {
+            let mut device = device;
+            let r = device.decrypt(&InEnvelope { from: &addr("bob/phone"), conversation: TEAM, body });
+            assert!(r.map_or(true, |r| r.plaintext.is_none()), "garbage was read");
+        }
+    }
+    // The real envelopes still read.
+    assert_eq!(readers(&deliver(&mut net, "bob/phone", TEAM, &sent), "valid"), ["alice/phone", "carol/phone"]);
+}
+
+/// Keeps only the envelopes (or the addressees) of a send for one device.
+trait Only {
+    fn only(&self, device: &str) -> Sent;
+}
+
+impl Only for Sent {
+    fn only(&self, device: &str) -> Sent {
+        let d = addr(device);
+        let envelopes = self
+            .envelopes
+            .iter()
+            .filter(|e| e.to.contains(&d))
+            .map(|e| doormat_engine::OutEnvelope { to: vec![d.clone()], body: e.body.clone() })
+            .collect();
+        Sent { envelopes, events: Vec::new() }
+    }
+}

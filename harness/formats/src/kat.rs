@@ -1,0 +1,414 @@
+//! Known-answer vectors for primitives (`vectors/kat/*.yaml`), in the shape
+//! of Project Wycheproof's JSON files, which are accepted as they are.
+//!
+//! A file names its `algorithm` and holds `testGroups`, each with its
+//! parameters (`keySize`, `ivSize`, `tagSize`, `curve`, `publicKey`) and its
+//! `tests`. A test has a `tcId`, a `comment`, `flags`, an expected `result`
+//! (`valid`, `invalid`, `acceptable`) and the algorithm's fields in hex.
+//!
+//! **Unknown fields are accepted and ignored**, unlike in specs and
+//! vectors: upstream Wycheproof files carry many fields doormat does not use
+//! (`schema`, `numberOfTests`, `source`, `publicKeyDer`, `publicKeyPem`,
+//! `publicKeyJwk`, ...) and add more between versions, and a file that
+//! parses today must parse after an update. A typo cannot hide a case's
+//! data: every field an algorithm needs is required, so `tga:` for `tag:`
+//! is still an error. The names of the ignored keys are kept in
+//! [`KatFile::ignored`] so a tool can show them.
+//!
+//! **Invariant:** parsing goes through [`crate::yaml::parse`] (YAML is a
+//! superset of JSON); hex is decoded here, so a [`KatFile`] holds bytes only.
+
+use crate::error::LoadError;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The algorithm families doormat has primitives for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KatAlgorithm {
+    /// `XDH` (the group's `curve` says which; doormat runs `curve25519`).
+    Xdh,
+    /// `EDDSA` (the group's `publicKey.curve` says which; doormat runs `edwards25519`).
+    EdDsa,
+    /// `CHACHA20-POLY1305`.
+    ChaCha20Poly1305,
+    /// `AES-GCM` (the group's `keySize` says which; doormat runs 256).
+    AesGcm,
+    /// `HKDF-SHA-256`.
+    HkdfSha256,
+    /// `HMACSHA256`.
+    HmacSha256,
+}
+
+impl KatAlgorithm {
+    /// Every family, with the name files use.
+    pub const ALL: &'static [(KatAlgorithm, &'static str)] = &[
+        (KatAlgorithm::Xdh, "XDH"),
+        (KatAlgorithm::EdDsa, "EDDSA"),
+        (KatAlgorithm::ChaCha20Poly1305, "CHACHA20-POLY1305"),
+        (KatAlgorithm::AesGcm, "AES-GCM"),
+        (KatAlgorithm::HkdfSha256, "HKDF-SHA-256"),
+        (KatAlgorithm::HmacSha256, "HMACSHA256"),
+    ];
+
+    /// The name files use for it (Wycheproof's `algorithm`).
+    pub fn name(self) -> &'static str {
+        KatAlgorithm::ALL.iter().find(|(a, _)| *a == self).map_or("?", |(_, n)| n)
+    }
+}
+
+impl fmt::Display for KatAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a case expects of a correct implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expected {
+    /// Must give the expected output (or verify).
+    Valid,
+    /// Must be rejected.
+    Invalid,
+    /// May be accepted or rejected; judged by the case's flags.
+    Acceptable,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expected::Valid => "valid",
+            Expected::Invalid => "invalid",
+            Expected::Acceptable => "acceptable",
+        })
+    }
+}
+
+/// A parsed known-answer file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KatFile {
+    /// The file as the user named it.
+    pub file: String,
+    /// The algorithm family.
+    pub algorithm: KatAlgorithm,
+    /// The header lines.
+    pub header: Vec<String>,
+    /// What each flag means (`notes`: flag → description).
+    pub notes: BTreeMap<String, String>,
+    /// The groups, in file order.
+    pub groups: Vec<KatGroup>,
+    /// Keys the file has that doormat ignores (sorted, without repeats).
+    pub ignored: BTreeSet<String>,
+}
+
+/// A group of cases sharing parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KatGroup {
+    /// `keySize` in bits.
+    pub key_size: Option<u32>,
+    /// `ivSize` in bits.
+    pub iv_size: Option<u32>,
+    /// `tagSize` in bits.
+    pub tag_size: Option<u32>,
+    /// `curve` (XDH) or `publicKey.curve` (EdDSA).
+    pub curve: Option<String>,
+    /// `publicKey.pk` (EdDSA).
+    pub public_key: Option<Vec<u8>>,
+    /// The cases.
+    pub tests: Vec<KatCase>,
+}
+
+/// One case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KatCase {
+    /// `tcId`, unique in the file.
+    pub tc_id: u64,
+    /// What the case tests.
+    pub comment: String,
+    /// Flags (keys of the file's `notes`).
+    pub flags: Vec<String>,
+    /// The expected result.
+    pub result: Expected,
+    /// The algorithm's inputs and outputs.
+    pub data: CaseData,
+}
+
+/// A case's bytes, per algorithm family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaseData {
+    /// AEAD: `key`, `iv`, `aad`, `msg`, `ct`, `tag`.
+    Aead { key: Vec<u8>, iv: Vec<u8>, aad: Vec<u8>, msg: Vec<u8>, ct: Vec<u8>, tag: Vec<u8> },
+    /// XDH: `public`, `private`, `shared`.
+    Xdh { public: Vec<u8>, private: Vec<u8>, shared: Vec<u8> },
+    /// EdDSA verification (the key is the group's): `msg`, `sig`.
+    EdDsa { msg: Vec<u8>, sig: Vec<u8> },
+    /// HKDF: `ikm`, `salt`, `info`, `size` (bytes), `okm`.
+    Hkdf { ikm: Vec<u8>, salt: Vec<u8>, info: Vec<u8>, size: usize, okm: Vec<u8> },
+    /// MAC: `key`, `msg`, `tag`.
+    Mac { key: Vec<u8>, msg: Vec<u8>, tag: Vec<u8> },
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    algorithm: String,
+    #[serde(default)]
+    header: Header,
+    #[serde(default)]
+    notes: BTreeMap<String, RawNote>,
+    #[serde(rename = "testGroups")]
+    test_groups: Vec<RawGroup>,
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
+}
+
+/// Wycheproof writes the header as a list of lines; a single string is
+/// accepted too.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Header {
+    #[default]
+    None,
+    One(String),
+    Lines(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct RawNote {
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawGroup {
+    #[serde(rename = "keySize", default)]
+    key_size: Option<u32>,
+    #[serde(rename = "ivSize", default)]
+    iv_size: Option<u32>,
+    #[serde(rename = "tagSize", default)]
+    tag_size: Option<u32>,
+    #[serde(default)]
+    curve: Option<String>,
+    #[serde(rename = "publicKey", default)]
+    public_key: Option<RawPublicKey>,
+    tests: Vec<RawTest>,
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawPublicKey {
+    #[serde(default)]
+    curve: Option<String>,
+    pk: String,
+}
+
+#[derive(Deserialize)]
+struct RawTest {
+    #[serde(rename = "tcId")]
+    tc_id: u64,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    flags: Vec<String>,
+    result: Expected,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    iv: Option<String>,
+    #[serde(default)]
+    aad: Option<String>,
+    #[serde(default)]
+    msg: Option<String>,
+    #[serde(default)]
+    ct: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    public: Option<String>,
+    #[serde(default)]
+    private: Option<String>,
+    #[serde(default)]
+    shared: Option<String>,
+    #[serde(default)]
+    sig: Option<String>,
+    #[serde(default)]
+    ikm: Option<String>,
+    #[serde(default)]
+    salt: Option<String>,
+    #[serde(default)]
+    info: Option<String>,
+    #[serde(default)]
+    size: Option<usize>,
+    #[serde(default)]
+    okm: Option<String>,
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
+}
+
+impl KatFile {
+    /// Parses a known-answer file (our YAML or an upstream Wycheproof JSON
+    /// file); `file` names it in messages.
+    pub fn parse(file: &str, src: &str) -> Result<KatFile, LoadError> {
+        let raw: RawFile = crate::yaml::parse(file, src)?;
+        let err = |line: Option<usize>, msg: String| LoadError::at(file, src, line, None, msg);
+        let Some(algorithm) = KatAlgorithm::ALL.iter().find(|(_, n)| *n == raw.algorithm).map(|(a, _)| *a) else {
+            let names: Vec<&str> = KatAlgorithm::ALL.iter().map(|(_, n)| *n).collect();
+            return Err(err(
+                line_of(src, "algorithm"),
+                format!("unknown algorithm `{}`: expected one of {}", raw.algorithm, names.join(", ")),
+            ));
+        };
+        let mut ignored: BTreeSet<String> = raw.other.into_keys().collect();
+        let mut ids = BTreeSet::new();
+        let mut groups = Vec::new();
+        for g in raw.test_groups {
+            ignored.extend(g.other.into_keys());
+            let (curve, public_key) = match g.public_key {
+                Some(pk) => {
+                    (pk.curve.or(g.curve), Some(hex_field(&pk.pk, "publicKey.pk", None).map_err(|m| err(None, m))?))
+                }
+                None => (g.curve, None),
+            };
+            if algorithm == KatAlgorithm::EdDsa && public_key.is_none() {
+                return Err(err(None, "an EDDSA test group needs `publicKey: {pk: HEX}`".to_owned()));
+            }
+            let mut tests = Vec::new();
+            for t in g.tests {
+                let line = tc_line(src, t.tc_id);
+                if !ids.insert(t.tc_id) {
+                    return Err(err(line, format!("tcId {} is used twice: expected unique tcIds", t.tc_id)));
+                }
+                ignored.extend(t.other.keys().cloned());
+                let data = case_data(algorithm, &t).map_err(|m| err(line, m))?;
+                tests.push(KatCase { tc_id: t.tc_id, comment: t.comment, flags: t.flags, result: t.result, data });
+            }
+            groups.push(KatGroup {
+                key_size: g.key_size,
+                iv_size: g.iv_size,
+                tag_size: g.tag_size,
+                curve,
+                public_key,
+                tests,
+            });
+        }
+        let header = match raw.header {
+            Header::None => Vec::new(),
+            Header::One(s) => vec![s],
+            Header::Lines(l) => l,
+        };
+        let notes = raw.notes.into_iter().map(|(k, n)| (k, n.description.unwrap_or_default())).collect();
+        Ok(KatFile { file: file.to_owned(), algorithm, header, notes, groups, ignored })
+    }
+
+    /// Every case with its group.
+    pub fn cases(&self) -> impl Iterator<Item = (&KatGroup, &KatCase)> {
+        self.groups.iter().flat_map(|g| g.tests.iter().map(move |t| (g, t)))
+    }
+}
+
+/// The case's bytes for its family, or what is missing.
+fn case_data(algorithm: KatAlgorithm, t: &RawTest) -> Result<CaseData, String> {
+    let id = t.tc_id;
+    let need = |v: &Option<String>, name: &str| -> Result<Vec<u8>, String> {
+        match v {
+            Some(s) => hex_field(s, name, Some(id)),
+            None => Err(format!("tcId {id}: missing field `{name}`: expected it in every {algorithm} test")),
+        }
+    };
+    Ok(match algorithm {
+        KatAlgorithm::ChaCha20Poly1305 | KatAlgorithm::AesGcm => CaseData::Aead {
+            key: need(&t.key, "key")?,
+            iv: need(&t.iv, "iv")?,
+            aad: need(&t.aad, "aad")?,
+            msg: need(&t.msg, "msg")?,
+            ct: need(&t.ct, "ct")?,
+            tag: need(&t.tag, "tag")?,
+        },
+        KatAlgorithm::Xdh => CaseData::Xdh {
+            public: need(&t.public, "public")?,
+            private: need(&t.private, "private")?,
+            shared: need(&t.shared, "shared")?,
+        },
+        KatAlgorithm::EdDsa => CaseData::EdDsa { msg: need(&t.msg, "msg")?, sig: need(&t.sig, "sig")? },
+        KatAlgorithm::HkdfSha256 => CaseData::Hkdf {
+            ikm: need(&t.ikm, "ikm")?,
+            salt: need(&t.salt, "salt")?,
+            info: need(&t.info, "info")?,
+            size: t
+                .size
+                .ok_or_else(|| format!("tcId {id}: missing field `size`: expected the output length in bytes"))?,
+            okm: need(&t.okm, "okm")?,
+        },
+        KatAlgorithm::HmacSha256 => {
+            CaseData::Mac { key: need(&t.key, "key")?, msg: need(&t.msg, "msg")?, tag: need(&t.tag, "tag")? }
+        }
+    })
+}
+
+/// Decodes hex (whitespace inside is allowed, so long values can be folded).
+fn hex_field(s: &str, name: &str, tc_id: Option<u64>) -> Result<Vec<u8>, String> {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    hex::decode(&compact).map_err(|e| {
+        let at = tc_id.map(|i| format!("tcId {i}: ")).unwrap_or_default();
+        format!("{at}field `{name}` is not hex ({e}): expected an even number of hex digits")
+    })
+}
+
+/// The line of the first top-level `key:` (YAML) or `"key":` (JSON).
+fn line_of(src: &str, key: &str) -> Option<usize> {
+    let (yaml, json) = (format!("{key}:"), format!("\"{key}\""));
+    src.lines().position(|l| l.trim_start().starts_with(&yaml) || l.trim_start().starts_with(&json)).map(|i| i + 1)
+}
+
+/// The line where the case with this tcId starts, when it can be found.
+fn tc_line(src: &str, id: u64) -> Option<usize> {
+    let forms = [format!("tcId: {id}"), format!("\"tcId\": {id}"), format!("\"tcId\" : {id}")];
+    src.lines()
+        .position(|l| {
+            forms.iter().any(|f| {
+                l.find(f.as_str()).is_some_and(|i| {
+                    let rest = &l[i + f.len()..];
+                    !rest.starts_with(|c: char| c.is_ascii_digit())
+                })
+            })
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yaml_and_json_and_keeps_ignored_keys() {
+        let yaml = "algorithm: HMACSHA256\nschema: x.json\ntestGroups:\n  - keySize: 64\n    tagSize: 256\n    tests:\n      - {tcId: 1, comment: c, flags: [A], result: valid, key: '00ff', msg: '', tag: 'ab'}\n";
+        let f = KatFile::parse("a.yaml", yaml).unwrap();
+        assert_eq!(f.algorithm, KatAlgorithm::HmacSha256);
+        assert_eq!(f.ignored.iter().collect::<Vec<_>>(), ["schema"]);
+        assert_eq!(f.groups[0].tests[0].data, CaseData::Mac { key: vec![0, 255], msg: vec![], tag: vec![0xab] });
+        let json = r#"{"algorithm": "XDH", "numberOfTests": 1, "testGroups": [{"curve": "curve25519", "type": "XdhComp",
+            "tests": [{"tcId": 7, "comment": "", "public": "01", "private": "02", "shared": "03", "result": "acceptable", "flags": ["Twist"]}]}]}"#;
+        let f = KatFile::parse("b.json", json).unwrap();
+        assert_eq!(f.groups[0].curve.as_deref(), Some("curve25519"));
+        assert_eq!(f.groups[0].tests[0].result, Expected::Acceptable);
+        assert_eq!(f.ignored.iter().collect::<Vec<_>>(), ["numberOfTests", "type"]);
+    }
+
+    #[test]
+    fn a_missing_field_or_bad_hex_names_the_case_and_line() {
+        let yaml = "algorithm: HMACSHA256\ntestGroups:\n  - tests:\n      - tcId: 3\n        result: valid\n        key: '00'\n        msg: ''\n        tga: '00'\n";
+        let e = KatFile::parse("a.yaml", yaml).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("tcId 3: missing field `tag`"), "{}", e.message);
+        let e = KatFile::parse("a.yaml", &yaml.replace("tga", "tag").replace("key: '00'", "key: '0g'")).unwrap_err();
+        assert!(e.message.contains("field `key` is not hex"), "{}", e.message);
+        let e = KatFile::parse("a.yaml", "algorithm: ECDH\ntestGroups: []\n").unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.starts_with("unknown algorithm `ECDH`"), "{}", e.message);
+    }
+}

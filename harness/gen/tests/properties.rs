@@ -1,0 +1,91 @@
+//! Properties over generated scenarios (proptest drives the same
+//! `GenScenario` type as the fuzzers): the honest design never fails a
+//! property it claims; every backdoored design is caught whenever its
+//! trigger occurs; the same seed gives the same report bytes; nothing
+//! panics. A failing case is written out as a vector file to keep.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use arbitrary::{Arbitrary, Unstructured};
+use doormat_formats::{Parameters, Property, Spec};
+use doormat_gen::GenScenario;
+use doormat_oracles::{VectorResult, Verdict};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+use std::path::Path;
+
+fn spec(id: &str) -> Spec {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../specs/{id}.yaml"));
+    Spec::parse(&p.display().to_string(), id, &std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn run(design: &str, sc: &doormat_formats::Scenario) -> VectorResult {
+    let d = doormat_designs::builtin(design).unwrap();
+    doormat_oracles::judge(&doormat_engine::run(d.as_ref(), sc), &Parameters::default())
+}
+
+/// Writes the failing scenario where a developer can pick it up as a vector.
+fn keep(yaml: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/proptest-failures");
+    let _ = std::fs::create_dir_all(&dir);
+    let name = format!(
+        "generated-{:016x}.yaml",
+        yaml.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    );
+    let path = dir.join(name);
+    let _ = std::fs::write(&path, yaml);
+    format!("kept as {} (copy it into vectors/regressions/ to keep it as a vector):\n{yaml}", path.display())
+}
+
+fn fails(r: &VectorResult, p: Property) -> bool {
+    r.judgement(p).is_some_and(|j| j.verdict == Verdict::Fail)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn generated_scenarios(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let g = GenScenario::arbitrary_take_rest(Unstructured::new(&bytes)).unwrap();
+        let (sc, gen) = g.scenario().map_err(|e| TestCaseError::fail(format!("the generator made an invalid vector: {e}")))?;
+        let ratchet = spec("ratchet");
+        let honest = run("ratchet", &sc);
+        for j in &honest.judgements {
+            if ratchet.claims(j.property) {
+                prop_assert!(j.verdict != Verdict::Fail && j.verdict != Verdict::Error,
+                    "ratchet fails its claim {}: {:?}\n{}", j.property, j.findings.first().map(|f| &f.sentence), keep(&gen.yaml));
+            }
+        }
+        // Same seed, same bytes.
+        let again = run("ratchet", &sc);
+        prop_assert_eq!(serde_json::to_string(&honest).unwrap(), serde_json::to_string(&again).unwrap(), "{}", keep(&gen.yaml));
+        let t = gen.triggers;
+        if t.ghost {
+            let r = run("ghost", &sc);
+            prop_assert!(fails(&r, Property::RecipientsOnly) && fails(&r, Property::ChangeVisible), "the ghost escaped\n{}", keep(&gen.yaml));
+        }
+        if t.compel_after_send {
+            for d in ["escrow", "backup-escrow"] {
+                let r = run(d, &sc);
+                prop_assert!(fails(&r, Property::OutsiderBlind), "{d} escaped\n{}", keep(&gen.yaml));
+            }
+        }
+        if t.targeted_then_compel {
+            let r = run("client-scan", &sc);
+            prop_assert!(fails(&r, Property::RecipientsOnly), "client-scan escaped\n{}", keep(&gen.yaml));
+        }
+    }
+}
+
+/// The generator's output is stable: a fixed input gives a fixed vector.
+#[test]
+fn a_fixed_input_gives_a_fixed_vector() {
+    let bytes: Vec<u8> = (0..255u8).collect();
+    let a = GenScenario::arbitrary_take_rest(Unstructured::new(&bytes)).unwrap().generate();
+    let b = GenScenario::arbitrary_take_rest(Unstructured::new(&bytes)).unwrap().generate();
+    assert_eq!(a.yaml, b.yaml);
+    assert!(a.yaml.starts_with("title: A generated scenario\n"), "{}", a.yaml);
+}
