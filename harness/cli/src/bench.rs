@@ -88,9 +88,9 @@ pub fn run(name: &str, implementation: Option<&str>, requests: usize, runs: usiz
         b.push(y);
         ratios.push(y / x);
     }
-    println!("doormat bench: design `{name}`, {requests} requests per run (encrypt + decrypt), {runs} runs, median");
-    println!("  exec adapter ({}): {:>10.0} requests/s", command.display(), median(a));
-    println!("  in-process:        {:>10.0} requests/s", median(b));
-    println!("  in-process / exec: {:>10.2}x (median of per-run ratios)", median(ratios));
+    out!("doormat bench: design `{name}`, {requests} requests per run (encrypt + decrypt), {runs} runs, median");
+    out!("  exec adapter ({}): {:>10.0} requests/s", command.display(), median(a));
+    out!("  in-process:        {:>10.0} requests/s", median(b));
+    out!("  in-process / exec: {:>10.2}x (median of per-run ratios)", median(ratios));
     Ok(EXIT_OK)
 }

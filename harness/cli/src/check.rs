@@ -46,9 +46,9 @@ impl Checker {
             Outcome::Skip(t) => ("skipped", t),
         };
         let mut lines = text.lines();
-        println!("  {op:<26} {mark:<8} {}", lines.next().unwrap_or_default());
+        out!("  {op:<26} {mark:<8} {}", lines.next().unwrap_or_default());
         for l in lines {
-            println!("  {:<26} {:<8} {l}", "", "");
+            out!("  {:<26} {:<8} {l}", "", "");
         }
     }
 }
@@ -70,7 +70,7 @@ fn err(e: &ImplError) -> Outcome {
 pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
     let cmdline = exec_command(implementation)?;
     let command = Command::parse(&cmdline, None).map_err(|e| Failure::Usage(format!("`{cmdline}`: {e}")))?;
-    println!("doormat adapter-check: `{}` (protocol 1)", command.display());
+    out!("doormat adapter-check: `{}` (protocol 1)", command.display());
     let design = ExecDesign::new("adapter-check", command, limits);
     let mut c = Checker { design, required_ok: 0, required: 0, failed: false };
     let probe = c.design.probe().cloned().map_err(str::to_owned);
@@ -92,7 +92,7 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
         }
         Err(e) => {
             c.report("hello", true, Outcome::Fail(e));
-            println!("0 of 1 required operations conform; nothing else can be checked");
+            out!("0 of 1 required operations conform; nothing else can be checked");
             return Ok(EXIT_FINDINGS);
         }
     }
@@ -102,7 +102,7 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
     }
     sequence(&mut c);
     c.design.end_run();
-    println!("{} of {} required operations conform", c.required_ok, c.required);
+    out!("{} of {} required operations conform", c.required_ok, c.required);
     Ok(if c.failed { EXIT_FINDINGS } else { EXIT_OK })
 }
 

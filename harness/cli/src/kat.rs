@@ -130,26 +130,31 @@ pub fn run(args: &KatArgs) -> Result<u8, Failure> {
         })?;
         let Some(prims) = design.primitives() else {
             if !args.designs.is_empty() {
-                println!("{name}: exposes no primitives; nothing to test");
+                out!("{name}: exposes no primitives; nothing to test");
             }
             continue;
         };
         ran += 1;
         let accepts = specs.iter().find(|s| s.builtin() == Some(name)).map(|s| s.kat_accepts.clone());
         let s = doormat_oracles::kat::run(prims.as_ref(), &files, accepts.as_deref().unwrap_or_default());
-        println!("{name}:");
+        out!("{name}:");
         if accepts.is_none() {
-            println!("  (no spec for `{name}` in {}: no flags accepted)", args.specs.display());
+            out!("  (no spec for `{name}` in {}: no flags accepted)", args.specs.display());
         }
         for c in &s.counts {
-            println!(
+            out!(
                 "  {:<20} {:<10} passed {:>4}  failed {:>4}  flags not listed {:>4}  skipped {:>4}",
-                c.algorithm, c.result, c.passed, c.failed, c.unlisted, c.skipped
+                c.algorithm,
+                c.result,
+                c.passed,
+                c.failed,
+                c.unlisted,
+                c.skipped
             );
         }
         for (what, list) in [("FAILED", &s.failures), ("not listed", &s.unlisted)] {
             for i in list {
-                println!(
+                out!(
                     "  {what}: {} tcId {} [{}] ({}; expected {}): {} — {}",
                     i.algorithm,
                     i.tc_id,

@@ -8,6 +8,31 @@
 //! rendered in memory first, then written to a temporary file and renamed.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// `println!` that ends the program quietly when standard output is a
+/// closed pipe (`doormat list | head`) instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+/// `print!` with the same care as [`out!`].
+macro_rules! out_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod bench;
 mod check;
 mod kat;
@@ -348,7 +373,7 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
         let name = format!("shard-{k}-of-{n}.json");
         let body = serde_json::to_string(&shard).context("encoding the shard").map_err(Failure::Io)?;
         output::write_all(&args.out, &[(name.clone(), body)])?;
-        println!(
+        out!(
             "doormat: wrote {} ({} vectors of {} designs); merge all shards with `doormat merge`",
             args.out.join(&name).display(),
             scenarios.len(),
@@ -385,7 +410,7 @@ fn finish(
     if check {
         let drift = output::check(out, &files)?;
         if drift == 0 {
-            println!(
+            out!(
                 "doormat: {} report files in {} match ({} designs, {vectors} vectors, {messages} messages)",
                 files.len(),
                 out.display(),
@@ -393,7 +418,7 @@ fn finish(
             );
             return Ok(EXIT_OK);
         }
-        println!(
+        out!(
             "doormat: {drift} report file(s) in {} drifted; run `doormat audit` to update them and review the diff",
             out.display()
         );
@@ -413,13 +438,9 @@ fn finish(
         }
         let broken = a.broken_claims();
         if unexpected.is_empty() && stale.is_empty() && expected > 0 {
-            println!(
-                "{:<16} nothing unexpected: {expected} expected deviation(s) ({} vectors)",
-                a.design,
-                a.vectors.len()
-            );
+            out!("{:<16} nothing unexpected: {expected} expected deviation(s) ({} vectors)", a.design, a.vectors.len());
         } else if unexpected.is_empty() && stale.is_empty() {
-            println!("{:<16} every claim held ({} vectors)", a.design, a.vectors.len());
+            out!("{:<16} every claim held ({} vectors)", a.design, a.vectors.len());
         } else {
             let ids: Vec<String> = broken.iter().map(ToString::to_string).collect();
             let mut line = format!(
@@ -434,13 +455,13 @@ fn finish(
             if expected > 0 {
                 line.push_str(&format!("; {expected} expected deviation(s)"));
             }
-            println!("{line}");
+            out!("{line}");
             for s in stale {
-                println!("{:<16} {}", "", s.what);
+                out!("{:<16} {}", "", s.what);
             }
         }
     }
-    println!(
+    out!(
         "doormat: wrote {} files to {} ({} designs, {vectors} vectors, {messages} messages per design)",
         files.len(),
         out.display(),
@@ -519,23 +540,23 @@ fn validate(paths: &[PathBuf]) -> Result<u8, Failure> {
     if !errors.0.is_empty() {
         return Err(Failure::Input(errors));
     }
-    println!("ok: {n_specs} spec(s) and {n_vectors} vector(s) are valid");
+    out!("ok: {n_specs} spec(s) and {n_vectors} vector(s) are valid");
     Ok(EXIT_OK)
 }
 
 fn list(specs: &std::path::Path, vectors: &std::path::Path) -> Result<u8, Failure> {
-    println!("designs (built in):");
+    out!("designs (built in):");
     let loaded: Vec<Spec> = load::yaml_files(specs)
         .map(|files| files.iter().filter_map(|p| load::parse_spec(p).ok()).collect())
         .unwrap_or_default();
     for name in doormat_designs::names() {
         let title = loaded.iter().find(|s| s.builtin() == Some(name)).map_or("(no spec)", |s| s.title.as_str());
-        println!("  {name:<18} {title}");
+        out!("  {name:<18} {title}");
     }
     if vectors.exists() {
-        println!("vectors ({}):", vectors.display());
+        out!("vectors ({}):", vectors.display());
         for sc in load::vectors(&[vectors.to_path_buf()])? {
-            println!("  {:<28} {} [{}]", sc.id, sc.title, sc.tags.join(", "));
+            out!("  {:<28} {} [{}]", sc.id, sc.title, sc.tags.join(", "));
         }
     }
     Ok(EXIT_OK)

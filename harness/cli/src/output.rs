@@ -81,7 +81,7 @@ pub fn check(dir: &Path, files: &[(String, String)]) -> anyhow::Result<usize> {
             drift += 1;
             let old = format!("{} (committed)", path.display());
             let new = format!("{} (fresh audit)", path.display());
-            print!("{}", TextDiff::from_lines(&committed, fresh).unified_diff().context_radius(2).header(&old, &new));
+            out_raw!("{}", TextDiff::from_lines(&committed, fresh).unified_diff().context_radius(2).header(&old, &new));
         }
     }
     Ok(drift)

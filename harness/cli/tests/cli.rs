@@ -211,3 +211,13 @@ fn readme_quotes_the_committed_scorecard() {
         assert!(readme.contains(&quoted), "README.md is missing or has a stale scorecard row:\n{quoted}");
     }
 }
+
+/// A closed pipe on standard output ends the program quietly.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let cmd = format!("'{}' list | head -n 1", env!("CARGO_BIN_EXE_doormat"));
+    let out = Command::new("sh").args(["-c", &cmd]).current_dir(root()).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "designs (built in):\n");
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+}
