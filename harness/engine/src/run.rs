@@ -358,6 +358,20 @@ fn compose(seed: u64, m: &MessageId, body: Option<&str>) -> Vec<u8> {
     plaintext
 }
 
+/// Hands envelope `env` to `dev`: the messages whose canaries the result
+/// holds (often none) if it opened, the refusal otherwise.
+fn try_open(dev: &mut dyn Device, env: &StoredEnvelope, index: &Index) -> Result<Vec<usize>, ImplError> {
+    let rcv = dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })?;
+    Ok(rcv.plaintext.map(|pt| index.find(&pt)).unwrap_or_default())
+}
+
+/// Records a read when `found` is not empty.
+fn note(reads: &mut Vec<Read>, step: usize, reader: Reader, envelope: usize, found: Vec<usize>, access: Access) {
+    if !found.is_empty() {
+        reads.push(Read { step, reader, envelope: Some(envelope), messages: found, access });
+    }
+}
+
 fn matches(to: Option<&Party>, d: &DeviceAddr) -> bool {
     match to {
         None => true,
@@ -614,22 +628,9 @@ impl Runner<'_> {
 
     /// The impostor for `device` opens an envelope the sender meant for it.
     fn divert(&mut self, n: usize, idx: usize, device: &DeviceAddr) {
-        let env = &self.provider.envelopes[idx];
         let Some(imp) = self.impostors.get_mut(device) else { return };
-        if let Ok(rcv) = imp.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
-        {
-            if let Some(pt) = rcv.plaintext {
-                let found = self.index.find(&pt);
-                if !found.is_empty() {
-                    self.run.reads.push(Read {
-                        step: n,
-                        reader: Reader::Impostor(device.clone()),
-                        envelope: Some(idx),
-                        messages: found,
-                        access: Access::Delivered,
-                    });
-                }
-            }
+        if let Ok(found) = try_open(imp.as_mut(), &self.provider.envelopes[idx], &self.index) {
+            note(&mut self.run.reads, n, Reader::Impostor(device.clone()), idx, found, Access::Delivered);
         }
     }
 
@@ -640,23 +641,9 @@ impl Runner<'_> {
             if env.to.contains(addr) {
                 continue;
             }
-            let mut fork = dev.fork();
             self.run.attempts += 1;
-            if let Ok(rcv) =
-                fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
-            {
-                if let Some(pt) = rcv.plaintext {
-                    let found = self.index.find(&pt);
-                    if !found.is_empty() {
-                        self.run.reads.push(Read {
-                            step: n,
-                            reader: Reader::Device(addr.clone()),
-                            envelope: Some(idx),
-                            messages: found,
-                            access: Access::Attempt,
-                        });
-                    }
-                }
+            if let Ok(found) = try_open(dev.fork().as_mut(), env, &self.index) {
+                note(&mut self.run.reads, n, Reader::Device(addr.clone()), idx, found, Access::Attempt);
             }
         }
     }
@@ -917,22 +904,8 @@ impl Runner<'_> {
             }
         };
         for (idx, env) in self.provider.envelopes.iter().enumerate() {
-            let mut fork = dev.fork();
-            if let Ok(rcv) =
-                fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
-            {
-                if let Some(pt) = rcv.plaintext {
-                    let found = self.index.find(&pt);
-                    if !found.is_empty() {
-                        self.run.reads.push(Read {
-                            step: n,
-                            reader: Reader::Outsider,
-                            envelope: Some(idx),
-                            messages: found,
-                            access: Access::Attempt,
-                        });
-                    }
-                }
+            if let Ok(found) = try_open(dev.fork().as_mut(), env, &self.index) {
+                note(&mut self.run.reads, n, Reader::Outsider, idx, found, Access::Attempt);
             }
         }
     }
@@ -953,21 +926,8 @@ impl Runner<'_> {
                 .map(|d| d.envelope)
                 .collect();
             for idx in before {
-                let env = &self.provider.envelopes[idx];
-                let mut fork = clone.fork();
-                if let Ok(rcv) =
-                    fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
-                {
-                    let found = rcv.plaintext.map(|pt| self.index.find(&pt)).unwrap_or_default();
-                    if !found.is_empty() {
-                        self.run.reads.push(Read {
-                            step: n,
-                            reader: Reader::Seized(i),
-                            envelope: Some(idx),
-                            messages: found,
-                            access: Access::Seized,
-                        });
-                    }
+                if let Ok(found) = try_open(clone.fork().as_mut(), &self.provider.envelopes[idx], &self.index) {
+                    note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
                 }
             }
             for (idx, env) in self.provider.envelopes.iter().enumerate() {
@@ -975,22 +935,12 @@ impl Runner<'_> {
                     continue;
                 }
                 let mut fork = clone.fork();
-                if let Ok(rcv) =
-                    fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })
-                {
+                if let Ok(found) = try_open(fork.as_mut(), env, &self.index) {
+                    // The copy follows what reached its device, as a thief would.
                     if env.to.contains(&device) {
                         clone = fork;
                     }
-                    let found = rcv.plaintext.map(|pt| self.index.find(&pt)).unwrap_or_default();
-                    if !found.is_empty() {
-                        self.run.reads.push(Read {
-                            step: n,
-                            reader: Reader::Seized(i),
-                            envelope: Some(idx),
-                            messages: found,
-                            access: Access::Seized,
-                        });
-                    }
+                    note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
                 }
             }
         }
