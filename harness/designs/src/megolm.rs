@@ -157,24 +157,15 @@ impl std::fmt::Debug for MegolmDevice {
 
 impl Device for MegolmDevice {
     fn publish(&mut self) -> Result<Bundle, ImplError> {
-        let mut next = self.clone();
-        let bundle = next.ch.publish()?;
-        *self = next;
-        Ok(bundle)
+        crate::persist::transactional(self, |next| next.ch.publish())
     }
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
-        let mut next = self.clone();
-        let sent = next.encrypt_all(req)?;
-        *self = next;
-        Ok(sent)
+        crate::persist::transactional(self, |next| next.encrypt_all(req))
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        let mut next = self.clone();
-        let received = next.decrypt_one(env)?;
-        *self = next;
-        Ok(received)
+        crate::persist::transactional(self, |next| next.decrypt_one(env))
     }
 
     fn fork(&self) -> Box<dyn Device> {

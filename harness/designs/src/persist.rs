@@ -94,6 +94,18 @@ pub(crate) mod pairs {
     }
 }
 
+/// Runs `f` on a copy of `state` and keeps the copy only if `f` succeeds, so
+/// a refused or failed operation leaves a device exactly as it was.
+pub(crate) fn transactional<T: Clone, R>(
+    state: &mut T,
+    f: impl FnOnce(&mut T) -> Result<R, doormat_engine::ImplError>,
+) -> Result<R, doormat_engine::ImplError> {
+    let mut next = state.clone();
+    let r = f(&mut next)?;
+    *state = next;
+    Ok(r)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

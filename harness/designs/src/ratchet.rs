@@ -160,9 +160,7 @@ impl std::fmt::Debug for RatchetDevice {
 
 impl Device for RatchetDevice {
     fn publish(&mut self) -> Result<Bundle, ImplError> {
-        let mut next = self.clone();
-        next.top_up()?;
-        *self = next;
+        crate::persist::transactional(self, |next| next.top_up())?;
         let prekey = [keys::x_public(&self.st.signed_prekey).as_slice(), &self.st.signed_prekey_signature].concat();
         let one_time = self
             .st
@@ -174,17 +172,11 @@ impl Device for RatchetDevice {
     }
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
-        let mut next = self.clone();
-        let sent = next.encrypt_all(req)?;
-        *self = next;
-        Ok(sent)
+        crate::persist::transactional(self, |next| next.encrypt_all(req))
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        let mut next = self.clone();
-        let received = next.decrypt_one(env)?;
-        *self = next;
-        Ok(received)
+        crate::persist::transactional(self, |next| next.decrypt_one(env))
     }
 
     fn fork(&self) -> Box<dyn Device> {
