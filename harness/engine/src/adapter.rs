@@ -388,4 +388,25 @@ pub trait Primitives: Send + Sync + fmt::Debug {
         let _ = (key, msg);
         Err(ImplError::Unsupported("hmac-sha256".to_owned()))
     }
+
+    /// The protocol whose functions [`Primitives::protocol_function`]
+    /// computes (a protocol known-answer file's `protocol`, e.g.
+    /// `doormat-ratchet-v1`); `None` when the design exposes none. Protocol
+    /// files for another protocol do not apply to the design.
+    fn protocol(&self) -> Option<String> {
+        None
+    }
+
+    /// One function of the design's protocol (a key schedule step, a key
+    /// agreement) on named byte-string inputs, giving its named outputs. An
+    /// input the protocol refuses (a bad signature, a low-order key) is
+    /// [`ImplError::Rejected`]; a function it does not have is
+    /// [`ImplError::Unsupported`].
+    fn protocol_function(&self, function: &str, inputs: &ProtocolBytes) -> Result<ProtocolBytes, ImplError> {
+        let _ = inputs;
+        Err(ImplError::Unsupported(format!("protocol function `{function}`")))
+    }
 }
+
+/// Named byte strings: the inputs and outputs of a protocol function.
+pub type ProtocolBytes = std::collections::BTreeMap<String, Vec<u8>>;

@@ -40,6 +40,9 @@ pub enum KatAlgorithm {
     HkdfSha256,
     /// `HMACSHA256`.
     HmacSha256,
+    /// `PROTOCOL`: functions of one design's protocol (the file's
+    /// `protocol`, each group's `function`), with named inputs and outputs.
+    Protocol,
 }
 
 impl KatAlgorithm {
@@ -51,6 +54,7 @@ impl KatAlgorithm {
         (KatAlgorithm::AesGcm, "AES-GCM"),
         (KatAlgorithm::HkdfSha256, "HKDF-SHA-256"),
         (KatAlgorithm::HmacSha256, "HMACSHA256"),
+        (KatAlgorithm::Protocol, "PROTOCOL"),
     ];
 
     /// The name files use for it (Wycheproof's `algorithm`).
@@ -94,6 +98,9 @@ pub struct KatFile {
     pub file: String,
     /// The algorithm family.
     pub algorithm: KatAlgorithm,
+    /// The protocol whose functions a `PROTOCOL` file tests (e.g.
+    /// `doormat-ratchet-v1`); `None` for primitive files.
+    pub protocol: Option<String>,
     /// The header lines.
     pub header: Vec<String>,
     /// What each flag means (`notes`: flag → description).
@@ -117,6 +124,8 @@ pub struct KatGroup {
     pub curve: Option<String>,
     /// `publicKey.pk` (EdDSA).
     pub public_key: Option<Vec<u8>>,
+    /// `function` (PROTOCOL): the protocol function every test of the group runs.
+    pub function: Option<String>,
     /// The cases.
     pub tests: Vec<KatCase>,
 }
@@ -150,6 +159,9 @@ pub enum CaseData {
     Hkdf { ikm: Vec<u8>, salt: Vec<u8>, info: Vec<u8>, size: usize, okm: Vec<u8> },
     /// MAC: `key`, `msg`, `tag`.
     Mac { key: Vec<u8>, msg: Vec<u8>, tag: Vec<u8> },
+    /// A protocol function (the group's `function`): named `inputs`, and
+    /// the named `outputs` a `valid` case must give exactly.
+    Protocol { inputs: BTreeMap<String, Vec<u8>>, outputs: BTreeMap<String, Vec<u8>> },
 }
 
 #[derive(Deserialize)]
@@ -159,6 +171,8 @@ struct RawFile {
     header: Header,
     #[serde(default)]
     notes: BTreeMap<String, RawNote>,
+    #[serde(default)]
+    protocol: Option<String>,
     #[serde(rename = "testGroups")]
     test_groups: Vec<RawGroup>,
     #[serde(flatten)]
@@ -194,6 +208,8 @@ struct RawGroup {
     curve: Option<String>,
     #[serde(rename = "publicKey", default)]
     public_key: Option<RawPublicKey>,
+    #[serde(default)]
+    function: Option<String>,
     tests: Vec<RawTest>,
     #[serde(flatten)]
     other: BTreeMap<String, IgnoredAny>,
@@ -245,6 +261,10 @@ struct RawTest {
     size: Option<usize>,
     #[serde(default)]
     okm: Option<String>,
+    #[serde(default)]
+    inputs: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    outputs: Option<BTreeMap<String, String>>,
     #[serde(flatten)]
     other: BTreeMap<String, IgnoredAny>,
 }
@@ -262,6 +282,22 @@ impl KatFile {
                 format!("unknown algorithm `{}`: expected one of {}", raw.algorithm, names.join(", ")),
             ));
         };
+        let protocol = match (algorithm, raw.protocol) {
+            (KatAlgorithm::Protocol, Some(p)) if !p.trim().is_empty() => Some(p),
+            (KatAlgorithm::Protocol, _) => {
+                return Err(err(
+                    line_of(src, "algorithm"),
+                    "a PROTOCOL file needs `protocol: NAME`: the protocol whose functions it tests".to_owned(),
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(err(
+                    line_of(src, "protocol"),
+                    format!("`protocol` is for PROTOCOL files only: expected no `protocol` in a {algorithm} file"),
+                ))
+            }
+            (_, None) => None,
+        };
         let mut ignored: BTreeSet<String> = raw.other.into_keys().collect();
         let mut ids = BTreeSet::new();
         let mut groups = Vec::new();
@@ -275,6 +311,10 @@ impl KatFile {
             };
             if algorithm == KatAlgorithm::EdDsa && public_key.is_none() {
                 return Err(err(None, "an EDDSA test group needs `publicKey: {pk: HEX}`".to_owned()));
+            }
+            if algorithm == KatAlgorithm::Protocol && g.function.as_deref().is_none_or(|f| f.trim().is_empty()) {
+                let line = g.tests.first().and_then(|t| tc_line(src, t.tc_id));
+                return Err(err(line, "a PROTOCOL test group needs `function: NAME`".to_owned()));
             }
             let mut tests = Vec::new();
             for t in g.tests {
@@ -292,6 +332,7 @@ impl KatFile {
                 tag_size: g.tag_size,
                 curve,
                 public_key,
+                function: g.function,
                 tests,
             });
         }
@@ -301,7 +342,7 @@ impl KatFile {
             Header::Lines(l) => l,
         };
         let notes = raw.notes.into_iter().map(|(k, n)| (k, n.description.unwrap_or_default())).collect();
-        Ok(KatFile { file: file.to_owned(), algorithm, header, notes, groups, ignored })
+        Ok(KatFile { file: file.to_owned(), algorithm, protocol, header, notes, groups, ignored })
     }
 
     /// Every case with its group.
@@ -345,6 +386,22 @@ fn case_data(algorithm: KatAlgorithm, t: &RawTest) -> Result<CaseData, String> {
         },
         KatAlgorithm::HmacSha256 => {
             CaseData::Mac { key: need(&t.key, "key")?, msg: need(&t.msg, "msg")?, tag: need(&t.tag, "tag")? }
+        }
+        KatAlgorithm::Protocol => {
+            let named =
+                |m: &Option<BTreeMap<String, String>>, what: &str| -> Result<BTreeMap<String, Vec<u8>>, String> {
+                    let Some(m) = m else {
+                        return Err(format!(
+                            "tcId {id}: missing field `{what}`: expected a map of names to hex in every PROTOCOL test"
+                        ));
+                    };
+                    m.iter().map(|(k, v)| Ok((k.clone(), hex_field(v, &format!("{what}.{k}"), Some(id))?))).collect()
+                };
+            let outputs = match (&t.outputs, t.result) {
+                (None, Expected::Invalid) => BTreeMap::new(),
+                _ => named(&t.outputs, "outputs")?,
+            };
+            CaseData::Protocol { inputs: named(&t.inputs, "inputs")?, outputs }
         }
     })
 }

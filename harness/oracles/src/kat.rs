@@ -23,7 +23,7 @@
 //! **Invariant:** like every oracle, this never knows a design's name: it
 //! sees a [`Primitives`] and the accepted flags.
 
-use doormat_engine::{AeadAlg, ImplError, Primitives};
+use doormat_engine::{AeadAlg, ImplError, Primitives, ProtocolBytes};
 use doormat_formats::kat::{CaseData, Expected, KatAlgorithm, KatCase, KatFile, KatGroup};
 use doormat_formats::KatAccept;
 use serde::Serialize;
@@ -115,10 +115,15 @@ enum Outcome {
 pub fn run(prims: &dyn Primitives, files: &[KatFile], accepts: &[KatAccept]) -> KatSummary {
     let mut counts: BTreeMap<(String, Expected), KatCount> = BTreeMap::new();
     let mut summary = KatSummary::default();
+    let protocol = prims.protocol();
     for file in files {
+        if file.algorithm == KatAlgorithm::Protocol && file.protocol != protocol {
+            // Another protocol's functions: the file does not apply.
+            continue;
+        }
         summary.files.push(file.file.clone());
         for (group, case) in file.cases() {
-            let (algorithm, in_profile) = profile(file.algorithm, group);
+            let (algorithm, in_profile) = profile(file, group);
             let count = counts.entry((algorithm.clone(), case.result)).or_insert_with(|| KatCount {
                 algorithm: algorithm.clone(),
                 result: case.result.to_string(),
@@ -186,9 +191,14 @@ enum Profile {
 }
 
 /// The algorithm's name for reports and whether the group is in profile.
-fn profile(algorithm: KatAlgorithm, g: &KatGroup) -> (String, Profile) {
+fn profile(file: &KatFile, g: &KatGroup) -> (String, Profile) {
+    let algorithm = file.algorithm;
     let curve = g.curve.as_deref().unwrap_or("");
     match algorithm {
+        KatAlgorithm::Protocol => (
+            format!("{} {}", file.protocol.as_deref().unwrap_or("?"), g.function.as_deref().unwrap_or("?")),
+            Profile::Inside,
+        ),
         KatAlgorithm::Xdh if curve == "curve25519" => ("X25519".to_owned(), Profile::Inside),
         KatAlgorithm::Xdh => (format!("XDH ({curve})"), Profile::Outside),
         KatAlgorithm::EdDsa if curve == "edwards25519" => ("Ed25519".to_owned(), Profile::Inside),
@@ -227,6 +237,21 @@ fn compare(got: Result<Vec<u8>, ImplError>, want: &[u8]) -> Outcome {
     }
 }
 
+/// How a protocol function's outputs differ from the expected ones: every
+/// output named by one side only or with other bytes.
+fn protocol_difference(got: &ProtocolBytes, want: &ProtocolBytes) -> String {
+    let mut parts = Vec::new();
+    for (k, w) in want {
+        match got.get(k) {
+            None => parts.push(format!("no output `{k}`")),
+            Some(g) if g != w => parts.push(format!("`{k}` is {}, expected {}", hex::encode(g), hex::encode(w))),
+            Some(_) => {}
+        }
+    }
+    parts.extend(got.keys().filter(|k| !want.contains_key(*k)).map(|k| format!("unexpected output `{k}`")));
+    parts.join("; ")
+}
+
 fn outcome(p: &dyn Primitives, algorithm: KatAlgorithm, g: &KatGroup, case: &KatCase) -> Outcome {
     match &case.data {
         CaseData::Xdh { public, private, shared } => compare(p.x25519(private, public), shared),
@@ -247,6 +272,15 @@ fn outcome(p: &dyn Primitives, algorithm: KatAlgorithm, g: &KatGroup, case: &Kat
             compare(p.aead_open(alg, key, iv, aad, &sealed), msg)
         }
         CaseData::Hkdf { ikm, salt, info, size, okm } => compare(p.hkdf_sha256(ikm, salt, info, *size), okm),
+        CaseData::Protocol { inputs, outputs } => {
+            match p.protocol_function(g.function.as_deref().unwrap_or_default(), inputs) {
+                Ok(got) if got == *outputs || (case.result != Expected::Valid && outputs.is_empty()) => {
+                    Outcome::Accepted
+                }
+                Ok(got) => Outcome::Wrong(protocol_difference(&got, outputs)),
+                Err(e) => refused(e),
+            }
+        }
         CaseData::Mac { key, msg, tag } => match p.hmac_sha256(key, msg) {
             Ok(full) => {
                 let want = g.tag_size.map_or(full.len(), |bits| bits as usize / 8);
