@@ -25,6 +25,6 @@ fi
 "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt" \
   || die "pip install -r $here/requirements.txt failed"
 
-"$venv/bin/python3" -c 'import cryptography' \
-  || die "cryptography does not import in $venv"
+"$venv/bin/python3" -c 'import cryptography, yaml' \
+  || die "cryptography or yaml (PyYAML) does not import in $venv"
 echo "setup.sh: ready: $venv" >&2

@@ -9,9 +9,10 @@
 
 use crate::{Failure, EXIT_FINDINGS, EXIT_OK};
 use doormat_engine::Design;
-use doormat_formats::{KatFile, LoadError, LoadErrors, Spec};
+use doormat_formats::{KatFile, KatPointer, LoadError, LoadErrors, Spec};
 use doormat_oracles::KatSummary;
 use doormat_report::DesignAudit;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// `doormat kat`.
@@ -52,13 +53,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<KatFile>, LoadErrors> {
             vec![p.clone()]
         };
         for f in list {
-            let name = f.display().to_string();
-            match std::fs::read_to_string(&f) {
-                Ok(src) => match KatFile::parse(&name, &src) {
-                    Ok(k) => files.push(k),
-                    Err(e) => errors.push(e),
-                },
-                Err(e) => errors.push(LoadError::file(&name, format!("cannot read: {e}"))),
+            match read_one(&f) {
+                Ok(k) => files.push(k),
+                Err(e) => errors.push(e),
             }
         }
     }
@@ -67,6 +64,37 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<KatFile>, LoadErrors> {
     } else {
         Err(LoadErrors(errors))
     }
+}
+
+/// One known-answer file, following it if it is a [`KatPointer`] (to a
+/// file named relative to the pointer's folder, checked against its
+/// `sha256` if pinned).
+pub fn read_one(path: &Path) -> Result<KatFile, LoadError> {
+    let name = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| LoadError::file(&name, format!("cannot read: {e}")))?;
+    let Some(pointer) = KatPointer::parse(&name, &src)? else {
+        return KatFile::parse(&name, &src);
+    };
+    let at = |msg: String| LoadError::at(&name, &src, pointer.line, None, msg);
+    let target = path.parent().unwrap_or(Path::new("")).join(&pointer.include);
+    let shown = target.display().to_string();
+    let bytes =
+        std::fs::read(&target).map_err(|e| at(format!("`include` names {shown}, which cannot be read: {e}")))?;
+    if let Some(want) = &pointer.sha256 {
+        let got = Sha256::digest(&bytes);
+        if got.as_slice() != want.as_slice() {
+            return Err(at(format!(
+                "{shown} has SHA-256 {}, expected {} (`sha256`): the file changed since it was pinned",
+                hex::encode(got),
+                hex::encode(want)
+            )));
+        }
+    }
+    let text = String::from_utf8(bytes).map_err(|_| at(format!("{shown} is not UTF-8 text")))?;
+    if KatPointer::parse(&shown, &text)?.is_some() {
+        return Err(at(format!("{shown} is itself a pointer (`include`): expected a known-answer file")));
+    }
+    KatFile::parse(&shown, &text)
 }
 
 /// Adds the "Known-answer tests" section to each audit whose design exposes
@@ -141,9 +169,18 @@ pub fn run(args: &KatArgs) -> Result<u8, Failure> {
         if accepts.is_none() {
             out!("  (no spec for `{name}` in {}: no flags accepted)", args.specs.display());
         }
+        for f in files.iter().filter(|f| !s.files.contains(&f.file)) {
+            let theirs = prims.protocol().map_or_else(|| "none".to_owned(), |p| format!("`{p}`"));
+            out!(
+                "  not applicable: {} (functions of protocol `{}`; {name} implements {theirs})",
+                f.file,
+                f.protocol.as_deref().unwrap_or("?")
+            );
+        }
+        let width = s.counts.iter().map(|c| c.algorithm.chars().count()).max().unwrap_or(0).max(20);
         for c in &s.counts {
             out!(
-                "  {:<20} {:<10} passed {:>4}  failed {:>4}  flags not listed {:>4}  skipped {:>4}",
+                "  {:<width$} {:<10} passed {:>4}  failed {:>4}  flags not listed {:>4}  skipped {:>4}",
                 c.algorithm,
                 c.result,
                 c.passed,

@@ -221,3 +221,71 @@ fn a_closed_pipe_is_not_a_panic() {
     assert_eq!(text(&out.stdout), "designs (built in):\n");
     assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
 }
+
+/// RFC 7748 section 6.1 in Wycheproof's JSON shape (one valid case).
+const X25519_JSON: &str = r#"{"algorithm": "XDH", "numberOfTests": 1, "testGroups": [{"type": "XdhComp", "curve": "curve25519",
+  "tests": [{"tcId": 1, "comment": "RFC 7748 6.1", "flags": [], "result": "valid",
+    "private": "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+    "public": "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+    "shared": "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"}]}]}"#;
+
+/// A known-answer entry may point to a file kept elsewhere, pinned by its
+/// SHA-256; a missing file, a changed one and a pointer to a pointer are
+/// input errors naming the entry's line.
+#[test]
+fn kat_entries_point_to_upstream_files() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("upstream")).unwrap();
+    std::fs::create_dir_all(dir.path().join("kat")).unwrap();
+    std::fs::write(dir.path().join("upstream/x25519_test.json"), X25519_JSON).unwrap();
+    let sha = hex::encode(Sha256::digest(X25519_JSON.as_bytes()));
+    let entry = dir.path().join("kat/x25519-upstream.yaml");
+    let kat = |body: &str| {
+        std::fs::write(&entry, body).unwrap();
+        doormat(&["kat", entry.to_str().unwrap(), "--design", "ratchet"])
+    };
+    let out = kat(&format!("comment: upstream X25519\ninclude: ../upstream/x25519_test.json\nsha256: \"{sha}\"\n"));
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("X25519") && text(&out.stdout).contains("passed    1"), "{}", text(&out.stdout));
+
+    let wrong = sha.replace(&sha[..2], if &sha[..2] == "00" { "11" } else { "00" });
+    let out = kat(&format!("include: ../upstream/x25519_test.json\nsha256: \"{wrong}\"\n"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("x25519-upstream.yaml:1") && err.contains("the file changed since it was pinned"), "{err}");
+
+    let out = kat("include: ../upstream/missing.json\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.json, which cannot be read"), "{}", text(&out.stderr));
+
+    std::fs::write(dir.path().join("upstream/again.yaml"), "include: x25519_test.json\n").unwrap();
+    let out = kat("include: ../upstream/again.yaml\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is itself a pointer"), "{}", text(&out.stderr));
+
+    let out = kat("include: ../upstream/x25519_test.json\nsha: typo\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("sha"), "{}", text(&out.stderr));
+}
+
+/// A protocol file runs against the design that implements the protocol
+/// only; a changed answer fails with its tcId and exit code 1.
+#[test]
+fn kat_protocol_files_fail_on_a_changed_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(root().join("vectors/kat/ratchet-protocol.yaml")).unwrap();
+    let out = doormat(&["kat", "vectors/kat/ratchet-protocol.yaml", "--design", "ratchet", "--design", "ghost"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let s = text(&out.stdout);
+    assert!(s.contains("doormat-ratchet-v1 kdf-chain") && s.contains("not applicable"), "{s}");
+    // Change the first byte of tcId 1's identity output.
+    let changed = src.replacen("identity: \"5f", "identity: \"60", 1);
+    assert_ne!(changed, src);
+    let f = dir.path().join("ratchet-protocol.yaml");
+    std::fs::write(&f, changed).unwrap();
+    let out = doormat(&["kat", f.to_str().unwrap(), "--design", "ratchet"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let s = text(&out.stdout);
+    assert!(s.contains("FAILED: doormat-ratchet-v1 device-keys tcId 1") && s.contains("`identity` is 5f"), "{s}");
+}

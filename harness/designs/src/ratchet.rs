@@ -32,6 +32,9 @@
 //! of the message still goes out) nor accepts a message from it under any
 //! other identity.
 //!
+//! Known answers: [`kat`] exposes the protocol's functions (`doormat-ratchet-v1`,
+//! described in `vectors/README.md`) for `vectors/kat/ratchet-protocol.yaml`.
+//!
 //! The design is also the engine of `ghost` and `escrow`, which wrap a
 //! [`RatchetDevice`] (made with their own design name) instead of copying it.
 //!
@@ -43,6 +46,7 @@
 //! this code panic. A pinned identity is never encrypted to or accepted
 //! under another one.
 
+pub(crate) mod kat;
 mod keys;
 mod session;
 
@@ -92,7 +96,7 @@ impl Design for Ratchet {
     }
 
     fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        crate::primitives::boxed()
+        kat::boxed()
     }
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
@@ -355,15 +359,7 @@ impl RatchetDevice {
     fn start_session(&mut self, entry: &DirectoryEntry) -> Result<Session, ImplError> {
         let bundle = PeerBundle::parse(entry)?;
         let ephemeral = keys::random_secret(&mut self.rng);
-        let mut dhs = vec![
-            keys::dh(&self.st.identity_key, &bundle.signed_prekey)?,
-            keys::dh(&ephemeral, &bundle.identity_key)?,
-            keys::dh(&ephemeral, &bundle.signed_prekey)?,
-        ];
-        if let Some((_, one_time)) = bundle.one_time {
-            dhs.push(keys::dh(&ephemeral, &one_time)?);
-        }
-        let secret = keys::x3dh_secret(&dhs)?;
+        let secret = x3dh_initiator(&self.st.identity_key, &ephemeral, &bundle)?;
         let initiation = Initiation {
             base_key: keys::x_public(&ephemeral),
             signed_prekey: bundle.signed_prekey,
@@ -467,15 +463,7 @@ impl RatchetDevice {
         };
         let mut peer_key = [0u8; 32];
         peer_key.copy_from_slice(&init.identity[32..]);
-        let mut dhs = vec![
-            keys::dh(&self.st.signed_prekey, &peer_key)?,
-            keys::dh(&self.st.identity_key, &base_key)?,
-            keys::dh(&self.st.signed_prekey, &base_key)?,
-        ];
-        if let Some(sk) = one_time {
-            dhs.push(keys::dh(&sk, &base_key)?);
-        }
-        let secret = keys::x3dh_secret(&dhs)?;
+        let secret = x3dh_responder(&self.st.identity_key, &self.st.signed_prekey, one_time, &peer_key, &base_key)?;
         let fresh = Session::responder(secret, identity.clone(), base_key, self.st.signed_prekey);
         let (session, rng, plaintext) = fresh.open(&msg.header, &ad, msg.ciphertext, &self.rng)?;
         if let Some(id) = init.initiation.one_time {
@@ -500,6 +488,40 @@ impl RatchetDevice {
         list.truncate(MAX_SESSIONS);
         self.rng = rng;
     }
+}
+
+/// X3DH as the initiator: `DH(IK_a, SPK_b) || DH(EK_a, IK_b) || DH(EK_a,
+/// SPK_b) [|| DH(EK_a, OPK_b)]` into [`keys::x3dh_secret`].
+fn x3dh_initiator(identity_key: &[u8; 32], ephemeral: &[u8; 32], peer: &PeerBundle) -> Result<[u8; 32], ImplError> {
+    let mut dhs = vec![
+        keys::dh(identity_key, &peer.signed_prekey)?,
+        keys::dh(ephemeral, &peer.identity_key)?,
+        keys::dh(ephemeral, &peer.signed_prekey)?,
+    ];
+    if let Some((_, one_time)) = peer.one_time {
+        dhs.push(keys::dh(ephemeral, &one_time)?);
+    }
+    keys::x3dh_secret(&dhs)
+}
+
+/// X3DH as the responder, the same secret from the other side:
+/// `DH(SPK_b, IK_a) || DH(IK_b, EK_a) || DH(SPK_b, EK_a) [|| DH(OPK_b, EK_a)]`.
+fn x3dh_responder(
+    identity_key: &[u8; 32],
+    signed_prekey: &[u8; 32],
+    one_time: Option<[u8; 32]>,
+    peer_identity_key: &[u8; 32],
+    base_key: &[u8; 32],
+) -> Result<[u8; 32], ImplError> {
+    let mut dhs = vec![
+        keys::dh(signed_prekey, peer_identity_key)?,
+        keys::dh(identity_key, base_key)?,
+        keys::dh(signed_prekey, base_key)?,
+    ];
+    if let Some(sk) = one_time {
+        dhs.push(keys::dh(&sk, base_key)?);
+    }
+    keys::x3dh_secret(&dhs)
 }
 
 /// Puts the recipient's address into an error about its directory entry.

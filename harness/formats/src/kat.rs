@@ -351,6 +351,78 @@ impl KatFile {
     }
 }
 
+/// A known-answer entry that points to a file kept elsewhere (a checkout
+/// of upstream Wycheproof, say), instead of a copy of it:
+///
+/// ```yaml
+/// include: ../../wycheproof/testvectors_v1/x25519_test.json   # relative to this entry
+/// sha256: "..."                                               # optional: the file's SHA-256
+/// comment: upstream X25519 vectors                            # optional
+/// ```
+///
+/// The file pointed to is read as it is ([`KatFile::parse`]); it may not be
+/// a pointer itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KatPointer {
+    /// The path, as written (relative to the entry's folder unless absolute).
+    pub include: String,
+    /// The SHA-256 the file must have, if pinned.
+    pub sha256: Option<Vec<u8>>,
+    /// The line of `include` in the entry.
+    pub line: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPointer {
+    include: String,
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    comment: Option<String>,
+}
+
+impl KatPointer {
+    /// The pointer `src` holds, or `None` when it is a known-answer file
+    /// itself (its top level has no `include`).
+    pub fn parse(file: &str, src: &str) -> Result<Option<KatPointer>, LoadError> {
+        let keys: Result<BTreeMap<String, IgnoredAny>, _> = crate::yaml::parse(file, src);
+        if !keys.is_ok_and(|k| k.contains_key("include")) {
+            return Ok(None);
+        }
+        let raw: RawPointer = crate::yaml::parse(file, src)?;
+        let line = line_of(src, "include");
+        if raw.include.trim().is_empty() {
+            return Err(LoadError::at(
+                file,
+                src,
+                line,
+                None,
+                "`include` is empty: expected the path of a known-answer file".to_owned(),
+            ));
+        }
+        let sha256 = match raw.sha256 {
+            Some(h) => {
+                let b = hex_field(&h, "sha256", None)
+                    .map_err(|m| LoadError::at(file, src, line_of(src, "sha256"), None, m))?;
+                if b.len() != 32 {
+                    return Err(LoadError::at(
+                        file,
+                        src,
+                        line_of(src, "sha256"),
+                        None,
+                        format!("`sha256` has {} bytes: expected 32 (64 hex digits)", b.len()),
+                    ));
+                }
+                Some(b)
+            }
+            None => None,
+        };
+        Ok(Some(KatPointer { include: raw.include, sha256, line }))
+    }
+}
+
 /// The case's bytes for its family, or what is missing.
 fn case_data(algorithm: KatAlgorithm, t: &RawTest) -> Result<CaseData, String> {
     let id = t.tc_id;
@@ -454,6 +526,45 @@ mod tests {
         assert_eq!(f.groups[0].curve.as_deref(), Some("curve25519"));
         assert_eq!(f.groups[0].tests[0].result, Expected::Acceptable);
         assert_eq!(f.ignored.iter().collect::<Vec<_>>(), ["numberOfTests", "type"]);
+    }
+
+    #[test]
+    fn protocol_files_need_a_protocol_a_function_and_named_hex() {
+        let ok = "algorithm: PROTOCOL\nprotocol: p-v1\ntestGroups:\n  - function: f\n    tests:\n      - tcId: 1\n        result: valid\n        inputs: {a: '01'}\n        outputs: {b: '02 03'}\n      - tcId: 2\n        result: invalid\n        inputs: {a: ''}\n";
+        let f = KatFile::parse("p.yaml", ok).unwrap();
+        assert_eq!(f.protocol.as_deref(), Some("p-v1"));
+        assert_eq!(f.groups[0].function.as_deref(), Some("f"));
+        let CaseData::Protocol { inputs, outputs } = &f.groups[0].tests[0].data else { panic!() };
+        assert_eq!((inputs["a"].as_slice(), outputs["b"].as_slice()), (&[1u8][..], &[2u8, 3][..]));
+        let CaseData::Protocol { outputs, .. } = &f.groups[0].tests[1].data else { panic!() };
+        assert!(outputs.is_empty(), "an invalid case needs no outputs");
+        let e = KatFile::parse("p.yaml", &ok.replace("protocol: p-v1\n", "")).unwrap_err();
+        assert!(e.message.contains("needs `protocol: NAME`"), "{}", e.message);
+        let e = KatFile::parse("p.yaml", &ok.replace("  - function: f\n", "  - curve: x\n")).unwrap_err();
+        assert!(e.message.contains("needs `function: NAME`") && e.line == Some(6), "{e:?}");
+        let e = KatFile::parse("p.yaml", &ok.replace("outputs: {b: '02 03'}", "outputs: {b: 'zz'}")).unwrap_err();
+        assert!(e.message.contains("tcId 1: field `outputs.b` is not hex"), "{}", e.message);
+        let e = KatFile::parse("p.yaml", &ok.replace("        outputs: {b: '02 03'}\n", "")).unwrap_err();
+        assert!(e.message.contains("tcId 1: missing field `outputs`"), "{}", e.message);
+        let e = KatFile::parse("p.yaml", &ok.replace("algorithm: PROTOCOL", "algorithm: XDH")).unwrap_err();
+        assert!(e.message.contains("`protocol` is for PROTOCOL files only") && e.line == Some(2), "{e:?}");
+    }
+
+    #[test]
+    fn pointers_are_told_apart_and_checked() {
+        assert_eq!(KatPointer::parse("a.yaml", "algorithm: XDH\ntestGroups: []\n").unwrap(), None);
+        assert_eq!(KatPointer::parse("a.json", "{\"algorithm\": \"XDH\"}").unwrap(), None);
+        let p = KatPointer::parse("a.yaml", "comment: c\ninclude: x.json\n").unwrap().unwrap();
+        assert_eq!((p.include.as_str(), p.sha256, p.line), ("x.json", None, Some(2)));
+        let sha = "ab".repeat(32);
+        let p = KatPointer::parse("a.yaml", &format!("include: x.json\nsha256: '{sha}'\n")).unwrap().unwrap();
+        assert_eq!(p.sha256, Some(vec![0xab; 32]));
+        let e = KatPointer::parse("a.yaml", "include: x.json\nsha256: 'abcd'\n").unwrap_err();
+        assert!(e.message.contains("expected 32") && e.line == Some(2), "{e:?}");
+        let e = KatPointer::parse("a.yaml", "include: x.json\nalgorithm: XDH\n").unwrap_err();
+        assert!(e.message.contains("algorithm"), "{}", e.message);
+        let e = KatPointer::parse("a.yaml", "include: ' '\n").unwrap_err();
+        assert!(e.message.contains("`include` is empty"), "{}", e.message);
     }
 
     #[test]

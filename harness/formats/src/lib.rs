@@ -27,7 +27,7 @@ pub mod yaml;
 pub use deviations::{Deviation, Deviations};
 pub use error::{LoadError, LoadErrors};
 pub use ids::{DeviceAddr, GroupId, MessageId, UserId};
-pub use kat::{KatAlgorithm, KatFile};
+pub use kat::{KatAlgorithm, KatFile, KatPointer};
 pub use property::Property;
 pub use spec::{Implementation, KatAccept, Limit, Parameters, Role, Spec};
 pub use vector::{Action, Expectation, Outcome, Party, Scenario, ScenarioStep, Tamper, Target, TargetContent, Vector};

@@ -14,6 +14,13 @@
 //!   *unlisted* and reported with what the primitive did, never silently
 //!   passed. A wrong output is a failure whatever the flags.
 //!
+//! A `PROTOCOL` file checks functions of one design's protocol (the file's
+//! `protocol`, each group's `function`) through
+//! [`Primitives::protocol_function`]: a `valid` case must give exactly the
+//! named outputs, an `invalid` one must be refused. It applies only to a
+//! design whose [`Primitives::protocol`] is the file's; for any other
+//! design the file is left out (not counted, not listed).
+//!
 //! A case is *skipped*, and counted, when the primitive answers
 //! `Unsupported`, or when its group lies outside the profile the designs use
 //! (X448, Ed448, AES with 128- or 192-bit keys; for `valid` and `acceptable`
@@ -70,6 +77,10 @@ pub struct KatIssue {
 pub struct KatSummary {
     /// The files run, in order.
     pub files: Vec<String>,
+    /// The protocol whose functions were checked (a `PROTOCOL` file for
+    /// the design's [`Primitives::protocol`] ran), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// Counts per algorithm and expected result, sorted.
     pub counts: Vec<KatCount>,
     /// Every failed case.
@@ -122,6 +133,9 @@ pub fn run(prims: &dyn Primitives, files: &[KatFile], accepts: &[KatAccept]) -> 
             continue;
         }
         summary.files.push(file.file.clone());
+        if file.algorithm == KatAlgorithm::Protocol {
+            summary.protocol.clone_from(&file.protocol);
+        }
         for (group, case) in file.cases() {
             let (algorithm, in_profile) = profile(file, group);
             let count = counts.entry((algorithm.clone(), case.result)).or_insert_with(|| KatCount {

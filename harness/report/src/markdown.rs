@@ -246,7 +246,11 @@ fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
     let _ = writeln!(s, "## Known-answer tests\n");
     let _ = writeln!(
         s,
-        "The design's primitives against published test vectors ({}). A `valid` case must give the published answer, an `invalid` one must be refused, an `acceptable` one passes only when the spec lists one of its flags.\n",
+        "The design's primitives against published test vectors{} ({}). A `valid` case must give the published answer, an `invalid` one must be refused, an `acceptable` one passes only when the spec lists one of its flags.\n",
+        k.protocol.as_deref().map_or_else(String::new, |p| format!(
+            ", and the functions of its protocol `{}` against fixed-input vectors that a re-implementation must match byte for byte",
+            cell(p)
+        )),
         k.files.iter().map(|f| format!("`{}`", cell(f))).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(s, "| algorithm | expected | passed | failed | flags not listed | skipped |");

@@ -109,14 +109,21 @@ fn to32(b: &[u8]) -> [u8; 32] {
     out
 }
 
-/// The cipher of one message key: HKDF gives a ChaCha20-Poly1305 key and nonce.
-fn message_cipher(message_key: &[u8; 32]) -> Result<(ChaCha20Poly1305, [u8; 12]), ImplError> {
+/// The ChaCha20-Poly1305 key and nonce of one message key: 44 bytes of
+/// HKDF-SHA256 with a zero salt, split 32 + 12.
+pub(super) fn message_key_material(message_key: &[u8; 32]) -> Result<([u8; 32], [u8; 12]), ImplError> {
     let mut out = [0u8; 44];
     hkdf(&[0u8; 32], message_key, INFO_MESSAGE, &mut out)?;
     let (key, nonce) = out.split_at(32);
     let mut n = [0u8; 12];
     n.copy_from_slice(nonce);
-    Ok((ChaCha20Poly1305::new(&to32(key).into()), n))
+    Ok((to32(key), n))
+}
+
+/// The cipher of one message key and its nonce.
+fn message_cipher(message_key: &[u8; 32]) -> Result<(ChaCha20Poly1305, [u8; 12]), ImplError> {
+    let (key, nonce) = message_key_material(message_key)?;
+    Ok((ChaCha20Poly1305::new(&key.into()), nonce))
 }
 
 /// Encrypts with a message key, authenticating `ad`.
