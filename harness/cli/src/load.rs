@@ -24,7 +24,8 @@ fn read(p: &Path) -> Result<String, LoadError> {
     })
 }
 
-/// `*.yaml` / `*.yml` files under `p` (or `p` itself), sorted.
+/// `*.yaml` / `*.yml` files under `p` (or `p` itself), and `*.json` files in
+/// folders named `kat` (known-answer files), sorted.
 pub fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
     if !p.exists() {
         return Err(LoadError::file(&show(p), "no such file or directory"));
@@ -40,13 +41,19 @@ pub fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
             let path = entry.map_err(|e| LoadError::file(&show(&dir), e.to_string()))?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml" || (x == "json" && in_kat(&path))) {
+                // JSON only as a known-answer file (upstream Wycheproof's shape).
                 out.push(path);
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether a file sits in a folder named `kat` (known-answer files).
+fn in_kat(p: &Path) -> bool {
+    p.parent().and_then(Path::file_name).is_some_and(|n| n == "kat")
 }
 
 fn stem(p: &Path) -> String {
@@ -209,7 +216,7 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
             };
             // A folder named `kat` holds known-answer vectors for primitives
             // (see `kat.rs`): checked here, never run as scenarios.
-            if p.parent().and_then(Path::file_name).is_some_and(|n| n == "kat") {
+            if in_kat(&p) {
                 if let Err(e) = crate::kat::read_one(&p) {
                     errors.push(e);
                 }

@@ -267,6 +267,17 @@ fn kat_entries_point_to_upstream_files() {
     let out = kat("include: ../upstream/x25519_test.json\nsha: typo\n");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("sha"), "{}", text(&out.stderr));
+
+    // `validate` reads JSON known-answer files in a `kat` folder too.
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(
+        dir.path().join("kat/broken.json"),
+        "{\"algorithm\": \"XDH\", \"testGroups\": [{\"tests\": [{\"tcId\": 1}]}]}",
+    )
+    .unwrap();
+    let out = doormat(&["validate", dir.path().join("kat").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("broken.json"), "{}", text(&out.stderr));
 }
 
 /// A protocol file runs against the design that implements the protocol
