@@ -99,6 +99,7 @@
 mod engine;
 mod frame;
 mod hpke;
+mod primitives;
 
 use crate::persist::{pairs, Peer, RngState};
 use crate::wire::rejected;
@@ -167,6 +168,11 @@ impl Design for Mls {
     /// `addr` (a seized state acts as the device it was taken from).
     fn import_device(&self, _addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(MlsDevice::import(state)?))
+    }
+
+    /// The cryptography of the design's openmls provider (see [`primitives`]).
+    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+        Some(Box::new(primitives::OpenMlsPrimitives::new()))
     }
 }
 
