@@ -59,6 +59,10 @@
 //! is returned, no input makes this code panic, and a pinned identity is
 //! never encrypted to or accepted under another one.
 
+mod primitives;
+
+pub(crate) use primitives::VodozemacPrimitives;
+
 use crate::persist::{pairs, Peer};
 use crate::seen::{event, Seen};
 use crate::wire::{rejected, Reader, Writer};
