@@ -80,6 +80,11 @@
 //! clock to check lifetimes and to time-stamp the past-epoch secrets it
 //! keeps; neither reaches an envelope.
 //!
+//! **Primitives** ([`primitives`]): known-answer tests run through the
+//! provider's `OpenMlsCrypto`, the cryptography openmls itself calls:
+//! ChaCha20-Poly1305, HKDF and HMAC over SHA-256, Ed25519. X25519 (inside
+//! HPKE only) and AES-256-GCM (not in the suite) are not exposed.
+//!
 //! **Invariants:** `encrypt` and `decrypt` work on a copy of the device and
 //! keep it only on success, so a refused envelope leaves the device exactly
 //! as it was; nothing that fails to authenticate is returned; no input makes
