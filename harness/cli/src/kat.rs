@@ -189,6 +189,9 @@ pub fn run(args: &KatArgs) -> Result<u8, Failure> {
                 c.skipped
             );
         }
+        for (alg, why) in &s.not_offered {
+            out!("  not offered: {alg}: {why}");
+        }
         for (what, list) in [("FAILED", &s.failures), ("not listed", &s.unlisted)] {
             for i in list {
                 out!(

@@ -52,11 +52,12 @@
 //! panic.
 
 use crate::persist::{pairs, Peer};
-use crate::vodo::{decode_error, Channel, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION};
+use crate::vodo::{decode_error, Channel, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION};
 use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Received, Sent,
+    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives,
+    Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use serde::{Deserialize, Serialize};
@@ -104,6 +105,13 @@ impl Design for Megolm {
             serde_json::from_slice(state).map_err(|e| rejected(format!("megolm state is not valid: {e}")))?;
         device.ch = Channel::restore(NAME, device.ch)?;
         Ok(Box::new(device))
+    }
+
+    /// vodozemac's X25519 and Ed25519, the same as `olm`'s (see
+    /// [`VodozemacPrimitives`]): Megolm's own HKDF, HMAC and AES-256-CBC are
+    /// not reachable through vodozemac's API.
+    fn primitives(&self) -> Option<Box<dyn Primitives>> {
+        Some(Box::new(VodozemacPrimitives))
     }
 }
 

@@ -80,6 +80,11 @@
 //! clock to check lifetimes and to time-stamp the past-epoch secrets it
 //! keeps; neither reaches an envelope.
 //!
+//! **Primitives** ([`primitives`]): known-answer tests run through the
+//! provider's `OpenMlsCrypto`, the cryptography openmls itself calls:
+//! ChaCha20-Poly1305, HKDF and HMAC over SHA-256, Ed25519. X25519 (inside
+//! HPKE only) and AES-256-GCM (not in the suite) are not exposed.
+//!
 //! **Invariants:** `encrypt` and `decrypt` work on a copy of the device and
 //! keep it only on success, so a refused envelope leaves the device exactly
 //! as it was; nothing that fails to authenticate is returned; no input makes
@@ -99,6 +104,7 @@
 mod engine;
 mod frame;
 mod hpke;
+mod primitives;
 
 use crate::persist::{pairs, Peer, RngState};
 use crate::wire::rejected;
@@ -167,6 +173,11 @@ impl Design for Mls {
     /// `addr` (a seized state acts as the device it was taken from).
     fn import_device(&self, _addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(MlsDevice::import(state)?))
+    }
+
+    /// The cryptography of the design's openmls provider (see [`primitives`]).
+    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+        Some(Box::new(primitives::OpenMlsPrimitives::new()))
     }
 }
 

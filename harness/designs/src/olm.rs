@@ -34,11 +34,12 @@
 //! is refused, and no input makes this code panic.
 
 use crate::persist::Peer;
-use crate::vodo::{Channel, CONTENT_MESSAGE};
+use crate::vodo::{Channel, VodozemacPrimitives, CONTENT_MESSAGE};
 use crate::wire::{rejected, Payload, Reader};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Received, Sent,
+    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives,
+    Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use std::collections::BTreeSet;
@@ -69,6 +70,11 @@ impl Design for Olm {
     fn import_device(&self, _addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
         let ch = serde_json::from_slice(state).map_err(|e| rejected(format!("olm state is not valid: {e}")))?;
         Ok(Box::new(OlmDevice { ch: Channel::restore(NAME, ch)? }))
+    }
+
+    /// vodozemac's X25519 and Ed25519 (see [`VodozemacPrimitives`]).
+    fn primitives(&self) -> Option<Box<dyn Primitives>> {
+        Some(Box::new(VodozemacPrimitives))
     }
 }
 

@@ -52,12 +52,20 @@
 //! new ratchet key comes from the operating system, which a seized copy
 //! does not share.
 //!
+//! Primitives ([`VodozemacPrimitives`], both designs): known-answer tests
+//! run through vodozemac's public X25519 and Ed25519; the HKDF, HMAC and
+//! AES-256-CBC inside Olm and Megolm are not reachable from its API.
+//!
 //! **Invariants:** the channel is plain data (vodozemac pickles as JSON
 //! values), so cloning it is a fork and serialising it an export; callers
 //! work on a clone and keep it only on success, so a refused or failed
 //! operation leaves a device as it was. Nothing that fails to authenticate
 //! is returned, no input makes this code panic, and a pinned identity is
 //! never encrypted to or accepted under another one.
+
+mod primitives;
+
+pub(crate) use primitives::VodozemacPrimitives;
 
 use crate::persist::{pairs, Peer};
 use crate::seen::{event, Seen};

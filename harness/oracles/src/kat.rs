@@ -87,6 +87,10 @@ pub struct KatSummary {
     pub failures: Vec<KatIssue>,
     /// Every acceptable case whose flags the spec does not list.
     pub unlisted: Vec<KatIssue>,
+    /// Algorithms the design does not offer, with the reason it gave
+    /// (its first `Unsupported` answer for the algorithm).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_offered: BTreeMap<String, String>,
 }
 
 impl KatSummary {
@@ -117,8 +121,8 @@ enum Outcome {
     Rejected(String),
     /// It failed on input it should handle (`ImplError::Failed`).
     Broken(String),
-    /// It does not offer the operation.
-    Unsupported,
+    /// It does not offer the operation (why, in its words).
+    Unsupported(String),
 }
 
 /// Runs every case of `files` against `prims`; `accepts` are the spec's
@@ -163,7 +167,10 @@ pub fn run(prims: &dyn Primitives, files: &[KatFile], accepts: &[KatAccept]) -> 
                 got,
             };
             match (case.result, outcome) {
-                (_, Outcome::Unsupported) => count.skipped += 1,
+                (_, Outcome::Unsupported(why)) => {
+                    count.skipped += 1;
+                    summary.not_offered.entry(algorithm.clone()).or_insert(why);
+                }
                 (Expected::Valid, Outcome::Accepted) => count.passed += 1,
                 (Expected::Invalid, Outcome::Rejected(_) | Outcome::Broken(_)) => count.passed += 1,
                 (Expected::Invalid, Outcome::Accepted) => {
@@ -236,7 +243,7 @@ fn profile(file: &KatFile, g: &KatGroup) -> (String, Profile) {
 /// An error's outcome.
 fn refused(e: ImplError) -> Outcome {
     match e {
-        ImplError::Unsupported(_) => Outcome::Unsupported,
+        ImplError::Unsupported(why) => Outcome::Unsupported(why),
         ImplError::Failed(s) => Outcome::Broken(s),
         other => Outcome::Rejected(other.to_string()),
     }
@@ -306,6 +313,6 @@ fn outcome(p: &dyn Primitives, algorithm: KatAlgorithm, g: &KatGroup, case: &Kat
             }
             Err(e) => refused(e),
         },
-        _ => Outcome::Unsupported,
+        _ => Outcome::Unsupported("not a family doormat runs".to_owned()),
     }
 }

@@ -268,6 +268,13 @@ fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
         );
     }
     s.push('\n');
+    if !k.not_offered.is_empty() {
+        let _ = writeln!(s, "Skipped because the design does not offer the primitive:\n");
+        for (alg, why) in &k.not_offered {
+            let _ = writeln!(s, "- {}: {}", cell(alg), cell(why));
+        }
+        s.push('\n');
+    }
     for (title, list) in [("Failed", &k.failures), ("Acceptable, with flags the spec does not list", &k.unlisted)] {
         if list.is_empty() {
             continue;
