@@ -57,10 +57,11 @@ fn a_design_served_over_the_protocol_gives_the_same_reports() {
     std::fs::create_dir(dir.path().join("specs")).unwrap();
     let spec_path = dir.path().join("specs/ratchet.yaml");
     std::fs::write(&spec_path, spec).unwrap();
-    // Every scenario vector; the known-answer files are left out, since the
-    // protocol does not carry primitives (the exec design has no KAT section).
+    // Every scenario vector and the known-answer files: served, the design
+    // offers its primitives over the protocol, so the reports' "Known-answer
+    // tests" sections must be the same too.
     let vectors = dir.path().join("vectors");
-    copy_tree(&root().join("vectors"), &vectors, "kat");
+    copy_tree(&root().join("vectors"), &vectors);
     let v = vectors.to_str().unwrap();
     let (a, b) = (dir.path().join("in-process"), dir.path().join("exec"));
     let inproc = doormat(&["audit", "--design", "ratchet", "--vectors", v, "--out", a.to_str().unwrap()]);
@@ -73,18 +74,28 @@ fn a_design_served_over_the_protocol_gives_the_same_reports() {
         assert_eq!(na, nb);
         assert!(ca == cb, "{na} differs between the in-process and the exec audit");
     }
+    // The known-answer summaries, explicitly: present, non-trivial, equal.
+    let kat = |dir: &Path| -> serde_json::Value {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("ratchet.json")).unwrap()).unwrap();
+        report["kat"].clone()
+    };
+    let (ka, kb) = (kat(&a), kat(&b));
+    assert_eq!(ka, kb, "the known-answer summaries differ");
+    assert_eq!(ka["files"].as_array().unwrap().len(), 6, "{ka}");
+    let passed: u64 = ka["counts"].as_array().unwrap().iter().map(|c| c["passed"].as_u64().unwrap()).sum();
+    assert!(passed >= 30, "{ka}");
+    assert_eq!(ka["failures"], serde_json::json!([]));
 }
 
-/// Copies a folder tree, leaving out folders named `skip`.
-fn copy_tree(from: &Path, to: &Path, skip: &str) {
+/// Copies a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap();
         if p.is_dir() {
-            if name != skip {
-                copy_tree(&p, &to.join(name), skip);
-            }
+            copy_tree(&p, &to.join(name));
         } else {
             std::fs::copy(&p, to.join(name)).unwrap();
         }
@@ -239,7 +250,10 @@ fn adapter_check_passes_a_conforming_implementation_and_fails_a_broken_one() {
     let good = doormat(&["adapter-check", &format!("exec:{} serve escrow", doormat_bin())]);
     let s = text(&good.stdout);
     assert_eq!(good.status.code(), Some(0), "{s}");
-    assert!(s.contains("13 of 13 required operations conform") && s.contains("authority escrow-agent"), "{s}");
+    assert!(s.contains("19 of 19 required operations conform") && s.contains("authority escrow-agent"), "{s}");
+    for p in ["x25519", "ed25519", "chacha20-poly1305", "aes-256-gcm", "hkdf-sha256", "hmac-sha256"] {
+        assert!(s.lines().any(|l| l.contains(&format!("kat {p}")) && l.contains(" ok ")), "kat {p}:\n{s}");
+    }
     let py = python3();
     let script = root().join("harness/cli/tests/hostile.py");
     let bad = doormat(&[
