@@ -7,6 +7,9 @@ sender trying the envelope, drop, the recipient decrypting) plus a few extra
 checks (replay, garbage, an outsider device, fork independence, an
 unsupported operation, state export if offered), checks every response's
 shape strictly, and exits non-zero with a message on the first mismatch.
+If `hello` offers primitives for known-answer tests, each offered one is
+asked one published answer and one input it must refuse; an operation on a
+primitive it does not offer must be `unsupported`.
 
     python3 harness/adapters/selftest.py                   # both examples
     python3 harness/adapters/selftest.py harness/adapters/sealed-box/sealed-box.yaml
@@ -36,6 +39,42 @@ ENTROPY_1 = base64.b64encode(bytes([7] * 32)).decode()
 ENTROPY_2 = base64.b64encode(bytes([9] * 32)).decode()
 PLAINTEXT = base64.b64encode(b"hi bob CANARY-Q4ZJ7MXK2B5N3WPLR6TD8YHVCF").decode()
 EVENT_KINDS = {"identity-changed", "device-added", "device-removed", "member-added", "member-removed"}
+PRIMITIVES = ["x25519", "ed25519", "chacha20-poly1305", "aes-256-gcm", "hkdf-sha256", "hmac-sha256"]
+
+
+def h64(hex_text):
+    return base64.b64encode(bytes.fromhex(hex_text)).decode()
+
+
+# One published answer per primitive (RFC 7748 6.1, RFC 8032 7.1 TEST 1,
+# RFC 8439 2.8.2, McGrew-Viega GCM test case 16, RFC 5869 A.1, RFC 4231
+# case 1), as in vectors/kat/.
+CHACHA = dict(
+    alg="chacha20-poly1305",
+    key=h64("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"),
+    nonce=h64("070000004041424344454647"),
+    aad=h64("50515253c0c1c2c3c4c5c6c7"),
+)
+CHACHA_MSG = h64(
+    "4c616469657320616e642047656e746c656d656e206f662074686520636c617373206f66202739393a204966204920636f756c64"
+    "206f6666657220796f75206f6e6c79206f6e652074697020666f7220746865206675747572652c2073756e73637265656e20776f"
+    "756c642062652069742e")
+CHACHA_CT = (
+    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e"
+    "060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576"
+    "d26586cec64b6116" "1ae10b594f09e26a7e902ecbd0600691")
+GCM = dict(
+    alg="aes-256-gcm",
+    key=h64("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"),
+    nonce=h64("cafebabefacedbaddecaf888"),
+    aad=h64("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
+)
+GCM_MSG = h64(
+    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa"
+    "0de657ba637b39")
+GCM_CT = (
+    "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393"
+    "ba7a0abcc9f662" "76fc6ece0f4e1768cddf8853bb2d551b")
 
 
 class Mismatch(Exception):
@@ -149,6 +188,13 @@ def run(argv, cwd, leaky):
     try:
         # --- the transcript of PROTOCOL.md ---
         hello = s.ok("hello", protocol=1)
+        offered = hello.pop("primitives", [])
+        kat_protocol = hello.pop("kat_protocol", None)
+        if not isinstance(offered, list) or any(p not in PRIMITIVES for p in offered) \
+                or len(set(offered)) != len(offered):
+            raise Mismatch(f"hello: primitives {offered!r}: expected each of {PRIMITIVES} at most once")
+        if kat_protocol is not None and (not isinstance(kat_protocol, str) or not kat_protocol.strip()):
+            raise Mismatch(f"hello: kat_protocol {kat_protocol!r}: expected a protocol's name")
         check_fields(hello, {
             "protocol": lambda v: v == 1,
             "name": lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9_-]+", v) is not None,
@@ -279,6 +325,8 @@ def run(argv, cwd, leaky):
         if not any("bob/phone" in e["to"] for e in again["envelopes"]):
             raise Mismatch("a verify on a fork changed the original (it stopped encrypting to bob/phone)")
 
+        notes.extend(known_answers(s, offered, kat_protocol))
+
         r = s.call("recover", authority=1, view=[])
         if r.get("error", {}).get("kind") != "unsupported":
             raise Mismatch(f"authority op on a design without authorities: expected unsupported, got {r}")
@@ -300,6 +348,77 @@ def run(argv, cwd, leaky):
         if tail.strip():
             sys.stderr.write("--- adapter stderr (tail) ---\n" + tail + "\n")
         raise
+
+
+def known_answers(s, offered, kat_protocol):
+    """One published answer and one refusal for each offered primitive;
+    `unsupported` for the others."""
+    def answer(op, fields, want, **req):
+        ok = s.ok(op, **req)
+        check_fields(ok, fields, op)
+        if want is not None and ok != want:
+            raise Mismatch(f"{op}: got {ok} instead of the published answer {want}")
+
+    def refused(op, what, **req):
+        r = s.call(op, **req)
+        if r.get("error", {}).get("kind") != "rejected":
+            raise Mismatch(f"{op} with {what}: expected a rejected error, got {r}")
+
+    cases = {
+        "x25519": lambda: (
+            answer("kat_x25519", {"shared": is_b64},
+                   {"shared": h64("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")},
+                   private=h64("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+                   public=h64("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")),
+            refused("kat_x25519", "an all-zero public key (an all-zero shared secret counts as accepting)",
+                    private=h64("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+                    public=h64("00" * 32))),
+        "ed25519": lambda: [
+            answer("kat_ed25519_verify", {"valid": lambda v: type(v) is bool}, {"valid": valid},
+                   public=h64("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"), msg="",
+                   sig=h64("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e"
+                           "39701cf9b46bd25bf5f0595bbe24655141438e7a10" + last))
+            for valid, last in ((True, "0b"), (False, "0a"))],
+        "chacha20-poly1305": lambda: (
+            answer("kat_aead_seal", {"ct": is_b64}, {"ct": h64(CHACHA_CT)}, msg=CHACHA_MSG, **CHACHA),
+            answer("kat_aead_open", {"msg": is_b64}, {"msg": CHACHA_MSG}, ct=h64(CHACHA_CT), **CHACHA),
+            refused("kat_aead_open", "a flipped tag bit", ct=h64(CHACHA_CT[:-1] + "0"), **CHACHA)),
+        "aes-256-gcm": lambda: (
+            answer("kat_aead_seal", {"ct": is_b64}, {"ct": h64(GCM_CT)}, msg=GCM_MSG, **GCM),
+            answer("kat_aead_open", {"msg": is_b64}, {"msg": GCM_MSG}, ct=h64(GCM_CT), **GCM),
+            refused("kat_aead_open", "a flipped tag bit", ct=h64(GCM_CT[:-1] + "a"), **GCM)),
+        "hkdf-sha256": lambda: (
+            answer("kat_hkdf_sha256", {"okm": is_b64},
+                   {"okm": h64("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")},
+                   ikm=h64("0b" * 22), salt=h64("000102030405060708090a0b0c"), info=h64("f0f1f2f3f4f5f6f7f8f9"),
+                   len=42),
+            refused("kat_hkdf_sha256", "an output longer than 255 x 32 bytes", ikm=h64("0b" * 22), salt="",
+                    info="", len=255 * 32 + 1)),
+        "hmac-sha256": lambda: answer(
+            "kat_hmac_sha256", {"mac": is_b64},
+            {"mac": h64("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")},
+            key=h64("0b" * 20), msg=h64("4869205468657265")),
+    }
+    notes = []
+    for name in PRIMITIVES:
+        if name in offered:
+            cases[name]()
+            notes.append(f"known answers: {name} gave the published answer and refused a bad input")
+    unoffered = {
+        "x25519": ("kat_x25519", dict(private=h64("00" * 32), public=h64("09" + "00" * 31))),
+        "hmac-sha256": ("kat_hmac_sha256", dict(key="", msg="")),
+        "aes-256-gcm": ("kat_aead_open", dict(ct=h64(GCM_CT), **GCM)),
+    }
+    for name, (op, req) in unoffered.items():
+        if name not in offered:
+            r = s.call(op, **req)
+            if r.get("error", {}).get("kind") != "unsupported":
+                raise Mismatch(f"{op} on {name}, which hello does not offer: expected unsupported, got {r}")
+    if kat_protocol is not None:
+        r = s.call("kat_protocol", function="selftest-no-such-function", inputs={})
+        if r.get("error", {}).get("kind") != "unsupported":
+            raise Mismatch(f"kat_protocol with a function that does not exist: expected unsupported, got {r}")
+    return notes
 
 
 def exec_of(spec_or_dir):

@@ -44,6 +44,14 @@ no clock.
 There is no ratchet: a device's long-term X25519 key opens every envelope
 ever sent to it, so the design has neither forward secrecy nor
 post-compromise security, and its spec does not claim them.
+
+Known answers. `hello` offers the primitives the design is built on, so
+doormat can check them one by one against published test vectors:
+X25519, Ed25519, ChaCha20-Poly1305 and HKDF-SHA256, each answered by the
+same `cryptography` calls the design makes, with the same checks (an
+X25519 exchange whose shared secret is all zero raises, which is a
+refusal, as in `seal`). It does not offer AES-256-GCM or HMAC-SHA256 on
+their own: the design does not use them.
 """
 
 import base64
@@ -65,6 +73,9 @@ VERSION = "0.1"
 MAGIC = b"SBOX\x00\x00\x00\x01"
 SIGN_CONTEXT = b"sealed-box/v1/envelope-signature"
 MAX_FIELD = 1 << 26  # a length prefix above this is garbage
+
+# The primitives offered for known-answer tests (`hello`'s `primitives`).
+KAT_PRIMITIVES = ["x25519", "ed25519", "chacha20-poly1305", "hkdf-sha256"]
 
 EVENT_ORDER = ["identity-changed", "device-added", "device-removed", "member-added", "member-removed"]
 
@@ -423,6 +434,62 @@ def kdf(shared, eph_pub, recipient_x, header):
     return okm[:32], okm[32:]
 
 
+# --- known answers -----------------------------------------------------------
+
+
+def known_answer(op, req):
+    """One `kat_*` operation on the primitives the design uses. A refused
+    input is `Rejected`; an operation on a primitive not offered is
+    `Unsupported`."""
+    if op == "kat_x25519":
+        private, public = b64d(req.get("private"), "private"), b64d(req.get("public"), "public")
+        try:
+            key = X25519PrivateKey.from_private_bytes(private)
+            peer = X25519PublicKey.from_public_bytes(public)
+        except ValueError as e:
+            raise Rejected(f"X25519 key: {e}")
+        try:
+            return {"shared": b64e(key.exchange(peer))}
+        except ValueError:
+            raise Rejected("low-order X25519 public key (all-zero shared secret)")
+    if op == "kat_ed25519_verify":
+        public, msg, sig = (b64d(req.get(f), f) for f in ("public", "msg", "sig"))
+        try:
+            key = Ed25519PublicKey.from_public_bytes(public)
+        except ValueError as e:
+            raise Rejected(f"Ed25519 public key: {e}")
+        try:
+            key.verify(sig, msg)
+            return {"valid": True}
+        except InvalidSignature:
+            return {"valid": False}
+    if op in ("kat_aead_seal", "kat_aead_open"):
+        if req.get("alg") != "chacha20-poly1305":
+            raise Unsupported(f"AEAD {req.get('alg')!r} is not offered by {NAME}")
+        key, nonce, aad = (b64d(req.get(f), f) for f in ("key", "nonce", "aad"))
+        if len(key) != 32:
+            raise Rejected(f"ChaCha20-Poly1305 key: expected 32 bytes, got {len(key)}")
+        if len(nonce) != 12:
+            raise Rejected(f"ChaCha20-Poly1305 nonce: expected 12 bytes, got {len(nonce)}")
+        aead = ChaCha20Poly1305(key)
+        if op == "kat_aead_seal":
+            return {"ct": b64e(aead.encrypt(nonce, b64d(req.get("msg"), "msg"), aad))}
+        try:
+            return {"msg": b64e(aead.decrypt(nonce, b64d(req.get("ct"), "ct"), aad))}
+        except InvalidTag:
+            raise Rejected("ChaCha20-Poly1305 tag does not verify")
+    if op == "kat_hkdf_sha256":
+        ikm, salt, info = (b64d(req.get(f), f) for f in ("ikm", "salt", "info"))
+        length = req.get("len")
+        if type(length) is not int or length < 0:
+            raise Failed(f"len is {length!r}: expected a non-negative integer")
+        try:
+            return {"okm": b64e(HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm))}
+        except ValueError as e:
+            raise Rejected(f"HKDF-SHA256: {e}")
+    raise Unsupported(f"operation {op!r} is not offered by {NAME}")
+
+
 # --- the protocol ------------------------------------------------------------
 
 
@@ -447,7 +514,7 @@ class Adapter:
         op = req.get("op")
         if op == "hello":
             return {"protocol": 1, "name": NAME, "version": VERSION,
-                    "capabilities": {"export_state": True}, "authorities": []}
+                    "capabilities": {"export_state": True}, "authorities": [], "primitives": KAT_PRIMITIVES}
         if op == "create_device":
             seed = b64d(req.get("seed"), "seed")
             if len(seed) != 32:
@@ -510,6 +577,8 @@ class Adapter:
         if op == "provider_push":
             self.device(req)
             return {}
+        if isinstance(op, str) and op.startswith("kat_"):
+            return known_answer(op, req)
         raise Unsupported(f"operation {op!r} is not offered by {NAME}")
 
 

@@ -1,19 +1,43 @@
 //! `doormat adapter-check 'exec:CMD'`: a short conformance sequence of the
 //! exec protocol, printed operation by operation, so an implementer can
 //! debug an adapter before a full audit.
+//!
+//! When `hello` offers primitives, each offered one is run against
+//! doormat's own known-answer file for it (`vectors/kat/`, built into the
+//! binary, so the check works from any folder) through the same judge as an
+//! audit; an offered `kat_protocol` is asked for a function that does not
+//! exist, which must be `unsupported`.
 
 use crate::{exec_command, Failure, EXIT_FINDINGS, EXIT_OK};
 use doormat_engine::{
     Bundle, Design, Device, DirectoryEntry, EncryptRequest, ImplError, InEnvelope, Sent, TargetContent,
 };
-use doormat_exec::{Command, ExecDesign, Limits};
-use doormat_formats::{DeviceAddr, UserId};
+use doormat_exec::{Command, ExecDesign, Limits, Probe};
+use doormat_formats::wire::WirePrimitive;
+use doormat_formats::{DeviceAddr, KatFile, UserId};
+
+/// doormat's own known-answer file for each primitive, built in.
+const KAT_FILES: [(WirePrimitive, &str, &str); 6] = [
+    (WirePrimitive::X25519, "vectors/kat/x25519.yaml", include_str!("../../../vectors/kat/x25519.yaml")),
+    (WirePrimitive::Ed25519, "vectors/kat/ed25519.yaml", include_str!("../../../vectors/kat/ed25519.yaml")),
+    (
+        WirePrimitive::ChaCha20Poly1305,
+        "vectors/kat/chacha20poly1305.yaml",
+        include_str!("../../../vectors/kat/chacha20poly1305.yaml"),
+    ),
+    (WirePrimitive::Aes256Gcm, "vectors/kat/aes256gcm.yaml", include_str!("../../../vectors/kat/aes256gcm.yaml")),
+    (WirePrimitive::HkdfSha256, "vectors/kat/hkdf-sha256.yaml", include_str!("../../../vectors/kat/hkdf-sha256.yaml")),
+    (WirePrimitive::HmacSha256, "vectors/kat/hmac-sha256.yaml", include_str!("../../../vectors/kat/hmac-sha256.yaml")),
+];
 
 struct Checker {
     design: ExecDesign,
     required_ok: usize,
     required: usize,
     failed: bool,
+    /// Whether the known-answer operations are being checked: they run in a
+    /// process of their own, which reports its own breaks.
+    known_answers: bool,
 }
 
 enum Outcome {
@@ -25,7 +49,7 @@ enum Outcome {
 impl Checker {
     /// Records one operation's outcome; a broken implementation fails it.
     fn report(&mut self, op: &str, required: bool, outcome: Outcome) {
-        let outcome = match (self.design.broken(), outcome) {
+        let outcome = match (self.design.broken().filter(|_| !self.known_answers), outcome) {
             (Some(b), _) => Outcome::Fail(b),
             (None, o) => o,
         };
@@ -72,7 +96,7 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
     let command = Command::parse(&cmdline, None).map_err(|e| Failure::Usage(format!("`{cmdline}`: {e}")))?;
     out!("doormat adapter-check: `{}` (protocol 1)", command.display());
     let design = ExecDesign::new("adapter-check", command, limits);
-    let mut c = Checker { design, required_ok: 0, required: 0, failed: false };
+    let mut c = Checker { design, required_ok: 0, required: 0, failed: false, known_answers: false };
     let probe = c.design.probe().cloned().map_err(str::to_owned);
     match probe {
         Ok(p) => {
@@ -81,11 +105,17 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
             } else {
                 format!("authorities: {}", p.authorities.join(", "))
             };
+            let prims = if p.primitives.is_empty() {
+                String::new()
+            } else {
+                format!(", primitives: {}", p.primitives.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "))
+            };
+            let protocol = p.kat_protocol.as_deref().map(|k| format!(", kat_protocol: {k}")).unwrap_or_default();
             c.report(
                 "hello",
                 true,
                 Outcome::Ok(format!(
-                    "`{}` {}, export_state: {}, {roles}",
+                    "`{}` {}, export_state: {}, {roles}{prims}{protocol}",
                     p.name, p.version, p.capabilities.export_state
                 )),
             );
@@ -102,6 +132,10 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
     }
     sequence(&mut c);
     c.design.end_run();
+    if let Ok(p) = c.design.probe().cloned() {
+        c.known_answers = true;
+        known_answers(&mut c, &p);
+    }
     out!("{} of {} required operations conform", c.required_ok, c.required);
     Ok(if c.failed { EXIT_FINDINGS } else { EXIT_OK })
 }
@@ -295,5 +329,73 @@ fn sequence(c: &mut Checker) {
             (Err(e), _) | (_, Err(e)) => err(&e),
         };
         c.report(&format!("authority {role}"), true, outcome);
+    }
+}
+
+/// The known-answer operations `hello` offered, one line per primitive.
+fn known_answers(c: &mut Checker, probe: &Probe) {
+    let Some(prims) = c.design.primitives() else {
+        return c.report("known answers", false, Outcome::Skip("hello offers no primitives".to_owned()));
+    };
+    for (primitive, name, src) in KAT_FILES {
+        let op = format!("kat {}", primitive.name());
+        if !probe.primitives.contains(&primitive) {
+            c.report(&op, false, Outcome::Skip("not offered in hello".to_owned()));
+            continue;
+        }
+        if let Some(why) = prims.broken() {
+            c.report(&op, true, Outcome::Fail(format!("not run: {why}")));
+            continue;
+        }
+        let file = match KatFile::parse(name, src) {
+            Ok(f) => f,
+            Err(e) => {
+                c.report(&op, true, Outcome::Fail(format!("the built-in known-answer file does not load: {e}")));
+                continue;
+            }
+        };
+        let (s, why) = crate::kat::judge(prims.as_ref(), &[file], &[]);
+        let (mut passed, mut failed, mut unlisted, mut skipped) = (0, 0, 0, 0);
+        for k in &s.counts {
+            (passed, failed, unlisted, skipped) =
+                (passed + k.passed, failed + k.failed, unlisted + k.unlisted, skipped + k.skipped);
+        }
+        let outcome = if let Some(why) = why {
+            Outcome::Fail(why)
+        } else if !s.failures.is_empty() {
+            let mut text = format!("{failed} of {} cases of {name} wrong:", passed + failed + unlisted + skipped);
+            for i in &s.failures {
+                text.push_str(&format!("\ntcId {} ({}; expected {}): {}", i.tc_id, i.comment, i.expected, i.got));
+            }
+            Outcome::Fail(text)
+        } else if passed + unlisted == 0 {
+            Outcome::Fail(format!("offered, but every case of {name} was skipped (`unsupported`)"))
+        } else {
+            let mut text = format!("{passed} cases of {name} as expected");
+            if unlisted > 0 {
+                text.push_str(&format!(", {unlisted} acceptable either way (a spec's `kat_accepts` decides)"));
+            }
+            if skipped > 0 {
+                text.push_str(&format!(", {skipped} skipped"));
+            }
+            Outcome::Ok(text)
+        };
+        c.report(&op, true, outcome);
+    }
+    if let Some(protocol) = &probe.kat_protocol {
+        let outcome = match prims.protocol_function("adapter-check-no-such-function", &Default::default()) {
+            _ if prims.broken().is_some() => Outcome::Fail(prims.broken().unwrap_or_default()),
+            Err(ImplError::Unsupported(_)) => {
+                Outcome::Ok(format!("`{protocol}`: a function it does not have is `unsupported`"))
+            }
+            Ok(out) => Outcome::Fail(format!(
+                "`{protocol}`: answered {} output(s) for a function that does not exist: expected `unsupported`",
+                out.len()
+            )),
+            Err(e) => Outcome::Fail(format!(
+                "`{protocol}`: a function that does not exist gave `{e}`: expected an `unsupported` error"
+            )),
+        };
+        c.report("kat_protocol", true, outcome);
     }
 }

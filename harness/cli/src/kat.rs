@@ -1,15 +1,24 @@
 //! Known-answer tests from the command line: `doormat kat FILE...` runs
 //! known-answer files (doormat's `vectors/kat/*.yaml` or upstream Wycheproof
-//! JSON files) against the primitives of built-in designs, and
-//! [`load_dir`] + [`summary`] give the audit its "Known-answer tests"
-//! section.
+//! JSON files) against the primitives of built-in designs or of the designs
+//! of spec files (external programs included), and [`load_dir`] +
+//! [`summary`] give the audit its "Known-answer tests" section.
 //!
-//! **Invariant:** file I/O stays here; parsing is
+//! [`judge`] runs [`doormat_oracles::kat::run`], which asks the primitives
+//! after each case whether they broke ([`Primitives::broken`]: an external
+//! implementation that crashed, hung or broke the protocol). A broken
+//! implementation's errors are not refusals: the case during which it broke
+//! and every later case it would have answered count as failed (the first
+//! with the reason, the others as not run), never as passed; cases before
+//! the break keep their verdicts.
+//!
+//! **Invariant:** file I/O stays here (a known-answer entry that points to
+//! a file kept elsewhere is followed by [`read_one`]); parsing is
 //! [`doormat_formats::KatFile::parse`], judging is [`doormat_oracles::kat`].
 
-use crate::{Failure, EXIT_FINDINGS, EXIT_OK};
-use doormat_engine::Design;
-use doormat_formats::{KatFile, KatPointer, LoadError, LoadErrors, Spec};
+use crate::{Failure, EXIT_BROKEN, EXIT_FINDINGS, EXIT_OK};
+use doormat_engine::{Design, Primitives};
+use doormat_formats::{KatAccept, KatFile, KatPointer, LoadError, LoadErrors, Spec};
 use doormat_oracles::KatSummary;
 use doormat_report::DesignAudit;
 use sha2::{Digest, Sha256};
@@ -22,11 +31,20 @@ pub struct KatArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Built-in designs to test (default: every built-in design that exposes its primitives)
-    #[arg(long = "design")]
+    #[arg(long = "design", conflicts_with = "spec_files")]
     pub designs: Vec<String>,
-    /// Folder of specs, for each design's `kat_accepts`
+    /// Folder of specs, for each built-in design's `kat_accepts`
     #[arg(long, default_value = "specs")]
     pub specs: PathBuf,
+    /// Test the design of this spec file instead (repeatable): built in, or an external program
+    #[arg(long = "spec", value_name = "PATH")]
+    pub spec_files: Vec<PathBuf>,
+    /// Run this external implementation for the one --spec given: `exec:CMD ARG...`
+    #[arg(long = "impl", value_name = "exec:CMD", requires = "spec_files")]
+    pub implementation: Option<String>,
+    /// Seconds to wait for each answer of an external implementation
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
 }
 
 /// Every known-answer file under `paths` (files as given; folders searched
@@ -100,18 +118,24 @@ pub fn read_one(path: &Path) -> Result<KatFile, LoadError> {
 /// Adds the "Known-answer tests" section to each audit whose design exposes
 /// its primitives, from `<vectors>/kat/`. The audit flow calls it once,
 /// after [`doormat_report::DesignAudit::new`]:
-/// `let audits = kat::attach(audits, &selected, &args.vectors)?;`
+/// `let (audits, broke) = kat::attach(audits, &selected, &args.vectors)?;`
 /// (the files were already checked by `load::vectors`, before anything ran).
+/// Also gives why each implementation that broke during its known-answer
+/// tests broke.
 pub fn attach(
     mut audits: Vec<DesignAudit>,
     selected: &[crate::load::Loaded],
     vectors: &Path,
-) -> Result<Vec<DesignAudit>, LoadErrors> {
+) -> Result<(Vec<DesignAudit>, Vec<String>), LoadErrors> {
     let files = load_dir(vectors)?;
+    let mut broke = Vec::new();
     for (a, (spec, design)) in audits.iter_mut().zip(selected) {
-        a.kat = summary(spec, design.as_ref(), &files);
+        if let Some((summary, why)) = summary(spec, design.as_ref(), &files) {
+            a.kat = Some(summary);
+            broke.extend(why);
+        }
     }
-    Ok(audits)
+    Ok((audits, broke))
 }
 
 /// The known-answer files of a vector folder: `<vectors>/kat/`, or none when
@@ -125,52 +149,97 @@ pub fn load_dir(vectors: &Path) -> Result<Vec<KatFile>, LoadErrors> {
     }
 }
 
-/// The design's known-answer results, or `None` when it exposes no
-/// primitives or there are no files.
-pub fn summary(spec: &Spec, design: &dyn Design, files: &[KatFile]) -> Option<KatSummary> {
+/// The design's known-answer results and why its implementation broke, if
+/// it did; `None` when it exposes no primitives or there are no files.
+pub fn summary(spec: &Spec, design: &dyn Design, files: &[KatFile]) -> Option<(KatSummary, Option<String>)> {
     if files.is_empty() {
         return None;
     }
     let prims = design.primitives()?;
-    Some(doormat_oracles::kat::run(prims.as_ref(), files, &spec.kat_accepts))
+    Some(judge(prims.as_ref(), files, &spec.kat_accepts))
 }
 
+/// Every case of `files` judged against `prims`, and why the primitives
+/// broke, if they did (see the module's documentation).
+pub fn judge(prims: &dyn Primitives, files: &[KatFile], accepts: &[KatAccept]) -> (KatSummary, Option<String>) {
+    let summary = doormat_oracles::kat::run(prims, files, accepts);
+    (summary, prims.broken())
+}
+
+/// A design to test: its name, the design, and its spec's `kat_accepts`
+/// (`None`: no spec found).
+type Selected = (String, Box<dyn Design>, Option<Vec<KatAccept>>);
+
 /// `doormat kat FILE...`: prints, per design, the counts and every failed
-/// or unlisted case; exits 1 if any case failed.
+/// or unlisted case; exits 1 if any case failed, 4 if an implementation
+/// broke.
 pub fn run(args: &KatArgs) -> Result<u8, Failure> {
     let files = load(&args.files)?;
-    let specs: Vec<Spec> = crate::load::yaml_files(&args.specs)
-        .map(|l| l.iter().filter_map(|p| crate::load::parse_spec(p).ok()).collect())
-        .unwrap_or_default();
-    let names: Vec<String> = if args.designs.is_empty() {
-        doormat_designs::names().into_iter().map(str::to_owned).collect()
+    let mut designs: Vec<Selected> = Vec::new();
+    if args.spec_files.is_empty() {
+        let specs: Vec<Spec> = crate::load::yaml_files(&args.specs)
+            .map(|l| l.iter().filter_map(|p| crate::load::parse_spec(p).ok()).collect())
+            .unwrap_or_default();
+        let names: Vec<String> = if args.designs.is_empty() {
+            doormat_designs::names().into_iter().map(str::to_owned).collect()
+        } else {
+            args.designs.clone()
+        };
+        for name in names {
+            let design = doormat_designs::builtin(&name).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "unknown built-in design `{name}`: expected one of {}",
+                    doormat_designs::names().join(", ")
+                ))
+            })?;
+            let accepts = specs.iter().find(|s| s.builtin() == Some(&name)).map(|s| s.kat_accepts.clone());
+            designs.push((name, design, accepts));
+        }
     } else {
-        args.designs.clone()
-    };
-    let mut failed = false;
+        let exec = crate::load::ExecOptions {
+            limits: crate::limits(args.timeout)?,
+            replace: match &args.implementation {
+                None => None,
+                Some(i) if args.spec_files.len() == 1 => Some(crate::exec_command(i)?),
+                Some(_) => {
+                    return Err(Failure::Usage(
+                        "--impl needs exactly one --spec (the spec of that implementation)".to_owned(),
+                    ))
+                }
+            },
+        };
+        for p in &args.spec_files {
+            let (spec, design) = crate::load::spec_file(p, &exec)?;
+            designs.push((spec.id.clone(), design, Some(spec.kat_accepts)));
+        }
+    }
+    let explicit = !args.designs.is_empty() || !args.spec_files.is_empty();
+    let (mut failed, mut broke) = (false, false);
     let mut ran = 0;
-    for name in &names {
-        let design = doormat_designs::builtin(name).ok_or_else(|| {
-            Failure::Usage(format!(
-                "unknown built-in design `{name}`: expected one of {}",
-                doormat_designs::names().join(", ")
-            ))
-        })?;
+    for (name, design, accepts) in &designs {
         let Some(prims) = design.primitives() else {
-            if !args.designs.is_empty() {
+            // An external implementation whose handshake failed offers nothing: say why.
+            if let Err(e) = design.begin_run() {
+                out!("{name}: ERROR: {e}");
+                broke = true;
+                continue;
+            }
+            design.end_run();
+            if explicit {
                 out!("{name}: exposes no primitives; nothing to test");
             }
             continue;
         };
         ran += 1;
-        let accepts = specs.iter().find(|s| s.builtin() == Some(name)).map(|s| s.kat_accepts.clone());
-        let s = doormat_oracles::kat::run(prims.as_ref(), &files, accepts.as_deref().unwrap_or_default());
+        let (s, why) = judge(prims.as_ref(), &files, accepts.as_deref().unwrap_or_default());
+        let protocol = prims.protocol();
+        drop(prims);
         out!("{name}:");
         if accepts.is_none() {
             out!("  (no spec for `{name}` in {}: no flags accepted)", args.specs.display());
         }
         for f in files.iter().filter(|f| !s.files.contains(&f.file)) {
-            let theirs = prims.protocol().map_or_else(|| "none".to_owned(), |p| format!("`{p}`"));
+            let theirs = protocol.as_ref().map_or_else(|| "none".to_owned(), |p| format!("`{p}`"));
             out!(
                 "  not applicable: {} (functions of protocol `{}`; {name} implements {theirs})",
                 f.file,
@@ -206,10 +275,104 @@ pub fn run(args: &KatArgs) -> Result<u8, Failure> {
                 );
             }
         }
+        if let Some(why) = why {
+            out!("  ERROR: {why}");
+            broke = true;
+        }
         failed |= !s.ok();
     }
-    if ran == 0 {
+    if ran == 0 && !broke {
         return Err(Failure::Usage("no selected design exposes its primitives".to_owned()));
     }
-    Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+    Ok(if broke {
+        EXIT_BROKEN
+    } else if failed {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use doormat_engine::{AeadAlg, ImplError};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn committed() -> Vec<KatFile> {
+        load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors")).unwrap()
+    }
+
+    /// The built-in primitives, until call `breaks_at` breaks them; from
+    /// then on every call fails, as a broken external implementation's do.
+    #[derive(Debug)]
+    struct Breaking {
+        inner: doormat_designs::RustCrypto,
+        calls: AtomicUsize,
+        breaks_at: usize,
+    }
+
+    impl Breaking {
+        fn call(&self) -> Result<(), ImplError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) + 1 >= self.breaks_at {
+                Err(ImplError::Failed("the implementation broke".to_owned()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl Primitives for Breaking {
+        fn x25519(&self, private: &[u8], public: &[u8]) -> Result<Vec<u8>, ImplError> {
+            self.call().and_then(|()| self.inner.x25519(private, public))
+        }
+        fn ed25519_verify(&self, public: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, ImplError> {
+            self.call().and_then(|()| self.inner.ed25519_verify(public, msg, sig))
+        }
+        fn aead_seal(&self, a: AeadAlg, k: &[u8], n: &[u8], aad: &[u8], m: &[u8]) -> Result<Vec<u8>, ImplError> {
+            self.call().and_then(|()| self.inner.aead_seal(a, k, n, aad, m))
+        }
+        fn aead_open(&self, a: AeadAlg, k: &[u8], n: &[u8], aad: &[u8], c: &[u8]) -> Result<Vec<u8>, ImplError> {
+            self.call().and_then(|()| self.inner.aead_open(a, k, n, aad, c))
+        }
+        fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Vec<u8>, ImplError> {
+            self.call().and_then(|()| self.inner.hkdf_sha256(ikm, salt, info, len))
+        }
+        fn hmac_sha256(&self, key: &[u8], msg: &[u8]) -> Result<Vec<u8>, ImplError> {
+            self.call().and_then(|()| self.inner.hmac_sha256(key, msg))
+        }
+        fn broken(&self) -> Option<String> {
+            (self.calls.load(Ordering::SeqCst) >= self.breaks_at).then(|| "it broke at a known call".to_owned())
+        }
+    }
+
+    /// A break fails the case where it happened and every later one; no
+    /// case counts as passed once the implementation broke, though its
+    /// errors would have passed every `invalid` case.
+    #[test]
+    fn a_break_fails_the_case_where_it_happened_and_every_later_one() {
+        let files = committed();
+        let whole = judge(&doormat_designs::RustCrypto, &files, &[]).0;
+        let total: usize = whole.counts.iter().map(|c| c.passed + c.failed + c.unlisted + c.skipped).sum();
+        // AES-256-GCM makes 6 calls; the 8th is ChaCha20-Poly1305 tcId 1's open.
+        let p = Breaking { inner: doormat_designs::RustCrypto, calls: AtomicUsize::new(0), breaks_at: 8 };
+        let (s, broke) = judge(&p, &files, &[]);
+        assert_eq!(broke.as_deref(), Some("it broke at a known call"));
+        let n: usize = s.counts.iter().map(|c| c.passed + c.failed + c.unlisted + c.skipped).sum();
+        assert_eq!(n, total, "every case is counted once");
+        let passed: usize = s.counts.iter().map(|c| c.passed).sum();
+        let aes = s.counts.iter().filter(|c| c.algorithm == "AES-256-GCM").map(|c| c.passed).sum::<usize>();
+        assert_eq!((passed, aes), (4, 4), "only the AES-256-GCM cases, all before the break, passed: {s:?}");
+        assert_eq!(s.failures[0].got, "it broke at a known call");
+        assert_eq!((s.failures[0].algorithm.as_str(), s.failures[0].tc_id), ("ChaCha20-Poly1305", 1));
+        assert!(
+            s.failures[1..].iter().all(|f| f.got.starts_with("not run: the implementation broke earlier (")
+                && f.got.ends_with("chacha20poly1305.yaml tcId 1)")),
+            "{:?}",
+            s.failures
+        );
+        assert_eq!(s.failures.len(), total - 4);
+        assert!(s.unlisted.is_empty());
+    }
 }

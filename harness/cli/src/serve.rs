@@ -1,15 +1,22 @@
 //! `doormat serve DESIGN`: a built-in design served over the exec protocol
 //! on standard input and output, so the protocol can be tested against the
 //! in-process audit (the reports must be identical) and benchmarked.
+//!
+//! A design that exposes its primitives offers all six in `hello` (and its
+//! protocol as `kat_protocol`), and each known-answer operation is forwarded
+//! to them as it is: an `Unsupported` answer stays `unsupported`, so the
+//! known-answer results over the protocol equal those in process.
 
 use crate::{Failure, EXIT_OK};
 use anyhow::Context;
 use doormat_engine::{
-    Authority, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope, TargetContent,
+    AeadAlg, Authority, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope, Primitives,
+    TargetContent,
 };
 use doormat_formats::wire::{
-    AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, Op, PublishOk, RecoverOk,
-    Request, Response, StateOk, TargetOk, WireCapabilities, WireEnvelope, WireError, WireEvent, B64, PROTOCOL,
+    AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, MacOk, OkmOk, Op, OpenOk,
+    OutputsOk, PublishOk, RecoverOk, Request, Response, SealOk, SharedOk, StateOk, TargetOk, ValidOk, WireAead,
+    WireCapabilities, WireEnvelope, WireError, WireEvent, WirePrimitive, B64, PROTOCOL,
 };
 use doormat_formats::{DeviceAddr, UserId};
 use serde::Serialize;
@@ -18,6 +25,7 @@ use std::io::{BufRead, Write};
 
 struct Server {
     design: Box<dyn doormat_engine::Design>,
+    primitives: Option<Box<dyn Primitives>>,
     devices: BTreeMap<u64, Box<dyn Device>>,
     authorities: BTreeMap<u64, Box<dyn Authority>>,
     next: u64,
@@ -56,6 +64,14 @@ fn ok<T: Serialize>(v: T) -> Result<serde_json::Value, ImplError> {
     serde_json::to_value(v).map_err(|e| ImplError::Failed(e.to_string()))
 }
 
+fn aead(alg: WireAead) -> Result<AeadAlg, ImplError> {
+    match alg {
+        WireAead::ChaCha20Poly1305 => Ok(AeadAlg::ChaCha20Poly1305),
+        WireAead::Aes256Gcm => Ok(AeadAlg::Aes256Gcm),
+        _ => Err(ImplError::Unsupported("this AEAD".to_owned())),
+    }
+}
+
 impl Server {
     fn handle(&mut self, op: Op) -> Result<serde_json::Value, ImplError> {
         match op {
@@ -65,6 +81,8 @@ impl Server {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 capabilities: WireCapabilities { export_state: self.design.capabilities().export_state },
                 authorities: self.design.authorities(),
+                primitives: if self.primitives.is_some() { WirePrimitive::ALL.to_vec() } else { Vec::new() },
+                kat_protocol: self.primitives.as_ref().and_then(|p| p.protocol()),
             }),
             Op::CreateDevice { addr: a, seed: s } => {
                 let d = self.design.create_device(&addr(&a)?, seed(&s)?)?;
@@ -174,6 +192,44 @@ impl Server {
                 let view: Vec<&[u8]> = view.iter().map(|b| b.0.as_slice()).collect();
                 ok(RecoverOk { found: a.recover(&view)?.into_iter().map(B64).collect() })
             }
+            op @ (Op::KatX25519 { .. }
+            | Op::KatEd25519Verify { .. }
+            | Op::KatAeadSeal { .. }
+            | Op::KatAeadOpen { .. }
+            | Op::KatHkdfSha256 { .. }
+            | Op::KatHmacSha256 { .. }
+            | Op::KatProtocol { .. }) => self.known_answer(op),
+            other => Err(ImplError::Unsupported(format!("`{}`", other.name()))),
+        }
+    }
+
+    /// A known-answer operation, forwarded to the design's primitives.
+    fn known_answer(&self, op: Op) -> Result<serde_json::Value, ImplError> {
+        let Some(p) = self.primitives.as_deref() else {
+            return Err(ImplError::Unsupported(format!("`{}`: the design exposes no primitives", op.name())));
+        };
+        match op {
+            Op::KatX25519 { private, public } => ok(SharedOk { shared: B64(p.x25519(&private.0, &public.0)?) }),
+            Op::KatEd25519Verify { public, msg, sig } => {
+                ok(ValidOk { valid: p.ed25519_verify(&public.0, &msg.0, &sig.0)? })
+            }
+            Op::KatAeadSeal { alg, key, nonce, aad, msg } => {
+                ok(SealOk { ct: B64(p.aead_seal(aead(alg)?, &key.0, &nonce.0, &aad.0, &msg.0)?) })
+            }
+            Op::KatAeadOpen { alg, key, nonce, aad, ct } => {
+                ok(OpenOk { msg: B64(p.aead_open(aead(alg)?, &key.0, &nonce.0, &aad.0, &ct.0)?) })
+            }
+            Op::KatHkdfSha256 { ikm, salt, info, len } => {
+                let len =
+                    usize::try_from(len).map_err(|_| ImplError::Rejected(format!("HKDF output of {len} bytes")))?;
+                ok(OkmOk { okm: B64(p.hkdf_sha256(&ikm.0, &salt.0, &info.0, len)?) })
+            }
+            Op::KatHmacSha256 { key, msg } => ok(MacOk { mac: B64(p.hmac_sha256(&key.0, &msg.0)?) }),
+            Op::KatProtocol { function, inputs } => {
+                let inputs = inputs.into_iter().map(|(k, v)| (k, v.0)).collect();
+                let outputs = p.protocol_function(&function, &inputs)?;
+                ok(OutputsOk { outputs: outputs.into_iter().map(|(k, v)| (k, B64(v))).collect() })
+            }
             other => Err(ImplError::Unsupported(format!("`{}`", other.name()))),
         }
     }
@@ -197,7 +253,8 @@ pub fn run(design: &str) -> Result<u8, Failure> {
             doormat_designs::names().join(", ")
         )));
     };
-    let mut server = Server { design, devices: BTreeMap::new(), authorities: BTreeMap::new(), next: 0 };
+    let primitives = design.primitives();
+    let mut server = Server { design, primitives, devices: BTreeMap::new(), authorities: BTreeMap::new(), next: 0 };
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for line in stdin.lines() {

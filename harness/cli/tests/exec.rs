@@ -57,10 +57,11 @@ fn a_design_served_over_the_protocol_gives_the_same_reports() {
     std::fs::create_dir(dir.path().join("specs")).unwrap();
     let spec_path = dir.path().join("specs/ratchet.yaml");
     std::fs::write(&spec_path, spec).unwrap();
-    // Every scenario vector; the known-answer files are left out, since the
-    // protocol does not carry primitives (the exec design has no KAT section).
+    // Every scenario vector and the known-answer files: served, the design
+    // offers its primitives over the protocol, so the reports' "Known-answer
+    // tests" sections must be the same too.
     let vectors = dir.path().join("vectors");
-    copy_tree(&root().join("vectors"), &vectors, "kat");
+    copy_tree(&root().join("vectors"), &vectors);
     let v = vectors.to_str().unwrap();
     let (a, b) = (dir.path().join("in-process"), dir.path().join("exec"));
     let inproc = doormat(&["audit", "--design", "ratchet", "--vectors", v, "--out", a.to_str().unwrap()]);
@@ -73,18 +74,28 @@ fn a_design_served_over_the_protocol_gives_the_same_reports() {
         assert_eq!(na, nb);
         assert!(ca == cb, "{na} differs between the in-process and the exec audit");
     }
+    // The known-answer summaries, explicitly: present, non-trivial, equal.
+    let kat = |dir: &Path| -> serde_json::Value {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("ratchet.json")).unwrap()).unwrap();
+        report["kat"].clone()
+    };
+    let (ka, kb) = (kat(&a), kat(&b));
+    assert_eq!(ka, kb, "the known-answer summaries differ");
+    assert_eq!(ka["files"].as_array().unwrap().len(), 6, "{ka}");
+    let passed: u64 = ka["counts"].as_array().unwrap().iter().map(|c| c["passed"].as_u64().unwrap()).sum();
+    assert!(passed >= 30, "{ka}");
+    assert_eq!(ka["failures"], serde_json::json!([]));
 }
 
-/// Copies a folder tree, leaving out folders named `skip`.
-fn copy_tree(from: &Path, to: &Path, skip: &str) {
+/// Copies a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap();
         if p.is_dir() {
-            if name != skip {
-                copy_tree(&p, &to.join(name), skip);
-            }
+            copy_tree(&p, &to.join(name));
         } else {
             std::fs::copy(&p, to.join(name)).unwrap();
         }
@@ -239,7 +250,10 @@ fn adapter_check_passes_a_conforming_implementation_and_fails_a_broken_one() {
     let good = doormat(&["adapter-check", &format!("exec:{} serve escrow", doormat_bin())]);
     let s = text(&good.stdout);
     assert_eq!(good.status.code(), Some(0), "{s}");
-    assert!(s.contains("13 of 13 required operations conform") && s.contains("authority escrow-agent"), "{s}");
+    assert!(s.contains("19 of 19 required operations conform") && s.contains("authority escrow-agent"), "{s}");
+    for p in ["x25519", "ed25519", "chacha20-poly1305", "aes-256-gcm", "hkdf-sha256", "hmac-sha256"] {
+        assert!(s.lines().any(|l| l.contains(&format!("kat {p}")) && l.contains(" ok ")), "kat {p}:\n{s}");
+    }
     let py = python3();
     let script = root().join("harness/cli/tests/hostile.py");
     let bad = doormat(&[
@@ -256,6 +270,166 @@ fn adapter_check_passes_a_conforming_implementation_and_fails_a_broken_one() {
     assert!(text(&missing.stdout).contains("cannot start `/nonexistent/adapter`"), "{}", text(&missing.stdout));
     let usage = doormat(&["adapter-check", "python3 x.py"]);
     assert_eq!(usage.status.code(), Some(2));
+}
+
+/// Runs `doormat audit` on one scenario vector and the known-answer files
+/// through `hostile.py MODE`; gives the exit code, the report and stderr.
+fn hostile_kat_audit(dir: &Path, mode: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let py = python3();
+    let vectors = dir.join("vectors");
+    if !vectors.exists() {
+        std::fs::create_dir_all(vectors.join("kat")).unwrap();
+        std::fs::copy(root().join("vectors/basic/one-to-one.yaml"), vectors.join("one-to-one.yaml")).unwrap();
+        copy_tree(&root().join("vectors/kat"), &vectors.join("kat"));
+        let spec =
+            std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
+        std::fs::write(dir.join("hostile.yaml"), spec).unwrap();
+    }
+    let script = root().join("harness/cli/tests/hostile.py");
+    let once = dir.join(format!("once-{mode}"));
+    let imp = format!("exec:{py} {} {mode} {} {}", script.display(), doormat_bin(), once.display());
+    let out_dir = dir.join(format!("out-{mode}"));
+    let spec = dir.join("hostile.yaml");
+    let mut args = vec![
+        "audit",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--impl",
+        &imp,
+        "--vectors",
+        vectors.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = doormat(&args);
+    let report = serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
+    let marker = once.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !running_with(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(running_with(&marker), Vec::<String>::new(), "{mode}: processes left behind");
+    (out.status.code(), report, text(&out.stderr))
+}
+
+/// The algorithms of `vectors/kat/`, in the order their files run.
+const KAT_ORDER: [&str; 6] = ["AES-256-GCM", "ChaCha20-Poly1305", "Ed25519", "HKDF-SHA-256", "HMAC-SHA-256", "X25519"];
+
+/// A process that breaks during the known-answer tests (crash, garbage,
+/// hang, protocol violations) fails the case where it broke, with the
+/// reason, and every later case; earlier cases keep their verdicts; no case
+/// after the break passes; the audit exits 4; nothing is left running.
+#[test]
+fn a_process_that_breaks_during_known_answer_tests_fails_them() {
+    let cases: [(&str, &str, &str, &[&str]); 8] = [
+        ("garbage@kat_hkdf_sha256", "HKDF-SHA-256", "is not a valid response object", &[]),
+        ("exit@kat_x25519", "X25519", "exited (exit status: 3)", &[]),
+        ("kill@kat_ed25519_verify", "Ed25519", "exited (signal: 9", &[]),
+        ("hang@kat_aead_open", "AES-256-GCM", "did not answer within 1.5 s", &["--timeout", "1.5"]),
+        ("wrong-id@kat_hmac_sha256", "HMAC-SHA-256", "(answers must come in order)", &[]),
+        ("extra-field@kat_aead_seal", "AES-256-GCM", "unknown field `surprise`", &[]),
+        ("missing-field@kat_x25519", "X25519", "malformed `ok`", &[]),
+        ("long-line@kat_ed25519_verify", "Ed25519", "longer than 1048576 bytes", &["--max-line", "1048576"]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, at, reason, extra) in cases {
+        let op = mode.split_once('@').unwrap().1;
+        let (code, report, stderr) = hostile_kat_audit(dir.path(), mode, extra);
+        assert_eq!(code, Some(4), "{mode}: exit code; stderr: {stderr}");
+        assert!(stderr.contains("broke during the known-answer tests"), "{mode}: {stderr}");
+        assert!(report["vectors"][0].get("error").is_none(), "{mode}: the scenario vector is not affected");
+        let kat = &report["kat"];
+        let broke = KAT_ORDER.iter().position(|a| *a == at).unwrap();
+        for c in kat["counts"].as_array().unwrap() {
+            let alg = c["algorithm"].as_str().unwrap();
+            let n = |k: &str| c[k].as_u64().unwrap();
+            if KAT_ORDER.iter().position(|a| *a == alg).unwrap() < broke {
+                assert!(n("passed") > 0 && n("failed") == 0, "{mode}: before the break: {c}");
+            } else {
+                assert!(n("passed") == 0 && n("unlisted") == 0 && n("failed") > 0, "{mode}: from the break on: {c}");
+            }
+        }
+        let failures = kat["failures"].as_array().unwrap();
+        let first = failures[0]["got"].as_str().unwrap();
+        assert_eq!(failures[0]["algorithm"], at, "{mode}");
+        assert!(
+            first.contains("`hostile`") && first.contains(&format!("(`{op}`)")) && first.contains(reason),
+            "{mode}: the first failure names the implementation, the operation and the reason: {first}"
+        );
+        if !mode.starts_with("kill") && !mode.starts_with("long-line") {
+            assert!(first.contains("hostile: misbehaving"), "{mode}: standard error is quoted: {first}");
+        }
+        assert!(
+            failures[1..].iter().all(|f| f["got"].as_str().unwrap().starts_with("not run: the implementation broke")),
+            "{mode}: {failures:?}"
+        );
+        let md = std::fs::read_to_string(dir.path().join(format!("out-{mode}/hostile.md"))).unwrap();
+        assert!(md.contains("## Known-answer tests") && md.contains(reason), "{mode}: the Markdown report shows it");
+    }
+    // The control: the same proxy, behaving, passes every case.
+    let (code, report, stderr) = hostile_kat_audit(dir.path(), "none", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["kat"]["failures"], serde_json::json!([]));
+}
+
+/// An AEAD whose open skips the tag check is caught through the subprocess
+/// by the `invalid` cases (modified tag, ciphertext, associated data), by
+/// `doormat kat` and by `adapter-check`.
+#[test]
+fn an_aead_open_that_skips_the_tag_check_is_caught() {
+    let py = python3();
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
+    let spec_path = dir.path().join("hostile.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let script = root().join("harness/cli/tests/hostile.py");
+    let kat = |mode: &str| {
+        let imp = format!("exec:{py} {} {mode} {}", script.display(), doormat_bin());
+        doormat(&[
+            "kat",
+            "vectors/kat/chacha20poly1305.yaml",
+            "vectors/kat/aes256gcm.yaml",
+            "--spec",
+            spec_path.to_str().unwrap(),
+            "--impl",
+            &imp,
+        ])
+    };
+    let honest = kat("none");
+    assert_eq!(honest.status.code(), Some(0), "{}", text(&honest.stdout));
+    let broken = kat("open-skips-tag");
+    let s = text(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{s}");
+    for line in [
+        "ChaCha20-Poly1305    valid      passed    1  failed    0",
+        "ChaCha20-Poly1305    invalid    passed    0  failed    3",
+        "AES-256-GCM          valid      passed    2  failed    0",
+        "AES-256-GCM          invalid    passed    0  failed    2",
+    ] {
+        assert!(s.contains(line), "{line:?} not in:\n{s}");
+    }
+    for (alg, tc, what) in [
+        ("ChaCha20-Poly1305", 2, "accepted: gave the case's output"),
+        ("ChaCha20-Poly1305", 3, "accepted with a different output"),
+        ("ChaCha20-Poly1305", 4, "accepted: gave the case's output"),
+        ("AES-256-GCM", 3, "accepted: gave the case's output"),
+        ("AES-256-GCM", 4, "accepted with a different output"),
+    ] {
+        let found = s.lines().any(|l| l.contains(&format!("FAILED: {alg} tcId {tc} ")) && l.contains(what));
+        assert!(found, "{alg} tcId {tc}: {what:?} not in:\n{s}");
+    }
+    let check =
+        doormat(&["adapter-check", &format!("exec:{py} {} open-skips-tag {}", script.display(), doormat_bin())]);
+    let s = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{s}");
+    let line = s.lines().find(|l| l.contains("kat chacha20-poly1305")).unwrap_or_default();
+    assert!(line.contains("FAIL") && line.contains("3 of 4 cases"), "{s}");
+    assert!(
+        s.contains("tcId 2 (RFC 8439 section 2.8.2, last bit of the tag flipped; expected invalid): accepted"),
+        "{s}"
+    );
 }
 
 /// The two example implementations in Python: the honest one keeps its
@@ -276,6 +450,30 @@ fn the_python_examples_are_judged_as_they_should_be() {
     let out = |name: &str| dir.path().join(name).display().to_string();
     let honest = doormat(&["audit", "--spec", "harness/adapters/sealed-box/sealed-box.yaml", "--out", &out("sb")]);
     assert_eq!(honest.status.code(), Some(0), "{}{}", text(&honest.stdout), text(&honest.stderr));
+    // Its primitives, from `cryptography`, through the protocol: every case
+    // of what it offers passes (the twist case by its spec's `kat_accepts`),
+    // and what it does not offer is skipped, not passed.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sb/sealed-box.json")).unwrap()).unwrap();
+    let kat = &report["kat"];
+    assert_eq!(kat["failures"], serde_json::json!([]), "{kat}");
+    assert_eq!(kat["unlisted"], serde_json::json!([]), "{kat}");
+    for c in kat["counts"].as_array().unwrap() {
+        let (alg, n) = (c["algorithm"].as_str().unwrap(), |k: &str| c[k].as_u64().unwrap());
+        if ["AES-256-GCM", "HMAC-SHA-256"].contains(&alg) {
+            assert!(n("passed") == 0 && n("skipped") > 0, "{c}");
+        } else {
+            assert!(n("passed") > 0 && n("skipped") == 0 && n("failed") == 0, "{c}");
+        }
+    }
+    let md = std::fs::read_to_string(dir.path().join("sb/sealed-box.md")).unwrap();
+    assert!(md.contains("## Known-answer tests"), "the report has the section");
+    let check =
+        doormat(&["adapter-check", "exec:harness/adapters/.venv/bin/python3 harness/adapters/sealed-box/adapter.py"]);
+    let s = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{s}");
+    assert!(s.contains("kat aes-256-gcm            skipped  not offered in hello"), "{s}");
+    assert!(s.lines().any(|l| l.contains("kat chacha20-poly1305") && l.contains(" ok ")), "{s}");
     let leaky = doormat(&["audit", "--spec", "harness/adapters/name-key/name-key.yaml", "--out", &out("nk")]);
     assert_eq!(leaky.status.code(), Some(1), "{}{}", text(&leaky.stdout), text(&leaky.stderr));
     assert!(

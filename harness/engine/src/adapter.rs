@@ -406,6 +406,15 @@ pub trait Primitives: Send + Sync + fmt::Debug {
         let _ = inputs;
         Err(ImplError::Unsupported(format!("protocol function `{function}`")))
     }
+
+    /// Why the implementation can no longer be trusted (an external one
+    /// broke the protocol, crashed, hung), if it cannot. Its answers from
+    /// then on mean nothing: an error is not a refusal, so a caller judging
+    /// known answers counts the case during which it broke, and every later
+    /// one, as failed.
+    fn broken(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Named byte strings: the inputs and outputs of a protocol function.

@@ -1,14 +1,17 @@
 //! [`ExecDesign`]: a design whose devices and authorities live in a child
-//! process, reached through the exec protocol.
+//! process, reached through the exec protocol. Its primitives, when `hello`
+//! offers any, live in a child process of their own
+//! ([`ExecPrimitives`](crate::primitives::ExecPrimitives)).
 
+use crate::primitives::ExecPrimitives;
 use crate::process::{Command, Limits, Process};
 use doormat_engine::{
     Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
-    OutEnvelope, Received, Seed, Sent, TargetContent,
+    OutEnvelope, Primitives, Received, Seed, Sent, TargetContent,
 };
 use doormat_formats::wire::{
     self, AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, Op, PublishOk, RecoverOk,
-    Request, Response, StateOk, TargetOk, WireEntry, WireEvent, B64,
+    Request, Response, StateOk, TargetOk, WireEntry, WireEvent, WirePrimitive, B64,
 };
 use doormat_formats::{DeviceAddr, UserId};
 use serde::de::DeserializeOwned;
@@ -16,11 +19,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The child process of the current run and what is known about it.
 #[derive(Debug, Default)]
-struct Session {
-    process: Option<Process>,
+pub(crate) struct Session {
+    pub(crate) process: Option<Process>,
     next_id: u64,
     /// Why the implementation broke in this run.
-    broken: Option<String>,
+    pub(crate) broken: Option<String>,
     /// Bumped at every restart; handles of older generations are dead.
     generation: u64,
 }
@@ -34,7 +37,7 @@ fn lock(s: &Shared) -> MutexGuard<'_, Session> {
 impl Session {
     /// Marks the run broken, with the child's last standard-error lines,
     /// and kills the child.
-    fn fail(&mut self, why: String) -> ImplError {
+    pub(crate) fn fail(&mut self, why: String) -> ImplError {
         let mut msg = why;
         if let Some(p) = &self.process {
             let tail = p.stderr_tail();
@@ -56,7 +59,7 @@ impl Session {
     }
 
     /// One request and its response's `ok` member, read as `T`.
-    fn call<T: DeserializeOwned>(&mut self, op: Op) -> Result<T, ImplError> {
+    pub(crate) fn call<T: DeserializeOwned>(&mut self, op: Op) -> Result<T, ImplError> {
         if let Some(b) = &self.broken {
             return Err(ImplError::Failed(format!("the implementation broke earlier in this run: {b}")));
         }
@@ -102,8 +105,10 @@ impl Session {
         }
     }
 
-    /// Stops any old child and starts a new one, with the handshake.
-    fn restart(&mut self, cmd: &Command, limits: Limits) -> Result<HelloOk, ImplError> {
+    /// Stops any old child and starts a new one, with the handshake (whose
+    /// answer is checked beyond its shape: the protocol version, and each
+    /// offered primitive named once).
+    pub(crate) fn restart(&mut self, cmd: &Command, limits: Limits) -> Result<HelloOk, ImplError> {
         if let Some(mut p) = self.process.take() {
             p.finish();
         }
@@ -117,6 +122,16 @@ impl Session {
         let hello: HelloOk = self.call(Op::Hello { protocol: wire::PROTOCOL })?;
         if hello.protocol != wire::PROTOCOL {
             return Err(self.fail(format!("it speaks protocol {}: expected {}", hello.protocol, wire::PROTOCOL)));
+        }
+        if let Some(p) =
+            hello.primitives.iter().enumerate().find_map(|(i, p)| hello.primitives[..i].contains(p).then_some(p))
+        {
+            return Err(self.fail(format!("its `hello` lists the primitive `{}` twice: expected each once", p.name())));
+        }
+        if hello.kat_protocol.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(self.fail(
+                "its `hello` has an empty `kat_protocol`: expected the protocol's name, or no field".to_owned(),
+            ));
         }
         Ok(hello)
     }
@@ -133,6 +148,10 @@ pub struct Probe {
     pub capabilities: Capabilities,
     /// Its roles.
     pub authorities: Vec<String>,
+    /// The primitives it offers for known-answer tests.
+    pub primitives: Vec<WirePrimitive>,
+    /// The protocol whose functions it computes for known-answer tests.
+    pub kat_protocol: Option<String>,
 }
 
 /// A design run as an external program.
@@ -165,6 +184,8 @@ impl ExecDesign {
                 version: h.version,
                 capabilities: Capabilities::with_export(h.capabilities.export_state),
                 authorities: h.authorities,
+                primitives: h.primitives,
+                kat_protocol: h.kat_protocol,
             })
         };
         ExecDesign { name: name.to_owned(), command, limits, probe, session }
@@ -257,6 +278,23 @@ impl Design for ExecDesign {
         if let Some(mut p) = s.process.take() {
             p.finish();
         }
+    }
+
+    /// The primitives `hello` offered, each call forwarded to a child
+    /// process of their own, started on the first call; `None` when it
+    /// offered none (or the handshake failed).
+    fn primitives(&self) -> Option<Box<dyn Primitives>> {
+        let p = self.probe.as_ref().ok()?;
+        if p.primitives.is_empty() && p.kat_protocol.is_none() {
+            return None;
+        }
+        Some(Box::new(ExecPrimitives::new(
+            &self.name,
+            self.command.clone(),
+            self.limits,
+            p.primitives.clone(),
+            p.kat_protocol.clone(),
+        )))
     }
 
     fn broken(&self) -> Option<String> {

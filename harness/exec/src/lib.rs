@@ -4,6 +4,9 @@
 //!
 //! [`ExecDesign`] implements the engine's [`Design`](doormat_engine::Design)
 //! trait; its devices and authorities are handles into the child process.
+//! When the implementation's `hello` offers primitives, its
+//! [`Design::primitives`](doormat_engine::Design::primitives) forwards each
+//! known-answer call to one child process of their own (`primitives.rs`).
 //!
 //! **Invariants:** this is the only code in doormat that spawns processes.
 //! The child is never trusted: every response is checked against the
@@ -14,6 +17,7 @@
 //! with an ERROR verdict); the next run starts a fresh process.
 
 mod design;
+mod primitives;
 mod process;
 
 pub use design::{ExecDesign, Probe};

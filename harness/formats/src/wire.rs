@@ -8,6 +8,7 @@
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL: u32 = 1;
@@ -93,6 +94,21 @@ pub enum Op {
     },
     /// Recover from the provider view.
     Recover { authority: u64, view: Vec<B64> },
+    /// Known answers: the X25519 shared secret of `private` and `public`.
+    KatX25519 { private: B64, public: B64 },
+    /// Known answers: whether `sig` is a valid Ed25519 signature of `msg` by `public`.
+    KatEd25519Verify { public: B64, msg: B64, sig: B64 },
+    /// Known answers: AEAD encryption (ciphertext followed by the tag).
+    KatAeadSeal { alg: WireAead, key: B64, nonce: B64, aad: B64, msg: B64 },
+    /// Known answers: AEAD decryption of ciphertext followed by the tag.
+    KatAeadOpen { alg: WireAead, key: B64, nonce: B64, aad: B64, ct: B64 },
+    /// Known answers: `len` bytes of HKDF-SHA-256.
+    KatHkdfSha256 { ikm: B64, salt: B64, info: B64, len: u64 },
+    /// Known answers: the HMAC-SHA-256 of `msg` under `key`.
+    KatHmacSha256 { key: B64, msg: B64 },
+    /// Known answers: one function of the design's protocol (`hello`'s
+    /// `kat_protocol`) on named inputs.
+    KatProtocol { function: String, inputs: BTreeMap<String, B64> },
 }
 
 impl Op {
@@ -114,6 +130,74 @@ impl Op {
             Op::CreateAuthority { .. } => "create_authority",
             Op::Target { .. } => "target",
             Op::Recover { .. } => "recover",
+            Op::KatX25519 { .. } => "kat_x25519",
+            Op::KatEd25519Verify { .. } => "kat_ed25519_verify",
+            Op::KatAeadSeal { .. } => "kat_aead_seal",
+            Op::KatAeadOpen { .. } => "kat_aead_open",
+            Op::KatHkdfSha256 { .. } => "kat_hkdf_sha256",
+            Op::KatHmacSha256 { .. } => "kat_hmac_sha256",
+            Op::KatProtocol { .. } => "kat_protocol",
+        }
+    }
+}
+
+/// An AEAD named in `kat_aead_seal` and `kat_aead_open`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum WireAead {
+    /// `chacha20-poly1305`.
+    #[serde(rename = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+    /// `aes-256-gcm`.
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+}
+
+/// A primitive `hello` may offer for known-answer tests, with the
+/// operations it enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum WirePrimitive {
+    /// `x25519`: `kat_x25519`.
+    #[serde(rename = "x25519")]
+    X25519,
+    /// `ed25519`: `kat_ed25519_verify`.
+    #[serde(rename = "ed25519")]
+    Ed25519,
+    /// `chacha20-poly1305`: `kat_aead_seal` and `kat_aead_open` with this `alg`.
+    #[serde(rename = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+    /// `aes-256-gcm`: `kat_aead_seal` and `kat_aead_open` with this `alg`.
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+    /// `hkdf-sha256`: `kat_hkdf_sha256`.
+    #[serde(rename = "hkdf-sha256")]
+    HkdfSha256,
+    /// `hmac-sha256`: `kat_hmac_sha256`.
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+}
+
+impl WirePrimitive {
+    /// Every primitive, in the protocol document's order.
+    pub const ALL: [WirePrimitive; 6] = [
+        WirePrimitive::X25519,
+        WirePrimitive::Ed25519,
+        WirePrimitive::ChaCha20Poly1305,
+        WirePrimitive::Aes256Gcm,
+        WirePrimitive::HkdfSha256,
+        WirePrimitive::HmacSha256,
+    ];
+
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            WirePrimitive::X25519 => "x25519",
+            WirePrimitive::Ed25519 => "ed25519",
+            WirePrimitive::ChaCha20Poly1305 => "chacha20-poly1305",
+            WirePrimitive::Aes256Gcm => "aes-256-gcm",
+            WirePrimitive::HkdfSha256 => "hkdf-sha256",
+            WirePrimitive::HmacSha256 => "hmac-sha256",
         }
     }
 }
@@ -178,6 +262,12 @@ pub struct HelloOk {
     pub capabilities: WireCapabilities,
     /// Third-party roles.
     pub authorities: Vec<String>,
+    /// Primitives offered for known-answer tests (optional; none when left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primitives: Vec<WirePrimitive>,
+    /// The protocol whose functions `kat_protocol` computes (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kat_protocol: Option<String>,
 }
 
 /// Capabilities in `hello`.
@@ -300,6 +390,62 @@ pub struct RecoverOk {
     pub found: Vec<B64>,
 }
 
+/// `kat_x25519` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedOk {
+    /// The shared secret.
+    pub shared: B64,
+}
+
+/// `kat_ed25519_verify` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidOk {
+    /// Whether the signature verifies.
+    pub valid: bool,
+}
+
+/// `kat_aead_seal` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealOk {
+    /// Ciphertext followed by the tag.
+    pub ct: B64,
+}
+
+/// `kat_aead_open` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenOk {
+    /// The plaintext.
+    pub msg: B64,
+}
+
+/// `kat_hkdf_sha256` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OkmOk {
+    /// Output keying material.
+    pub okm: B64,
+}
+
+/// `kat_hmac_sha256` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MacOk {
+    /// The full 32-byte tag.
+    pub mac: B64,
+}
+
+/// `kat_protocol` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsOk {
+    /// Named outputs.
+    pub outputs: BTreeMap<String, B64>,
+}
+
 /// Splits a command line into words like a shell (quotes group words, a
 /// backslash escapes one character); no variables, pipes or globbing.
 pub fn split_command(cmd: &str) -> Result<Vec<String>, String> {
@@ -375,6 +521,117 @@ mod tests {
         let d: DecryptOk =
             serde_json::from_value(serde_json::json!({"plaintext": null, "sender": null, "events": []})).unwrap();
         assert_eq!(d.plaintext, None);
+    }
+
+    #[test]
+    fn known_answer_requests_round_trip_under_their_wire_names() {
+        let b = |v: &[u8]| B64(v.to_vec());
+        let ops = [
+            (Op::KatX25519 { private: b(&[1]), public: b(&[2]) }, "kat_x25519"),
+            (Op::KatEd25519Verify { public: b(&[1]), msg: b(&[]), sig: b(&[3]) }, "kat_ed25519_verify"),
+            (
+                Op::KatAeadSeal {
+                    alg: WireAead::ChaCha20Poly1305,
+                    key: b(&[1]),
+                    nonce: b(&[2]),
+                    aad: b(&[]),
+                    msg: b(&[4]),
+                },
+                "kat_aead_seal",
+            ),
+            (
+                Op::KatAeadOpen { alg: WireAead::Aes256Gcm, key: b(&[1]), nonce: b(&[2]), aad: b(&[3]), ct: b(&[4]) },
+                "kat_aead_open",
+            ),
+            (Op::KatHkdfSha256 { ikm: b(&[1]), salt: b(&[]), info: b(&[2]), len: 42 }, "kat_hkdf_sha256"),
+            (Op::KatHmacSha256 { key: b(&[1]), msg: b(&[2]) }, "kat_hmac_sha256"),
+            (
+                Op::KatProtocol { function: "kdf_root".to_owned(), inputs: [("rk".to_owned(), b(&[9]))].into() },
+                "kat_protocol",
+            ),
+        ];
+        for (op, name) in ops {
+            assert_eq!(op.name(), name);
+            let r = Request { id: 5, op };
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(v["op"], name, "{v}");
+            assert_eq!(serde_json::from_value::<Request>(v).unwrap(), r);
+        }
+        let open: Request = serde_json::from_str(
+            r#"{"id":1,"op":"kat_aead_open","alg":"aes-256-gcm","key":"AQ==","nonce":"Ag==","aad":"","ct":"BA==","later":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            open.op,
+            Op::KatAeadOpen { alg: WireAead::Aes256Gcm, key: b(&[1]), nonce: b(&[2]), aad: b(&[]), ct: b(&[4]) }
+        );
+        let line = serde_json::to_string(&Request {
+            id: 2,
+            op: Op::KatProtocol { function: "f".to_owned(), inputs: [("a".to_owned(), b(&[0, 1]))].into() },
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"id":2,"op":"kat_protocol","function":"f","inputs":{"a":"AAE="}}"#);
+        assert!(serde_json::from_str::<Request>(
+            r#"{"id":1,"op":"kat_aead_seal","alg":"aes-128-gcm","key":"","nonce":"","aad":"","msg":""}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn hello_may_offer_primitives_and_older_hellos_still_parse() {
+        let old: HelloOk = serde_json::from_value(serde_json::json!({
+            "protocol": 1, "name": "x", "version": "1", "capabilities": {"export_state": false}, "authorities": []
+        }))
+        .unwrap();
+        assert!(old.primitives.is_empty() && old.kat_protocol.is_none());
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"protocol":1,"name":"x","version":"1","capabilities":{"export_state":false},"authorities":[]}"#,
+            "a hello that offers nothing is written as before"
+        );
+        let new: HelloOk = serde_json::from_value(serde_json::json!({
+            "protocol": 1, "name": "x", "version": "1", "capabilities": {"export_state": false}, "authorities": [],
+            "primitives": ["x25519", "ed25519", "chacha20-poly1305", "aes-256-gcm", "hkdf-sha256", "hmac-sha256"],
+            "kat_protocol": "doormat-ratchet-v1"
+        }))
+        .unwrap();
+        assert_eq!(new.primitives, WirePrimitive::ALL);
+        assert_eq!(new.kat_protocol.as_deref(), Some("doormat-ratchet-v1"));
+        for p in WirePrimitive::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.name());
+        }
+        let unknown = serde_json::from_value::<HelloOk>(serde_json::json!({
+            "protocol": 1, "name": "x", "version": "1", "capabilities": {"export_state": false}, "authorities": [],
+            "primitives": ["x448"]
+        }))
+        .unwrap_err();
+        assert!(unknown.to_string().contains("unknown variant `x448`"), "{unknown}");
+        assert!(
+            serde_json::from_value::<HelloOk>(serde_json::json!({
+                "protocol": 1, "name": "x", "version": "1", "capabilities": {"export_state": false}, "authorities": [],
+                "primitves": ["x25519"]
+            }))
+            .is_err(),
+            "a misspelt field is refused, not ignored"
+        );
+    }
+
+    #[test]
+    fn known_answer_results_are_parsed_strictly() {
+        use serde_json::json;
+        assert_eq!(serde_json::from_value::<SharedOk>(json!({"shared": "AAE="})).unwrap().shared, B64(vec![0, 1]));
+        assert!(serde_json::from_value::<ValidOk>(json!({"valid": true})).unwrap().valid);
+        assert!(serde_json::from_value::<ValidOk>(json!({"valid": "yes"})).is_err(), "a bool, not a string");
+        assert!(serde_json::from_value::<ValidOk>(json!({"valid": 1})).is_err());
+        assert!(serde_json::from_value::<SealOk>(json!({"ct": "AAE=", "tag": ""})).is_err(), "unknown field");
+        assert!(serde_json::from_value::<OpenOk>(json!({})).is_err(), "missing field");
+        assert!(serde_json::from_value::<OpenOk>(json!({"msg": null})).is_err(), "not null");
+        assert!(serde_json::from_value::<OkmOk>(json!({"okm": "AAE"})).is_err(), "unpadded base64");
+        assert!(serde_json::from_value::<MacOk>(json!({"mac": "!!!!"})).is_err());
+        let out: OutputsOk = serde_json::from_value(json!({"outputs": {"ck": "AQ==", "mk": ""}})).unwrap();
+        assert_eq!(out.outputs.len(), 2);
+        assert!(serde_json::from_value::<OutputsOk>(json!({"outputs": {"ck": 1}})).is_err());
+        assert!(serde_json::from_value::<OutputsOk>(json!({"outputs": {}, "extra": {}})).is_err());
     }
 
     #[test]

@@ -5,7 +5,10 @@
 use crate::GenScenario;
 use arbitrary::{Arbitrary, Unstructured};
 use doormat_engine::{DirectoryEntry, EncryptRequest, InEnvelope};
-use doormat_formats::wire::{DecryptOk, EncryptOk, HelloOk, PublishOk, Request, Response};
+use doormat_formats::wire::{
+    DecryptOk, EncryptOk, HelloOk, MacOk, OkmOk, OpenOk, OutputsOk, PublishOk, Request, Response, SealOk, SharedOk,
+    ValidOk,
+};
 use doormat_formats::{DeviceAddr, Parameters, Spec, UserId, Vector};
 
 /// Parses bytes as a spec file.
@@ -31,6 +34,13 @@ pub fn wire(data: &[u8]) {
                 let _ = serde_json::from_value::<HelloOk>(ok.clone());
                 let _ = serde_json::from_value::<PublishOk>(ok.clone());
                 let _ = serde_json::from_value::<EncryptOk>(ok.clone());
+                let _ = serde_json::from_value::<SharedOk>(ok.clone());
+                let _ = serde_json::from_value::<ValidOk>(ok.clone());
+                let _ = serde_json::from_value::<SealOk>(ok.clone());
+                let _ = serde_json::from_value::<OpenOk>(ok.clone());
+                let _ = serde_json::from_value::<OkmOk>(ok.clone());
+                let _ = serde_json::from_value::<MacOk>(ok.clone());
+                let _ = serde_json::from_value::<OutputsOk>(ok.clone());
                 let _ = serde_json::from_value::<DecryptOk>(ok);
             }
         }

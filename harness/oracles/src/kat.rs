@@ -21,6 +21,12 @@
 //! design whose [`Primitives::protocol`] is the file's; for any other
 //! design the file is left out (not counted, not listed).
 //!
+//! An implementation that can break (an external process that crashed, hung
+//! or broke its protocol) says so through [`Primitives::broken`]; its
+//! errors are then not refusals: the case during which it broke fails with
+//! the reason, every later case it is asked fails as not run, and the
+//! summary keeps the reason ([`KatSummary::broken`]).
+//!
 //! A case is *skipped*, and counted, when the primitive answers
 //! `Unsupported`, or when its group lies outside the profile the designs use
 //! (X448, Ed448, AES with 128- or 192-bit keys; for `valid` and `acceptable`
@@ -91,12 +97,18 @@ pub struct KatSummary {
     /// (its first `Unsupported` answer for the algorithm).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub not_offered: BTreeMap<String, String>,
+    /// Why the implementation broke during the tests ([`Primitives::broken`]),
+    /// if it did; the case where it broke and every later one it would have
+    /// answered are failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken: Option<String>,
 }
 
 impl KatSummary {
-    /// Whether no case failed (unlisted cases are reported, not failed).
+    /// Whether no case failed and the implementation did not break
+    /// (unlisted cases are reported, not failed).
     pub fn ok(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.broken.is_none()
     }
 
     /// Sum of the counts for one expected result (all algorithms), as
@@ -131,6 +143,8 @@ pub fn run(prims: &dyn Primitives, files: &[KatFile], accepts: &[KatAccept]) -> 
     let mut counts: BTreeMap<(String, Expected), KatCount> = BTreeMap::new();
     let mut summary = KatSummary::default();
     let protocol = prims.protocol();
+    // Where the implementation broke (file and tcId), once it has.
+    let mut broke_at: Option<String> = None;
     for file in files {
         if file.algorithm == KatAlgorithm::Protocol && file.protocol != protocol {
             // Another protocol's functions: the file does not apply.
@@ -166,6 +180,23 @@ pub fn run(prims: &dyn Primitives, files: &[KatFile], accepts: &[KatAccept]) -> 
                 expected: case.result.to_string(),
                 got,
             };
+            // A broken implementation's answers are not refusals: the case
+            // where it broke, and every later one it was asked, fail.
+            let broken = match outcome {
+                Outcome::Unsupported(_) => None,
+                _ => prims.broken(),
+            };
+            if let Some(why) = broken {
+                count.failed += 1;
+                let got = match &broke_at {
+                    Some(at) => format!("not run: the implementation broke earlier ({at})"),
+                    None => why.lines().map(str::trim).collect::<Vec<_>>().join(" "),
+                };
+                broke_at.get_or_insert_with(|| format!("{} tcId {}", file.file, case.tc_id));
+                summary.broken.get_or_insert(why);
+                summary.failures.push(issue(got));
+                continue;
+            }
             match (case.result, outcome) {
                 (_, Outcome::Unsupported(why)) => {
                     count.skipped += 1;

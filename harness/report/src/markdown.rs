@@ -253,6 +253,14 @@ fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
         )),
         k.files.iter().map(|f| format!("`{}`", cell(f))).collect::<Vec<_>>().join(", ")
     );
+    if let Some(why) = &k.broken {
+        let one_line: Vec<&str> = why.lines().map(str::trim).collect();
+        let _ = writeln!(
+            s,
+            "**The implementation broke during these tests**, so the cases from there on count as failed: {}\n",
+            cell(&one_line.join(" "))
+        );
+    }
     let _ = writeln!(s, "| algorithm | expected | passed | failed | flags not listed | skipped |");
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for c in &k.counts {
