@@ -36,6 +36,27 @@ fn keep(yaml: &str) -> String {
     format!("kept as {} (copy it into vectors/regressions/ to keep it as a vector):\n{yaml}", path.display())
 }
 
+/// Whether the design sent any envelope of a message a `target` step names.
+fn targeted_envelopes(design: &str, sc: &doormat_formats::Scenario) -> bool {
+    use doormat_formats::{Action, TargetContent};
+    let targets: Vec<_> = sc
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Target { content: TargetContent::Message(m) } => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    let sends: Vec<usize> = sc
+        .steps
+        .iter()
+        .filter(|s| matches!(&s.action, Action::Send { message, .. } if targets.contains(message)))
+        .map(|s| s.number)
+        .collect();
+    let d = doormat_designs::builtin(design).unwrap();
+    doormat_engine::run(d.as_ref(), sc).envelopes.iter().any(|e| sends.contains(&e.step))
+}
+
 fn fails(r: &VectorResult, p: Property) -> bool {
     r.judgement(p).is_some_and(|j| j.verdict == Verdict::Fail)
 }
@@ -73,7 +94,10 @@ proptest! {
                 prop_assert!(fails(&r, Property::OutsiderBlind), "{d} escaped\n{}", keep(&gen.yaml));
             }
         }
-        if t.targeted_then_compel {
+        // Only if a targeted message left the phone: a sender that refuses
+        // every recipient (each one's verified identity changed) sends no
+        // envelope, and no voucher, at all.
+        if t.targeted_then_compel && targeted_envelopes("client-scan", &sc) {
             let r = run("client-scan", &sc);
             prop_assert!(fails(&r, Property::RecipientsOnly), "client-scan escaped\n{}", keep(&gen.yaml));
         }
@@ -88,4 +112,22 @@ fn a_fixed_input_gives_a_fixed_vector() {
     let b = GenScenario::arbitrary_take_rest(Unstructured::new(&bytes)).unwrap().generate();
     assert_eq!(a.yaml, b.yaml);
     assert!(a.yaml.starts_with("title: A generated scenario\n"), "{}", a.yaml);
+}
+
+/// A targeted message that never leaves the phone (every recipient's
+/// verified identity changed) carries no voucher: client-scan is rightly
+/// not caught there, and the property does not ask it to be; with the
+/// verification left out the same scenario catches it.
+#[test]
+fn a_targeted_message_sent_to_nobody_is_not_a_trigger() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/targeted-never-sent.yaml");
+    let yaml = std::fs::read_to_string(&p).unwrap();
+    let sc = doormat_formats::Vector::parse("targeted-never-sent.yaml", "targeted-never-sent", &yaml).unwrap();
+    assert!(!targeted_envelopes("client-scan", &sc));
+    assert!(!fails(&run("client-scan", &sc), Property::RecipientsOnly));
+    let unverified = yaml.replace("  - verify: {users: [carol, alice]}\n", "");
+    assert_ne!(unverified, yaml);
+    let sc = doormat_formats::Vector::parse("unverified.yaml", "unverified", &unverified).unwrap();
+    assert!(targeted_envelopes("client-scan", &sc));
+    assert!(fails(&run("client-scan", &sc), Property::RecipientsOnly));
 }
