@@ -176,7 +176,7 @@ impl Server {
                 let a = self
                     .authorities
                     .get_mut(&authority)
-                    .ok_or_else(|| ImplError::Failed("no such authority".to_owned()))?;
+                    .ok_or_else(|| no_authority(self.design.as_ref(), authority))?;
                 let data = match (&exact, &similar) {
                     (Some(e), _) => a.target(&TargetContent::Exact(&e.0))?,
                     (None, Some(t)) => a.target(&TargetContent::Similar(t))?,
@@ -188,7 +188,7 @@ impl Server {
                 let a = self
                     .authorities
                     .get_mut(&authority)
-                    .ok_or_else(|| ImplError::Failed("no such authority".to_owned()))?;
+                    .ok_or_else(|| no_authority(self.design.as_ref(), authority))?;
                 let view: Vec<&[u8]> = view.iter().map(|b| b.0.as_slice()).collect();
                 ok(RecoverOk { found: a.recover(&view)?.into_iter().map(B64).collect() })
             }
@@ -276,15 +276,21 @@ pub fn run(design: &str) -> Result<u8, Failure> {
                 Response { id: req.id, ok, error }
             }
             Err(e) => {
-                let id = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|v| v.get("id")?.as_u64())
-                    .unwrap_or(0);
-                Response {
-                    id,
-                    ok: None,
-                    error: Some(WireError { kind: ErrorKind::Failed, message: format!("bad request: {e}") }),
-                }
+                let value = serde_json::from_str::<serde_json::Value>(&line).ok();
+                let id = value.as_ref().and_then(|v| v.get("id")?.as_u64()).unwrap_or(0);
+                // An operation this version does not know is `unsupported`
+                // (PROTOCOL.md); anything else malformed is `failed`.
+                let unknown_op = value
+                    .as_ref()
+                    .and_then(|v| v.get("op")?.as_str().map(str::to_owned))
+                    .filter(|op| e.to_string().contains(&format!("unknown variant `{op}`")));
+                let error = match unknown_op {
+                    Some(op) => {
+                        WireError { kind: ErrorKind::Unsupported, message: format!("unknown operation `{op}`") }
+                    }
+                    None => WireError { kind: ErrorKind::Failed, message: format!("bad request: {e}") },
+                };
+                Response { id, ok: None, error: Some(error) }
             }
         };
         serde_json::to_writer(&mut out, &resp).context("writing a response")?;
@@ -292,4 +298,15 @@ pub fn run(design: &str) -> Result<u8, Failure> {
         out.flush().context("writing a response")?;
     }
     Ok(EXIT_OK)
+}
+
+/// The error for an authority handle that names none: `unsupported` when
+/// the design has no authorities at all (as the protocol asks), `failed`
+/// for a handle that was never given out.
+fn no_authority(design: &dyn doormat_engine::Design, handle: u64) -> ImplError {
+    if design.authorities().is_empty() {
+        ImplError::Unsupported("authorities: this design has none".to_owned())
+    } else {
+        ImplError::Failed(format!("no authority has handle {handle}"))
+    }
 }

@@ -495,4 +495,31 @@ fn the_python_examples_are_judged_as_they_should_be() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("nk/name-key.json")).unwrap()).unwrap();
     let ob = report["findings"].as_array().unwrap().iter().find(|f| f["property"] == "outsider-blind").unwrap();
     assert!(ob["sentence"].as_str().unwrap().starts_with("Someone holding only public data"), "{ob}");
+
+    // The self-test, written from PROTOCOL.md alone, passes on a built-in
+    // design served over the protocol (unknown operations and authority
+    // operations without authorities answered `unsupported`, primitives
+    // answered as published).
+    let spec = std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap();
+    let cmd = format!("{} serve ratchet", doormat_bin());
+    let spec = spec.replace("implementation:\n  builtin: ratchet", &format!("implementation:\n  exec: \"{cmd}\""));
+    let spec_path = dir.path().join("ratchet.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let selftest = Command::new(root().join("harness/adapters/.venv/bin/python3"))
+        .arg("harness/adapters/selftest.py")
+        .arg(&spec_path)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        selftest.status.success() && text(&selftest.stdout).starts_with("PASS"),
+        "{}{}",
+        text(&selftest.stdout),
+        text(&selftest.stderr)
+    );
+    assert!(
+        text(&selftest.stdout).contains("known answers: x25519 gave the published answer"),
+        "{}",
+        text(&selftest.stdout)
+    );
 }
