@@ -207,13 +207,6 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
             }
         };
         for p in files {
-            let src = match read(&p) {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
             // A folder named `kat` holds known-answer vectors for primitives
             // (see `kat.rs`): checked here, never run as scenarios.
             if in_kat(&p) {
@@ -222,6 +215,13 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
                 }
                 continue;
             }
+            let src = match read(&p) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
             match Vector::parse(&show(&p), &stem(&p), &src) {
                 Ok(sc) => {
                     if let Some((other, _)) = by_id.get(&sc.id) {

@@ -130,7 +130,7 @@ struct Case {
 /// process and passes; no process is left behind.
 #[test]
 fn hostile_implementations_become_error_verdicts() {
-    let py = python3();
+    python3();
     let cases = [
         Case { mode: "garbage", reason: "is not a valid response object", extra: &[] },
         Case { mode: "wrong-id", reason: "expected 3 (answers must come in order)", extra: &[] },
@@ -154,25 +154,9 @@ fn hostile_implementations_become_error_verdicts() {
         std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
     let spec_path = dir.path().join("hostile.yaml");
     std::fs::write(&spec_path, spec).unwrap();
-    let script = root().join("harness/cli/tests/hostile.py");
     for case in &cases {
-        let once = dir.path().join(format!("once-{}", case.mode));
-        let imp = format!("exec:{py} {} {} {} {}", script.display(), case.mode, doormat_bin(), once.display());
-        let out_dir = dir.path().join(format!("out-{}", case.mode));
-        let mut args = vec![
-            "audit",
-            "--spec",
-            spec_path.to_str().unwrap(),
-            "--impl",
-            &imp,
-            "--vectors",
-            vectors.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ];
-        args.extend_from_slice(case.extra);
         let started = Instant::now();
-        let out = doormat(&args);
+        let (out, out_dir) = hostile_audit(dir.path(), &vectors, case.mode, case.extra);
         assert!(started.elapsed() < Duration::from_secs(60), "{}: the audit took too long", case.mode);
         assert_eq!(out.status.code(), Some(4), "{}: exit code; stderr: {}", case.mode, text(&out.stderr));
         let report: serde_json::Value =
@@ -196,12 +180,6 @@ fn hostile_implementations_become_error_verdicts() {
             "{}: the Markdown report shows the error",
             case.mode
         );
-        let marker = once.display().to_string();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !running_with(&marker).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert_eq!(running_with(&marker), Vec::<String>::new(), "{}: processes left behind", case.mode);
     }
 }
 
@@ -276,7 +254,6 @@ fn adapter_check_passes_a_conforming_implementation_and_fails_a_broken_one() {
 /// Runs `doormat audit` on one scenario vector and the known-answer files
 /// through `hostile.py MODE`; gives the exit code, the report and stderr.
 fn hostile_kat_audit(dir: &Path, mode: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let py = python3();
     let vectors = dir.join("vectors");
     if !vectors.exists() {
         std::fs::create_dir_all(vectors.join("kat")).unwrap();
@@ -286,6 +263,16 @@ fn hostile_kat_audit(dir: &Path, mode: &str, extra: &[&str]) -> (Option<i32>, se
             std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
         std::fs::write(dir.join("hostile.yaml"), spec).unwrap();
     }
+    let (out, out_dir) = hostile_audit(dir, &vectors, mode, extra);
+    let report = serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
+    (out.status.code(), report, text(&out.stderr))
+}
+
+/// Runs `doormat audit` of the spec `dir/hostile.yaml` on `vectors` through
+/// `hostile.py MODE`, and checks that no process of it is left behind; gives
+/// the output and the report folder.
+fn hostile_audit(dir: &Path, vectors: &Path, mode: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let py = python3();
     let script = root().join("harness/cli/tests/hostile.py");
     let once = dir.join(format!("once-{mode}"));
     let imp = format!("exec:{py} {} {mode} {} {}", script.display(), doormat_bin(), once.display());
@@ -304,17 +291,15 @@ fn hostile_kat_audit(dir: &Path, mode: &str, extra: &[&str]) -> (Option<i32>, se
     ];
     args.extend_from_slice(extra);
     let out = doormat(&args);
-    let report = serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
     let marker = once.display().to_string();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !running_with(&marker).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(running_with(&marker), Vec::<String>::new(), "{mode}: processes left behind");
-    (out.status.code(), report, text(&out.stderr))
+    (out, out_dir)
 }
 
-/// The algorithms of `vectors/kat/`, in the order their files run.
 /// The algorithms in the order of the files in `vectors/kat/` (the
 /// protocol file's functions all at its place).
 const KAT_ORDER: [&str; 7] =
