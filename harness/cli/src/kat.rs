@@ -42,6 +42,9 @@ pub struct KatArgs {
     /// Run this external implementation for the one --spec given: `exec:CMD ARG...`
     #[arg(long = "impl", value_name = "exec:CMD", requires = "spec_files")]
     pub implementation: Option<String>,
+    /// Run the external program a --spec names (`implementation: {exec: ...}`); without it such a spec is refused
+    #[arg(long)]
+    pub allow_exec: bool,
     /// Seconds to wait for each answer of an external implementation
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
@@ -207,6 +210,7 @@ pub fn run(args: &KatArgs) -> Result<u8, Failure> {
                     ))
                 }
             },
+            allow: args.allow_exec,
         };
         for p in &args.spec_files {
             let (spec, design) = crate::load::spec_file(p, &exec)?;

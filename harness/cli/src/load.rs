@@ -68,6 +68,19 @@ pub struct ExecOptions {
     /// `--impl exec:CMD`: replaces the spec's implementation, run in the
     /// current directory.
     pub replace: Option<String>,
+    /// `--allow-exec`: the user agrees to run the programs that specs name.
+    /// Without it (and without `--impl`), a spec found by a folder walk that
+    /// names a program is skipped with a notice, and one given by path is
+    /// refused: auditing a checkout must not run its programs unasked.
+    pub allow: bool,
+}
+
+/// Why a spec's program will not run: the user did not ask for it.
+pub fn not_allowed(p: &Path, cmd: &str) -> String {
+    format!(
+        "{} names an external program (`{cmd}`): doormat runs a spec's program only when asked to, with --allow-exec (or with --impl)",
+        show(p)
+    )
 }
 
 fn at_key(file: &str, src: &str, key: &str, msg: String) -> LoadError {
@@ -109,6 +122,9 @@ pub fn spec_file(p: &Path, exec: &ExecOptions) -> Result<Loaded, LoadErrors> {
     let file = show(p);
     let exec_cmd = match (&exec.replace, &spec.implementation) {
         (Some(cmd), _) => Some((cmd.clone(), None)),
+        (None, Implementation::Exec(cmd)) if !exec.allow => {
+            return Err(at_key(&file, &src, "implementation", not_allowed(p, cmd)).into());
+        }
         (None, Implementation::Exec(cmd)) => {
             let dir =
                 p.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).map(Path::to_path_buf);
@@ -149,9 +165,23 @@ pub fn spec_file(p: &Path, exec: &ExecOptions) -> Result<Loaded, LoadErrors> {
     Ok((spec, design))
 }
 
-/// Every spec in a directory, sorted by id.
+/// Every spec in a directory, sorted by id. A spec that names an external
+/// program is skipped, with a notice, unless `exec.allow`.
 pub fn specs(dir: &Path, exec: &ExecOptions) -> Result<Vec<Loaded>, LoadErrors> {
-    specs_in(&yaml_files(dir)?, exec, dir)
+    let mut files = yaml_files(dir)?;
+    if !exec.allow {
+        files.retain(|p| match parse_spec(p) {
+            Ok(Spec { implementation: Implementation::Exec(cmd), .. }) => {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("doormat: skipping {}", doormat_report::inert::terminal(&not_allowed(p, &cmd)));
+                }
+                false
+            }
+            _ => true,
+        });
+    }
+    specs_in(&files, exec, dir)
 }
 
 /// Specs from files, sorted by id.

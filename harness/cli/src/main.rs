@@ -5,15 +5,18 @@
 //! (`adapter-check`) and measures the adapter's speed (`bench`).
 //!
 //! **Invariant:** a report set is written whole or not at all: every file is
-//! rendered in memory first, then written to a temporary file and renamed.
+//! rendered in memory first, then the report directory is replaced whole
+//! (`replace.rs`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 /// `println!` that ends the program quietly when standard output is a
-/// closed pipe (`doormat list | head`) instead of panicking.
+/// closed pipe (`doormat list | head`) instead of panicking, and shows
+/// control characters (from an implementation's messages) as `\x1b`.
 macro_rules! out {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+        let line = doormat_report::inert::terminal(&format!($($t)*));
+        if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 std::process::exit(0);
             }
@@ -25,7 +28,8 @@ macro_rules! out {
 macro_rules! out_raw {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        if let Err(e) = write!(std::io::stdout().lock(), $($t)*) {
+        let text = doormat_report::inert::terminal(&format!($($t)*));
+        if let Err(e) = write!(std::io::stdout().lock(), "{text}") {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 std::process::exit(0);
             }
@@ -39,6 +43,7 @@ mod kat;
 mod load;
 mod output;
 mod progress;
+mod replace;
 mod serve;
 
 use anyhow::Context;
@@ -142,6 +147,9 @@ struct AuditArgs {
     /// Run this external implementation for the one --spec given: `exec:CMD ARG...`
     #[arg(long = "impl", value_name = "exec:CMD")]
     implementation: Option<String>,
+    /// Run the external programs that specs name (`implementation: {exec: ...}`); without it they are skipped (found in --specs) or refused (given with --spec)
+    #[arg(long)]
+    allow_exec: bool,
     /// Seconds to wait for each answer of an external implementation
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
@@ -344,6 +352,7 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
                 ))
             }
         },
+        allow: args.allow_exec,
     };
     let partition =
         args.partition.as_deref().map(doormat_report::shard::parse_partition).transpose().map_err(Failure::Usage)?;
@@ -386,7 +395,7 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     let (audits, kat_broke) = kat::attach(audits, &selected, &args.vectors)?;
     let code = finish(&audits, &deviations, &args.formats, &args.out, args.check, scenarios.len())?;
     for why in &kat_broke {
-        eprintln!("doormat: {why}");
+        eprintln!("doormat: {}", doormat_report::inert::terminal(why));
     }
     if !kat_broke.is_empty() && !args.check {
         eprintln!(
@@ -444,20 +453,21 @@ fn finish(
         let stale: Vec<_> = items.iter().filter(|i| matches!(i.kind, GateKind::Stale(_))).collect();
         for i in items.iter().filter(|i| matches!(i.kind, GateKind::Broken(_))) {
             broke = true;
-            eprintln!("{}: vector {} stopped: {}", a.design, i.vector, i.what);
+            eprintln!(
+                "{}",
+                doormat_report::inert::terminal(&format!("{}: vector {} stopped: {}", a.design, i.vector, i.what))
+            );
         }
-        let broken = a.broken_claims();
-        if unexpected.is_empty() && stale.is_empty() && expected > 0 {
+        let o = &a.outcome;
+        if unexpected.is_empty() && stale.is_empty() && expected > 0 && o.broken_vectors == 0 {
             out!("{:<16} nothing unexpected: {expected} expected deviation(s) ({} vectors)", a.design, a.vectors.len());
-        } else if unexpected.is_empty() && stale.is_empty() {
+        } else if unexpected.is_empty() && stale.is_empty() && o.broken_vectors == 0 {
             out!("{:<16} every claim held ({} vectors)", a.design, a.vectors.len());
         } else {
-            let ids: Vec<String> = broken.iter().map(ToString::to_string).collect();
-            let mut line = format!(
-                "{:<16} CLAIMS CONTRADICTED: {}",
-                a.design,
-                if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
-            );
+            let mut line = format!("{:<16} {}", a.design, o.line());
+            if o.contradicted.is_empty() && o.broken_vectors == 0 {
+                line = format!("{:<16} CLAIMS CONTRADICTED: none", a.design);
+            }
             let expectations = unexpected.iter().filter(|i| i.what.starts_with("expectation not met")).count();
             if expectations > 0 {
                 line.push_str(&format!("; {expectations} expectation(s) not met"));

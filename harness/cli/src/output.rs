@@ -1,5 +1,5 @@
-//! Rendering the report set, writing it atomically, and checking it for
-//! drift against the files on disk.
+//! Rendering the report set, writing it (the directory replaced whole), and
+//! checking it for drift against the files on disk.
 
 use anyhow::Context;
 use doormat_report::{render_json, render_junit, render_markdown, render_sarif, render_scorecard, DesignAudit, Gate};
@@ -43,26 +43,10 @@ pub fn render(audits: &[DesignAudit], gate: &Gate, formats: &[Format]) -> Vec<(S
     files
 }
 
-/// Writes every file to a temporary name first, then renames them all, so
-/// a failure leaves no half-written report.
+/// Writes the report set: `dir` is replaced whole (see [`crate::replace`]),
+/// so a kill at any moment leaves the old set or the new one, never a mix.
 pub fn write_all(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the report directory {}", dir.display()))?;
-    let mut temps = Vec::new();
-    for (name, contents) in files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        if let Err(e) = std::fs::write(&tmp, contents) {
-            for t in &temps {
-                let _ = std::fs::remove_file(t);
-            }
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
-        }
-        temps.push(tmp);
-    }
-    for ((name, _), tmp) in files.iter().zip(&temps) {
-        std::fs::rename(tmp, dir.join(name)).with_context(|| format!("cannot move {} into place", tmp.display()))?;
-    }
-    Ok(())
+    crate::replace::replace_dir(dir, files)
 }
 
 /// Compares `files` with `dir`, prints a unified diff per drifted file, and

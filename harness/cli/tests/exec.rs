@@ -66,7 +66,16 @@ fn a_design_served_over_the_protocol_gives_the_same_reports() {
     let (a, b) = (dir.path().join("in-process"), dir.path().join("exec"));
     let inproc = doormat(&["audit", "--design", "ratchet", "--vectors", v, "--out", a.to_str().unwrap()]);
     assert_eq!(inproc.status.code(), Some(0), "{}", text(&inproc.stderr));
-    let exec = doormat(&["audit", "--spec", spec_path.to_str().unwrap(), "--vectors", v, "--out", b.to_str().unwrap()]);
+    let exec = doormat(&[
+        "audit",
+        "--allow-exec",
+        "--spec",
+        spec_path.to_str().unwrap(),
+        "--vectors",
+        v,
+        "--out",
+        b.to_str().unwrap(),
+    ]);
     assert_eq!(exec.status.code(), Some(0), "{}{}", text(&exec.stdout), text(&exec.stderr));
     let (fa, fb) = (files(&a), files(&b));
     assert_eq!(fa.len(), 3);
@@ -443,7 +452,14 @@ fn the_python_examples_are_judged_as_they_should_be() {
     );
     let dir = tempfile::tempdir().unwrap();
     let out = |name: &str| dir.path().join(name).display().to_string();
-    let honest = doormat(&["audit", "--spec", "harness/adapters/sealed-box/sealed-box.yaml", "--out", &out("sb")]);
+    let honest = doormat(&[
+        "audit",
+        "--allow-exec",
+        "--spec",
+        "harness/adapters/sealed-box/sealed-box.yaml",
+        "--out",
+        &out("sb"),
+    ]);
     assert_eq!(honest.status.code(), Some(0), "{}{}", text(&honest.stdout), text(&honest.stderr));
     // Its primitives, from `cryptography`, through the protocol: every case
     // of what it offers passes (the twist case by its spec's `kat_accepts`),
@@ -469,7 +485,8 @@ fn the_python_examples_are_judged_as_they_should_be() {
     assert_eq!(check.status.code(), Some(0), "{s}");
     assert!(s.contains("kat aes-256-gcm            skipped  not offered in hello"), "{s}");
     assert!(s.lines().any(|l| l.contains("kat chacha20-poly1305") && l.contains(" ok ")), "{s}");
-    let leaky = doormat(&["audit", "--spec", "harness/adapters/name-key/name-key.yaml", "--out", &out("nk")]);
+    let leaky =
+        doormat(&["audit", "--allow-exec", "--spec", "harness/adapters/name-key/name-key.yaml", "--out", &out("nk")]);
     assert_eq!(leaky.status.code(), Some(1), "{}{}", text(&leaky.stdout), text(&leaky.stderr));
     assert!(
         text(&leaky.stdout).contains("name-key         CLAIMS CONTRADICTED: recipients-only, outsider-blind"),
@@ -507,4 +524,167 @@ fn the_python_examples_are_judged_as_they_should_be() {
         "{}",
         text(&selftest.stdout)
     );
+}
+
+/// A spec that names a program runs it only when the user asks on the
+/// command line: found in --specs it is skipped with a notice (also by
+/// `--check`, which writes nothing), given with --spec it is refused (exit
+/// 2), and `--allow-exec` runs it.
+#[test]
+fn a_specs_program_runs_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    std::fs::copy(root().join("specs/plaintext-relay.yaml"), specs.join("plaintext-relay.yaml")).unwrap();
+    let marker = dir.path().join("the-program-ran");
+    let evil = std::fs::read_to_string(root().join("specs/plaintext-relay.yaml"))
+        .unwrap()
+        .replace("id: plaintext-relay", "id: planted")
+        .replace("builtin: plaintext-relay", &format!("exec: \"touch {}\"", marker.display()));
+    assert!(evil.contains("exec: \"touch"), "the fixture names a program: {evil}");
+    let evil_spec = specs.join("planted.yaml");
+    std::fs::write(&evil_spec, evil).unwrap();
+    let out = dir.path().join("out");
+    let (specs_s, out_s) = (specs.to_str().unwrap(), out.to_str().unwrap());
+    let v = "vectors/basic/one-to-one.yaml";
+    for check in [false, true] {
+        let mut args = vec!["audit", "--specs", specs_s, "--vectors", v, "--out", out_s];
+        if check {
+            args.push("--check");
+        }
+        let r = doormat(&args);
+        let err = text(&r.stderr);
+        assert!(
+            err.contains("skipping") && err.contains("planted.yaml") && err.contains("--allow-exec"),
+            "check={check}: {err}"
+        );
+        assert!(!marker.exists(), "check={check}: the spec's program ran unasked");
+        assert_eq!(err.lines().filter(|l| l.contains("skipping")).count(), 1, "one line of notice: {err}");
+    }
+    let named = doormat(&["audit", "--spec", evil_spec.to_str().unwrap(), "--vectors", v, "--out", out_s]);
+    assert_eq!(named.status.code(), Some(2), "{}", text(&named.stderr));
+    assert!(text(&named.stderr).contains("--allow-exec"), "{}", text(&named.stderr));
+    assert!(!marker.exists(), "the spec's program ran unasked");
+    let kat = doormat(&["kat", "vectors/kat/hkdf-sha256.yaml", "--spec", evil_spec.to_str().unwrap()]);
+    assert_eq!(kat.status.code(), Some(2), "{}", text(&kat.stderr));
+    assert!(!marker.exists(), "`kat --spec` ran the spec's program unasked");
+    let allowed = doormat(&["audit", "--allow-exec", "--specs", specs_s, "--vectors", v, "--out", out_s]);
+    assert!(marker.exists(), "--allow-exec runs it: {}", text(&allowed.stderr));
+}
+
+/// Writes an executable shell script that prints `stderr` to its standard
+/// error and exits 1 before answering anything.
+fn crashing_script(dir: &Path, stderr: &str) -> PathBuf {
+    let p = dir.join("crash.sh");
+    std::fs::write(&p, format!("#!/bin/sh\nprintf '%b' '{stderr}' >&2\nexit 1\n")).unwrap();
+    let mut perm = std::fs::metadata(&p).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&p, perm).unwrap();
+    p
+}
+
+/// A spec of the ratchet named `hostile`, in `dir`.
+fn hostile_spec(dir: &Path) -> PathBuf {
+    let spec =
+        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
+    let p = dir.join("hostile.yaml");
+    std::fs::write(&p, spec).unwrap();
+    p
+}
+
+/// An implementation's standard error is quoted inert: no escape sequence
+/// reaches the terminal or the reports, a backtick fence or `</details>` in
+/// it cannot close or open anything in the Markdown, JUnit's XML stays
+/// well-formed; the JSON keeps the text as it was.
+#[test]
+fn an_implementations_text_is_inert_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = crashing_script(
+        dir.path(),
+        "\\033[2J\\007 boom\\n```\\n</details>\\n<script>alert(1)</script> | a | b |\\n\\033]0;title\\007",
+    );
+    let spec = hostile_spec(dir.path());
+    let out = dir.path().join("out");
+    let imp = format!("exec:{}", script.display());
+    let r = doormat(&[
+        "audit",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--impl",
+        &imp,
+        "--vectors",
+        "vectors/basic/one-to-one.yaml",
+        "--format",
+        "md,json,junit,sarif",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(4), "{}", text(&r.stderr));
+    for (what, bytes) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        assert!(!bytes.contains(&0x1b) && !bytes.contains(&0x07), "{what} carries raw control characters");
+    }
+    let md = std::fs::read_to_string(out.join("hostile.md")).unwrap();
+    assert!(!md.contains('\x1b') && !md.contains('\x07'), "{md}");
+    assert!(md.contains("\\x1b[2J\\x07 boom"), "shown, not dropped: {md}");
+    // The quoted text sits inside a fence longer than its own ``` run.
+    let quoted = md.find("</details>").expect("the text is quoted");
+    let before = &md[..quoted];
+    let fence_line = before.lines().rev().find(|l| l.trim_start().starts_with("```") && l.ends_with("text")).unwrap();
+    assert!(fence_line.trim_start().starts_with("````"), "{fence_line}");
+    assert_eq!(md.matches("<script>").count(), 1, "{md}");
+    let after_block = &md[quoted..];
+    let close = after_block.find(fence_line.trim_start().trim_end_matches("text")).unwrap();
+    assert!(after_block[..close].contains("<script>"), "<script> only inside the block");
+    assert!(!after_block[close..].contains("<script>") && !after_block[close..].contains("</details>"), "{md}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(!junit.chars().any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')), "{junit}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("hostile.json")).unwrap()).unwrap();
+    let error = json["vectors"][0]["error"].as_str().unwrap();
+    assert!(error.contains("\x1b[2J") && error.contains("```"), "JSON keeps the text: {error}");
+}
+
+/// When every vector breaks, the console line, the Markdown summary, the
+/// JSON outcome and the scorecard say so, and none of them says the claims
+/// held or were contradicted.
+#[test]
+fn a_design_whose_runs_all_broke_tells_one_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = crashing_script(dir.path(), "no luck\\n");
+    let spec = hostile_spec(dir.path());
+    let out = dir.path().join("out");
+    let imp = format!("exec:{}", script.display());
+    let vectors = dir.path().join("vectors");
+    std::fs::create_dir(&vectors).unwrap();
+    for v in ["basic/one-to-one", "groups/group-of-three"] {
+        let name = Path::new(v).file_name().unwrap();
+        std::fs::copy(root().join(format!("vectors/{v}.yaml")), vectors.join(name).with_extension("yaml")).unwrap();
+    }
+    let r = doormat(&[
+        "audit",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--impl",
+        &imp,
+        "--vectors",
+        vectors.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(4), "{}", text(&r.stderr));
+    let console = text(&r.stdout);
+    let line = console.lines().find(|l| l.starts_with("hostile")).unwrap();
+    assert!(line.contains("COULD NOT BE JUDGED: 2 of 2 vectors broke"), "{line}");
+    assert!(!line.contains("every claim held") && !line.contains("CONTRADICTED"), "{line}");
+    let md = std::fs::read_to_string(out.join("hostile.md")).unwrap();
+    assert!(md.contains("**In short:** the audit could not judge this design: 2 of 2 vectors broke"), "{md}");
+    assert!(!md.contains("contradicts") && !md.contains("no oracle observed a violation"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("hostile.json")).unwrap()).unwrap();
+    assert_eq!(json["outcome"]["broken_vectors"], 2);
+    assert_eq!(json["outcome"]["contradicted"], serde_json::json!([]));
+    assert_eq!(json["outcome"]["not_judged"].as_array().unwrap().len(), json["claims"].as_array().unwrap().len());
+    let card = std::fs::read_to_string(out.join("SCORECARD.md")).unwrap();
+    let row = card.lines().find(|l| l.starts_with("| [`hostile`]")).unwrap();
+    assert!(row.ends_with("**could not be judged** (2 of 2 vectors broke) |"), "{row}");
 }

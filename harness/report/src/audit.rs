@@ -135,6 +135,72 @@ pub struct DesignAudit {
     /// and they were run (set by the caller after [`DesignAudit::new`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kat: Option<doormat_oracles::KatSummary>,
+    /// How the audit ended, in the words every output uses.
+    pub outcome: Outcome,
+}
+
+/// How a design's audit ended: the one story that the console line, the
+/// Markdown summary, the JSON report and the scorecard all tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Vectors run.
+    pub vectors: usize,
+    /// Vectors whose run broke (an ERROR verdict: the implementation
+    /// crashed, hung or broke the protocol).
+    pub broken_vectors: usize,
+    /// Claimed properties the audit contradicted.
+    pub contradicted: Vec<Property>,
+    /// Claimed properties that could not be judged because runs broke.
+    pub not_judged: Vec<Property>,
+    /// Claimed properties that held only within the limits the spec states.
+    pub within_limits: Vec<Property>,
+}
+
+impl Outcome {
+    fn of(properties: &[PropertySummary], vectors: &[VectorResult]) -> Outcome {
+        let with = |c: Claim| properties.iter().filter(|p| p.claim == c).map(|p| p.property).collect::<Vec<_>>();
+        Outcome {
+            vectors: vectors.len(),
+            broken_vectors: vectors.iter().filter(|v| v.error.is_some()).count(),
+            contradicted: with(Claim::Contradicted),
+            not_judged: with(Claim::ClaimedError),
+            within_limits: with(Claim::HoldsWithinLimits),
+        }
+    }
+
+    /// "3 of 32 vectors broke".
+    pub fn broke(&self) -> String {
+        format!("{} of {} vector{} broke", self.broken_vectors, self.vectors, if self.vectors == 1 { "" } else { "s" })
+    }
+
+    /// The short status, for a table cell: "all", "no", "could not be judged".
+    pub fn status(&self) -> &'static str {
+        if !self.contradicted.is_empty() {
+            "no"
+        } else if self.broken_vectors > 0 {
+            "could not be judged"
+        } else {
+            "all"
+        }
+    }
+
+    /// One line for the console and the scorecard, e.g. "CLAIMS
+    /// CONTRADICTED: recipients-only; 2 of 32 vectors broke, so
+    /// forward-secrecy could not be judged".
+    pub fn line(&self) -> String {
+        let list = |ps: &[Property]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let broke = match (self.broken_vectors, self.not_judged.is_empty()) {
+            (0, _) => None,
+            (_, true) => Some(self.broke()),
+            (_, false) => Some(format!("{}, so {} could not be judged", self.broke(), list(&self.not_judged))),
+        };
+        match (self.contradicted.is_empty(), broke) {
+            (false, None) => format!("CLAIMS CONTRADICTED: {}", list(&self.contradicted)),
+            (false, Some(b)) => format!("CLAIMS CONTRADICTED: {}; {b}", list(&self.contradicted)),
+            (true, Some(b)) => format!("COULD NOT BE JUDGED: {b}"),
+            (true, None) => "every claim held".to_owned(),
+        }
+    }
 }
 
 /// A limit the spec states for a claim.
@@ -151,7 +217,7 @@ pub struct StatedLimit {
 impl DesignAudit {
     /// Sets the spec's claims against the vectors' results.
     pub fn new(spec: &Spec, vectors: Vec<VectorResult>) -> DesignAudit {
-        let properties = Property::ALL
+        let properties: Vec<PropertySummary> = Property::ALL
             .iter()
             .map(|&p| {
                 let verdicts: Vec<(Verdict, &str)> =
@@ -211,6 +277,7 @@ impl DesignAudit {
                 }
             }
         }
+        let outcome = Outcome::of(&properties, &vectors);
         let mut cannot_see: Vec<String> = CANNOT_SEE.iter().map(|s| (*s).to_owned()).collect();
         cannot_see.extend(spec.cannot_see.iter().cloned());
         DesignAudit {
@@ -235,6 +302,7 @@ impl DesignAudit {
                 .collect(),
             observations,
             kat: None,
+            outcome,
         }
     }
 

@@ -80,7 +80,9 @@ pub fn render_junit(audits: &[DesignAudit], gate: &Gate) -> String {
         }
         report.add_test_suite(suite);
     }
-    let mut s = report.to_string().unwrap_or_else(|e| format!("<!-- {e} -->"));
+    // Text an implementation wrote may hold characters XML 1.0 cannot
+    // carry at all; they are shown as `\x1b` (the rest the writer escapes).
+    let mut s = crate::inert::xml(&report.to_string().unwrap_or_else(|e| format!("<!-- {e} -->")));
     if !s.ends_with('\n') {
         s.push('\n');
     }

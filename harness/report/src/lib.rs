@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod gate;
+pub mod inert;
 pub mod junit;
 pub mod markdown;
 pub mod mermaid;
@@ -16,7 +17,7 @@ pub mod sarif;
 pub mod scorecard;
 pub mod shard;
 
-pub use audit::{Claim, DesignAudit, PropertySummary, StatedLimit, SCHEMA_VERSION};
+pub use audit::{Claim, DesignAudit, Outcome, PropertySummary, StatedLimit, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
 pub use junit::render_junit;
 pub use markdown::render_markdown;

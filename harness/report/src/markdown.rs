@@ -8,9 +8,22 @@ use doormat_formats::Property;
 use doormat_oracles::Verdict;
 use std::fmt::Write;
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text from a spec, vector or known-answer file for a Markdown
+/// table cell or a line: pipes, newlines, HTML's `<` and `>` and control
+/// characters. (Text an implementation wrote goes through
+/// [`crate::inert::markdown`], which escapes all Markdown punctuation.)
 pub fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in crate::inert::terminal(s).chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The verdict as shown in tables.
@@ -57,18 +70,35 @@ pub fn render_markdown(a: &DesignAudit) -> String {
         }
         s.push('\n');
     }
-    let broken = a.broken_claims();
+    let o = &a.outcome;
     let ids = |ps: &[Property]| ps.iter().map(|p| format!("*{p}*")).collect::<Vec<_>>().join(", ");
     let vectors = match a.vectors.len() {
         1 => "1 vector".to_owned(),
         n => format!("{n} vectors"),
     };
-    if broken.is_empty() {
+    let broke = if o.broken_vectors == 0 {
+        String::new()
+    } else if o.not_judged.is_empty() {
+        format!(" {} before finishing (see \"Runs that broke\").", o.broke())
+    } else {
+        format!(
+            " {} before finishing (see \"Runs that broke\"), so {} could not be judged.",
+            o.broke(),
+            ids(&o.not_judged)
+        )
+    };
+    if !o.contradicted.is_empty() {
+        let _ = writeln!(
+            s,
+            "**In short:** the audit contradicts what this design claims: {} did not hold ({vectors} run; see the findings).{broke}\n",
+            ids(&o.contradicted)
+        );
+    } else if o.broken_vectors > 0 {
+        let _ = writeln!(s, "**In short:** the audit could not judge this design:{broke} Nothing here is a pass.\n");
+    } else {
         let _ = write!(s, "**In short:** every property this design claims held or could not be tested in {vectors}");
-        let limited: Vec<Property> =
-            a.properties.iter().filter(|p| p.claim == Claim::HoldsWithinLimits).map(|p| p.property).collect();
-        if !limited.is_empty() {
-            let _ = write!(s, "; {} held only within the limits its spec states", ids(&limited));
+        if !o.within_limits.is_empty() {
+            let _ = write!(s, "; {} held only within the limits its spec states", ids(&o.within_limits));
         }
         let unclaimed: Vec<Property> =
             a.properties.iter().filter(|p| p.verdict == Verdict::Fail && !p.claimed).map(|p| p.property).collect();
@@ -77,12 +107,6 @@ pub fn render_markdown(a: &DesignAudit) -> String {
         } else {
             let _ = writeln!(s, ". It does not claim, and does not have: {}.\n", ids(&unclaimed));
         }
-    } else {
-        let _ = writeln!(
-            s,
-            "**In short:** the audit contradicts what this design claims: {} did not hold ({vectors} run; see the findings).\n",
-            ids(&broken)
-        );
     }
     let expect_fail = a.failed_expectations();
     if !expect_fail.is_empty() {
@@ -113,7 +137,9 @@ pub fn render_markdown(a: &DesignAudit) -> String {
     s.push('\n');
 
     let _ = writeln!(s, "## Findings\n");
-    if a.findings.is_empty() {
+    if a.findings.is_empty() && o.broken_vectors > 0 {
+        let _ = writeln!(s, "None observed in the runs that finished; {} (see \"Runs that broke\").\n", o.broke());
+    } else if a.findings.is_empty() {
         let _ = writeln!(s, "None: no oracle observed a violation.\n");
     }
     for (i, f) in a.findings.iter().enumerate() {
@@ -208,7 +234,14 @@ This is not counted as a failure — the design told the user — but the user m
     if !errors.is_empty() {
         let _ = writeln!(s, "Runs that broke:\n");
         for (v, e) in errors {
-            let _ = writeln!(s, "- `{v}`: {e}");
+            // The reason is doormat's first line; what follows is the
+            // implementation's standard error, quoted inert.
+            let (first, rest) = e.split_once('\n').unwrap_or((e, ""));
+            let _ = writeln!(s, "- `{v}`: {}", crate::inert::markdown(first));
+            if !rest.trim().is_empty() {
+                s.push('\n');
+                s.push_str(&crate::inert::markdown_block(rest, 2));
+            }
         }
         s.push('\n');
     }
@@ -258,7 +291,7 @@ fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
         let _ = writeln!(
             s,
             "**The implementation broke during these tests**, so the cases from there on count as failed: {}\n",
-            cell(&one_line.join(" "))
+            crate::inert::markdown(&one_line.join(" "))
         );
     }
     let _ = writeln!(s, "| algorithm | expected | passed | failed | flags not listed | skipped |");
@@ -279,7 +312,7 @@ fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
     if !k.not_offered.is_empty() {
         let _ = writeln!(s, "Skipped because the design does not offer the primitive:\n");
         for (alg, why) in &k.not_offered {
-            let _ = writeln!(s, "- {}: {}", cell(alg), cell(why));
+            let _ = writeln!(s, "- {}: {}", cell(alg), crate::inert::markdown(why));
         }
         s.push('\n');
     }
@@ -296,9 +329,9 @@ fn known_answers(s: &mut String, k: &doormat_oracles::KatSummary) {
                 i.tc_id,
                 cell(&i.file),
                 i.expected,
-                if i.flags.is_empty() { "none".to_owned() } else { i.flags.join(", ") },
-                if i.comment.is_empty() { "no comment" } else { i.comment.as_str() },
-                i.got
+                if i.flags.is_empty() { "none".to_owned() } else { cell(&i.flags.join(", ")) },
+                if i.comment.is_empty() { "no comment".to_owned() } else { crate::inert::markdown(&i.comment) },
+                crate::inert::markdown(&i.got)
             );
         }
         s.push('\n');

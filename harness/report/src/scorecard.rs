@@ -46,7 +46,13 @@ and **NO — claimed** means the design's promoters claim it anyway. \"not teste
             let m = a.property(p).map_or("—", |x| mark(x.claim));
             let _ = write!(s, " {m} |");
         }
-        let _ = writeln!(s, " {} |", if a.ok() { "all" } else { "**no**" });
+        let held = match a.outcome.status() {
+            "all" if !a.ok() => "**no**".to_owned(),
+            "all" => "all".to_owned(),
+            "no" => "**no**".to_owned(),
+            other => format!("**{other}** ({})", a.outcome.broke()),
+        };
+        let _ = writeln!(s, " {held} |");
     }
     let _ = writeln!(s, "\n## The properties\n");
     for p in Property::ALL {
