@@ -292,6 +292,29 @@ pub trait Device: Send + fmt::Debug {
     /// An independent copy of this device's whole state.
     fn fork(&self) -> Box<dyn Device>;
 
+    /// **Forensic open**: every plaintext that the keys this state holds can
+    /// recover from `env`, judged as an attacker holding the state would,
+    /// with no courtesy from the client code. It must skip every check that
+    /// is a client's choice rather than a missing key: replay and duplicate
+    /// detection, "already seen" sets, "not addressed to me" and sender or
+    /// conversation checks, and it must try every key the state holds
+    /// (every session, every retained chain or message key, every prekey
+    /// still held, a backup or escrow key, a group epoch's secrets). It may
+    /// absorb what the envelope carries (a session it sets up, a room key
+    /// it shares), as a thief's copy of the app would, so that later
+    /// envelopes can be opened too; callers that must not disturb a device
+    /// open on a [`Device::fork`].
+    ///
+    /// `Ok(vec![])` means the state holds no key that opens it (or it is a
+    /// handshake with no plaintext); `Err(Rejected)` means the same.
+    /// [`ImplError::Unsupported`] (the default) means the design offers no
+    /// forensic open: its forward-secrecy and post-compromise verdicts are
+    /// then client-level only, never a plain "yes".
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let _ = env;
+        Err(ImplError::Unsupported("forensic open".to_owned()))
+    }
+
     /// The device's whole state as bytes (see [`Capabilities::export_state`]).
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
         Err(ImplError::Unsupported("state export".to_owned()))
