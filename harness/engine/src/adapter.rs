@@ -106,6 +106,39 @@ pub struct InEnvelope<'a> {
     pub body: &'a [u8],
 }
 
+/// Something a device's own user did on it (see [`Device::user_action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserAction<'a> {
+    /// The user created the group `conversation` with these members.
+    CreateGroup {
+        /// The conversation id.
+        conversation: &'a str,
+        /// Its members, the creator included.
+        members: &'a [UserId],
+    },
+    /// The user added `user` to the group `conversation`.
+    AddMember {
+        /// The conversation id.
+        conversation: &'a str,
+        /// Who joins.
+        user: &'a UserId,
+    },
+    /// The user removed `user` from the group `conversation`.
+    RemoveMember {
+        /// The conversation id.
+        conversation: &'a str,
+        /// Who leaves.
+        user: &'a UserId,
+    },
+    /// The user linked a new device of theirs (told to every device the
+    /// user already had).
+    LinkDevice {
+        /// The new device.
+        device: &'a DeviceAddr,
+    },
+}
+
 /// A user-visible notice a client shows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Event {
@@ -335,6 +368,17 @@ pub trait Device: Send + fmt::Debug {
     fn verify(&mut self, contact: &DeviceAddr, identity: &[u8]) -> Result<Vec<Event>, ImplError> {
         let _ = (contact, identity);
         Ok(Vec::new())
+    }
+
+    /// This device's own user acted: created a group, added or removed a
+    /// member (on this device), or linked a new device of theirs. A design
+    /// whose protocol lets only members change membership (MLS) acts on
+    /// these and on nothing the provider merely states; others may ignore
+    /// them (the default), since the provider's member list and directory
+    /// reach them anyway with the next [`EncryptRequest`].
+    fn user_action(&mut self, action: &UserAction<'_>) -> Result<(), ImplError> {
+        let _ = action;
+        Ok(())
     }
 
     /// Data the provider pushes to the device for a declared role (an

@@ -18,6 +18,6 @@ pub mod truth;
 
 pub use adapter::{
     AeadAlg, Authority, Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind,
-    ImplError, InEnvelope, OutEnvelope, Primitives, ProtocolBytes, Received, Seed, Sent, TargetContent,
+    ImplError, InEnvelope, OutEnvelope, Primitives, ProtocolBytes, Received, Seed, Sent, TargetContent, UserAction,
 };
 pub use run::{run, Run};

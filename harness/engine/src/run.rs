@@ -23,7 +23,7 @@
 //! never do.
 
 use crate::adapter::{
-    Authority, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, TargetContent,
+    Authority, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, TargetContent, UserAction,
 };
 use crate::canary::{self, Index};
 use crate::provider::{Provider, Record, Served, StoredEnvelope};
@@ -398,18 +398,28 @@ impl Runner<'_> {
     fn step(&mut self, step: &ScenarioStep) -> Result<(), String> {
         let n = step.number;
         match &step.action {
-            Action::Register { device } | Action::Link { device } => self.enroll(n, device),
-            Action::CreateGroup { group, members, .. } => {
+            Action::Register { device } => self.enroll(n, device),
+            Action::Link { device } => {
+                let own: Vec<DeviceAddr> = self.devices.keys().filter(|d| d.user == device.user).cloned().collect();
+                for d in &own {
+                    self.user_action(n, d, &UserAction::LinkDevice { device });
+                }
+                self.enroll(n, device)
+            }
+            Action::CreateGroup { group, members, by } => {
+                self.user_action(n, by, &UserAction::CreateGroup { conversation: &group.0, members });
                 self.set_members(n, group, members.clone());
                 Ok(())
             }
-            Action::AddMember { group, user, .. } => {
+            Action::AddMember { group, user, by } => {
+                self.user_action(n, by, &UserAction::AddMember { conversation: &group.0, user });
                 let mut m = self.run.truth.members(group);
                 m.push(user.clone());
                 self.set_members(n, group, m);
                 Ok(())
             }
-            Action::RemoveMember { group, user, .. } => {
+            Action::RemoveMember { group, user, by } => {
+                self.user_action(n, by, &UserAction::RemoveMember { conversation: &group.0, user });
                 let mut m = self.run.truth.members(group);
                 m.retain(|x| x != user);
                 self.set_members(n, group, m);
@@ -455,6 +465,16 @@ impl Runner<'_> {
                 Ok(())
             }
             _ => Err("this step is not supported by this version of doormat".to_owned()),
+        }
+    }
+
+    /// Tells device `addr` what its user did on it; a refusal is a failure
+    /// of the design, recorded like any other.
+    fn user_action(&mut self, n: usize, addr: &DeviceAddr, action: &UserAction<'_>) {
+        if let Some(dev) = self.devices.get_mut(addr) {
+            if let Err(error) = dev.user_action(action) {
+                self.run.failures.push(Failure { step: n, device: addr.to_string(), operation: "user action", error });
+            }
         }
     }
 
