@@ -47,6 +47,10 @@ pub enum Reader {
     Authority(String),
     /// A copy of a device's state seized at a step (index into `Run::seizures`).
     Seized(usize),
+    /// A *twin*: a fresh install of the same design with this device's user
+    /// and device names and randomness of its own, never enrolled and never
+    /// served by the directory, trying what was addressed to the device.
+    Twin(DeviceAddr),
 }
 
 impl std::fmt::Display for Reader {
@@ -57,6 +61,7 @@ impl std::fmt::Display for Reader {
             Reader::Impostor(d) => write!(f, "the provider's impostor for {d}"),
             Reader::Authority(r) => write!(f, "the {r}"),
             Reader::Seized(i) => write!(f, "seized copy #{i}"),
+            Reader::Twin(d) => write!(f, "a fresh install calling itself {d}"),
         }
     }
 }
@@ -72,6 +77,10 @@ pub enum Access {
     Compelled,
     /// A seized copy of a device tried it.
     Seized,
+    /// The reader opened it with every key its state holds
+    /// ([`Device::forensic_open`]): no replay cache, "already seen" set or
+    /// address check stood in the way.
+    Forensic,
 }
 
 /// A party recovered one or more messages' canaries.
@@ -188,6 +197,9 @@ pub struct Seizure {
     pub device: DeviceAddr,
     /// Why no copy could be made, if none could.
     pub error: Option<String>,
+    /// The exported state, as the thief holds it (empty when none could be
+    /// made): searched for the text of earlier messages.
+    pub state: Vec<u8>,
 }
 
 /// Everything that happened in one run of one scenario against one design.
@@ -230,6 +242,11 @@ pub struct Run {
     pub aborted: Option<String>,
     /// Decryptions tried by devices, on forks, of envelopes not addressed to them.
     pub attempts: usize,
+    /// Why the design offers no forensic open, if it does not: the readers
+    /// that needed one (seized copies, outsider, twins) then fell back to the
+    /// design's own decrypt, so what they could not read is a client-level
+    /// result only.
+    pub forensic_unsupported: Option<String>,
 }
 
 struct Runner<'a> {
@@ -282,6 +299,7 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
             interfered: BTreeSet::new(),
             aborted: None,
             attempts: 0,
+            forensic_unsupported: None,
         },
     };
     match design.begin_run() {
@@ -311,6 +329,7 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
             r.attempts(end, idx);
         }
         r.outsider(end);
+        r.twins(end);
         r.seized_copies(end);
         if let Some(why) = design.broken() {
             r.run.aborted = Some(format!("after the last step: {why}"));
@@ -363,6 +382,30 @@ fn compose(seed: u64, m: &MessageId, body: Option<&str>) -> Vec<u8> {
 fn try_open(dev: &mut dyn Device, env: &StoredEnvelope, index: &Index) -> Result<Vec<usize>, ImplError> {
     let rcv = dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body })?;
     Ok(rcv.plaintext.map(|pt| index.find(&pt)).unwrap_or_default())
+}
+
+/// Opens `env` on `dev` with every key it holds ([`Device::forensic_open`]);
+/// where the design offers no forensic open, with its own decrypt on a fork,
+/// and the reason is kept in `unsupported`. Gives the messages found and how.
+fn forensic(
+    dev: &mut dyn Device,
+    env: &StoredEnvelope,
+    index: &Index,
+    unsupported: &mut Option<String>,
+) -> (Vec<usize>, Access) {
+    if unsupported.is_none() {
+        match dev.forensic_open(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body }) {
+            Ok(pts) => {
+                let mut found: Vec<usize> = pts.iter().flat_map(|pt| index.find(pt)).collect();
+                found.sort_unstable();
+                found.dedup();
+                return (found, Access::Forensic);
+            }
+            Err(ImplError::Unsupported(why)) => *unsupported = Some(why),
+            Err(_) => return (Vec::new(), Access::Forensic),
+        }
+    }
+    (try_open(dev.fork().as_mut(), env, index).unwrap_or_default(), Access::Attempt)
 }
 
 /// Records a read when `found` is not empty.
@@ -835,15 +878,16 @@ impl Runner<'_> {
                 .and_then(|state| {
                     self.design
                         .import_device(addr, &state)
+                        .map(|c| (c, state))
                         .map_err(|e| format!("the design cannot import an exported state ({e})"))
                 }),
         };
-        let (clone, error) = match copy {
-            Ok(c) => (Some(c), None),
-            Err(e) => (None, Some(e)),
+        let (clone, state, error) = match copy {
+            Ok((c, state)) => (Some(c), state, None),
+            Err(e) => (None, Vec::new(), Some(e)),
         };
         self.clones.push(clone);
-        self.run.seizures.push(Seizure { step: n, device: addr.clone(), error });
+        self.run.seizures.push(Seizure { step: n, device: addr.clone(), error, state });
     }
 
     fn target(&mut self, n: usize, content: &Aim) {
@@ -923,9 +967,36 @@ impl Runner<'_> {
                 return;
             }
         };
+        let mut dev = dev;
         for (idx, env) in self.provider.envelopes.iter().enumerate() {
-            if let Ok(found) = try_open(dev.fork().as_mut(), env, &self.index) {
-                note(&mut self.run.reads, n, Reader::Outsider, idx, found, Access::Attempt);
+            let (found, how) = forensic(dev.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
+            note(&mut self.run.reads, n, Reader::Outsider, idx, found, how);
+        }
+    }
+
+    /// For every enrolled device, a twin (a fresh install with the same
+    /// user and device names and randomness of its own, never enrolled)
+    /// tries, in order, every envelope addressed to the device: a design
+    /// whose keys come from names or from the app itself is read by anyone
+    /// who installs it, whatever its address checks say.
+    fn twins(&mut self, n: usize) {
+        let imitated: Vec<DeviceAddr> = self.devices.keys().cloned().collect();
+        for addr in imitated {
+            let mut twin = match self.new_device(&addr, "twin") {
+                Ok(d) => d,
+                Err(why) => {
+                    self.run.failures.push(Failure {
+                        step: n,
+                        device: addr.to_string(),
+                        operation: "create a twin (a fresh install with the same names)",
+                        error: ImplError::Failed(why),
+                    });
+                    continue;
+                }
+            };
+            for (idx, env) in self.provider.envelopes.iter().enumerate().filter(|(_, e)| e.to.contains(&addr)) {
+                let (found, how) = forensic(twin.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
+                note(&mut self.run.reads, n, Reader::Twin(addr.clone()), idx, found, how);
             }
         }
     }
@@ -948,6 +1019,16 @@ impl Runner<'_> {
             for idx in before {
                 if let Ok(found) = try_open(clone.fork().as_mut(), &self.provider.envelopes[idx], &self.index) {
                     note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
+                }
+            }
+            // The thief's forensic copy: every key the state holds, tried on
+            // everything the provider holds (the provider's records and the
+            // copy together), in order, absorbing what it can.
+            let mut thief = clone.fork();
+            for (idx, env) in self.provider.envelopes.iter().enumerate() {
+                let (found, how) = forensic(thief.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
+                if how == Access::Forensic {
+                    note(&mut self.run.reads, n, Reader::Seized(i), idx, found, how);
                 }
             }
             for (idx, env) in self.provider.envelopes.iter().enumerate() {

@@ -89,6 +89,7 @@ pub fn judge(run: &Run, params: &Parameters) -> VectorResult {
                 note: format!("the run stopped: {why}"),
                 findings: Vec::new(),
                 observations: Vec::new(),
+                client_level: false,
             })
             .collect(),
         None => Property::ALL.iter().map(|&p| judge_property(run, p, params)).collect(),

@@ -82,7 +82,7 @@ pub(crate) fn standing(run: &Run, reader: &Reader, mi: usize) -> Standing {
             why: format!("the {role} is a third party the design gives data to; the provider handed it its records"),
             change: None,
         },
-        Reader::Outsider | Reader::Seized(_) => Standing::Other,
+        Reader::Outsider | Reader::Seized(_) | Reader::Twin(_) => Standing::Other,
     }
 }
 
@@ -118,6 +118,7 @@ fn how(run: &Run, read: &Read) -> String {
         },
         Access::Compelled => "it was handed the provider's records".to_owned(),
         Access::Seized => "it used a seized copy of a device's state".to_owned(),
+        Access::Forensic => "it opened the envelope with every key its state holds".to_owned(),
     }
 }
 
@@ -291,23 +292,43 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
     j
 }
 
+/// Who read, for *outsider-blind*: findings are grouped by kind of reader.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Outside<'a> {
+    /// The never-enrolled outsider.
+    Outsider,
+    /// A twin of some recipient device.
+    Twin,
+    /// A compelled authority.
+    Authority(&'a str),
+}
+
 /// *outsider-blind*: nobody with only public data and the provider view
-/// reads — a fresh device of the same design, or a compelled authority.
+/// reads — a fresh device of the same design, a *twin* of each recipient
+/// device (a fresh install with the same names, which no address check can
+/// tell apart), or a compelled authority.
 pub(crate) fn outsider_blind(run: &Run) -> Judgement {
     let p = Property::OutsiderBlind;
     if run.envelopes.is_empty() {
         return Judgement::not_tested(p, "the provider stored no envelope to try");
     }
-    let mut by_reader: BTreeMap<&Reader, (Vec<Evidence>, BTreeSet<usize>)> = BTreeMap::new();
-    for read in run.reads.iter().filter(|r| matches!(r.reader, Reader::Outsider | Reader::Authority(_))) {
+    let mut by_reader: BTreeMap<Outside<'_>, (Vec<Evidence>, BTreeSet<usize>)> = BTreeMap::new();
+    for read in run.reads.iter() {
+        let kind = match &read.reader {
+            Reader::Authority(role) => Outside::Authority(role),
+            Reader::Outsider => Outside::Outsider,
+            Reader::Twin(_) => Outside::Twin,
+            _ => continue,
+        };
         for &mi in &read.messages {
             let m = &run.truth.messages[mi];
-            let entry = by_reader.entry(&read.reader).or_default();
+            let entry = by_reader.entry(kind.clone()).or_default();
             if !entry.1.insert(mi) {
                 continue;
             }
             let who = match &read.reader {
                 Reader::Authority(role) => format!("the {role}, handed the provider's records at step {},", read.step),
+                Reader::Twin(d) => format!("a fresh install of the app calling itself {d} (never enrolled)"),
                 _ => "a fresh device that no user enrolled".to_owned(),
             };
             let from_where = if read.envelope.is_some() { " from the provider's copy of the envelope" } else { "" };
@@ -322,9 +343,15 @@ pub(crate) fn outsider_blind(run: &Run) -> Judgement {
             });
         }
     }
+    let how = match &run.forensic_unsupported {
+        None => "with every key it holds (forensic open, no address checks)".to_owned(),
+        Some(_) => "with the design's own decrypt (it offers no forensic open)".to_owned(),
+    };
+    let twins: BTreeSet<&DeviceAddr> = run.truth.enrolled.keys().collect();
     let mut note = format!(
-        "a fresh device of the same design, never enrolled, tried all {} with nothing but public data",
-        plural(run.envelopes.len(), "envelope", "envelopes")
+        "a fresh device of the same design, never enrolled, tried all {} {how}; a twin of each of the {} (a fresh install with the same names) tried the envelopes addressed to it",
+        plural(run.envelopes.len(), "envelope", "envelopes"),
+        plural(twins.len(), "enrolled device", "enrolled devices")
     );
     let roles: BTreeSet<&str> = run.compelled.iter().map(|(_, r)| r.as_str()).collect();
     if !roles.is_empty() {
@@ -335,8 +362,9 @@ pub(crate) fn outsider_blind(run: &Run) -> Judgement {
         .into_iter()
         .map(|(reader, (ev, msgs))| {
             let who = match reader {
-                Reader::Authority(role) => format!("The {role}, a third party given only the provider's records,"),
-                _ => "Someone holding only public data and the provider's records".to_owned(),
+                Outside::Authority(role) => format!("The {role}, a third party given only the provider's records,"),
+                Outside::Twin => "Anyone who installs the app and gives it a recipient's names".to_owned(),
+                Outside::Outsider => "Someone holding only public data and the provider's records".to_owned(),
             };
             Finding::new(
                 p,

@@ -218,6 +218,17 @@ impl Scanner {
             self.scan_haystack(ac, record.bytes, |canary, offset, len, encoding| {
                 hits.push(Hit { record: record.id, canary, offset, len, encoding: encoding.to_owned() });
             });
+            for_each_byte_array(record.bytes, |start, output| {
+                self.scan_haystack(ac, output, |canary, _, len, encoding| {
+                    hits.push(Hit {
+                        record: record.id,
+                        canary,
+                        offset: start,
+                        len,
+                        encoding: format!("JSON array of byte numbers at offset {start} → {encoding}"),
+                    });
+                });
+            });
             for_each_stream(record.bytes, |kind, start, output| {
                 self.scan_haystack(ac, output, |canary, _, len, encoding| {
                     hits.push(Hit {
@@ -316,6 +327,57 @@ fn run_len(hay: &[u8], start: usize, canary: &[u8], window: usize) -> usize {
     match (hay.get(start..), canary.get(window..)) {
         (Some(h), Some(c)) => h.iter().zip(c).take_while(|(a, b)| a == b).count(),
         _ => 0,
+    }
+}
+
+/// Fewest numbers in a JSON array read as bytes: shorter arrays are too
+/// common to mean anything.
+const MIN_BYTE_ARRAY: usize = 8;
+
+/// Calls `f(offset of '[', bytes)` for every JSON array of numbers 0-255
+/// (`[104, 105, ...]`, as serde writes a `Vec<u8>`) of at least
+/// [`MIN_BYTE_ARRAY`] numbers. Linear: each byte is looked at a bounded
+/// number of times.
+fn for_each_byte_array(bytes: &[u8], mut f: impl FnMut(usize, &[u8])) {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'[' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut out = Vec::new();
+        let mut j = i + 1;
+        let mut ok = false;
+        loop {
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let digits = bytes[j.min(bytes.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || digits > 3 {
+                break;
+            }
+            let n: u32 = bytes[j..j + digits].iter().fold(0, |a, &d| a * 10 + u32::from(d - b'0'));
+            let Ok(b) = u8::try_from(n) else { break };
+            out.push(b);
+            j += digits;
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            match bytes.get(j) {
+                Some(b',') => j += 1,
+                Some(b']') => {
+                    ok = true;
+                    j += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if ok && out.len() >= MIN_BYTE_ARRAY {
+            f(start, &out);
+        }
+        i = if j > start + 1 { j } else { start + 1 };
     }
 }
 
@@ -427,6 +489,20 @@ mod tests {
                 (seed >> 24) as u8
             })
             .collect()
+    }
+
+    /// serde writes a `Vec<u8>` as a JSON array of numbers: a state that
+    /// keeps plaintext that way still holds it.
+    #[test]
+    fn json_arrays_of_byte_numbers_are_read_as_bytes() {
+        let numbers: Vec<String> = cat(&[b"hi ", C]).iter().map(u8::to_string).collect();
+        let hay = format!("{{\"history\":[[1,2],[{}]],\"n\":[300,1,2,3,4,5,6,7,8]}}", numbers.join(", "));
+        let hits = scan_one(hay.as_bytes());
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].offset, hay.find("[104").unwrap());
+        assert!(hits[0].encoding.starts_with("JSON array of byte numbers at offset"), "{hits:?}");
+        // Numbers that are not bytes, and short arrays, give nothing.
+        assert!(scan_one(b"[1,2,3] [256,1,2,3,4,5,6,7,8] [[[[").is_empty());
     }
 
     #[test]

@@ -2,7 +2,12 @@
 //! state.
 //!
 //! Forward secrecy: a copy made at step t must not read any envelope the
-//! device had received and processed before t. Post-compromise security:
+//! device had received and processed, or sent, before t — neither with the
+//! design's own decrypt nor with its forensic open (every key the state
+//! holds, no replay cache or "already seen" set in the way) — and the
+//! exported state must not hold those messages' text (searched with the
+//! provider-blind scanner). A design without a forensic open passes at
+//! client level only. Post-compromise security:
 //! after the device's owner completes N round trips (a message sent, then
 //! one received back, counted per pair of devices, since pairwise designs
 //! heal pair by pair; N from the spec, default 2), the copy — which
@@ -10,9 +15,10 @@
 //! any later message between them.
 
 use crate::common::plural;
+use crate::scan::{self, Scanner};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::provider::StoredEnvelope;
-use doormat_engine::run::{DeliveryResult, Reader, Run};
+use doormat_engine::run::{Access, DeliveryResult, Reader, Run};
 use doormat_formats::{DeviceAddr, Property};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,15 +33,33 @@ fn no_seizure(run: &Run, p: Property) -> Option<Judgement> {
     None
 }
 
+/// How a seized copy read an envelope, in words.
+fn by(access: Access) -> &'static str {
+    match access {
+        Access::Forensic => "opened the provider's copy with the keys the state holds",
+        _ => "decrypted it with the design's own code",
+    }
+}
+
+/// Why a PASS of a seizure property is client-level only, if it is.
+fn client_level(run: &Run) -> Option<String> {
+    run.forensic_unsupported.as_ref().map(|why| {
+        format!("the design offers no forensic open ({why}), so a refusal by the seized copy may be the client's courtesy (a replay cache, an \"already seen\" set) rather than a missing key")
+    })
+}
+
 pub(crate) fn forward_secrecy(run: &Run) -> Judgement {
     let p = Property::ForwardSecrecy;
     if let Some(j) = no_seizure(run, p) {
         return j;
     }
     let mut tried = 0;
+    let mut scanned = 0;
     let mut evidence = Vec::new();
     for (i, s) in run.seizures.iter().enumerate().filter(|(_, s)| s.error.is_none()) {
-        let before: BTreeSet<usize> = run
+        // What the device had before the seizure: envelopes it received and
+        // opened, and envelopes it sent.
+        let mut before: BTreeSet<usize> = run
             .deliveries
             .iter()
             .filter(|d| {
@@ -46,43 +70,101 @@ pub(crate) fn forward_secrecy(run: &Run) -> Judgement {
             })
             .map(|d| d.envelope)
             .collect();
+        before.extend(
+            run.envelopes.iter().enumerate().filter(|(_, e)| e.from == s.device && e.step < s.step).map(|(i, _)| i),
+        );
         tried += before.len();
+        let earlier: BTreeSet<usize> =
+            before.iter().filter_map(|e| run.truth.envelope_message.get(e).copied()).collect();
+        let mut seen = BTreeSet::new();
         for read in run
             .reads
             .iter()
             .filter(|r| r.reader == Reader::Seized(i) && r.envelope.is_some_and(|e| before.contains(&e)))
         {
-            for &mi in &read.messages {
+            for &mi in read.messages.iter().filter(|mi| earlier.contains(mi)) {
+                if !seen.insert(mi) {
+                    continue;
+                }
+                let m = &run.truth.messages[mi];
+                let had = if m.from == s.device { "the device had sent" } else { "the device had already received" };
+                evidence.push(Evidence {
+                    step: s.step,
+                    message: Some(m.id.0.clone()),
+                    party: Some(format!("a copy of {}", s.device)),
+                    record: crate::common::record_of(run, read.envelope),
+                    offset: None,
+                    encoding: None,
+                    text: format!(
+                        "a copy of {}'s state seized at step {} {} and read {}, which {} sent at step {} and {had}",
+                        s.device,
+                        s.step,
+                        by(read.access),
+                        m.id,
+                        m.from,
+                        m.step
+                    ),
+                });
+            }
+        }
+        // The state itself, searched for the text of those messages.
+        if !s.state.is_empty() && !earlier.is_empty() {
+            scanned += 1;
+            let canaries: Vec<scan::Canary<'_>> =
+                earlier.iter().map(|&mi| scan::Canary { id: mi, bytes: &run.truth.messages[mi].canary }).collect();
+            let mut first: BTreeMap<usize, scan::Hit> = BTreeMap::new();
+            for h in Scanner::new(&canaries).scan(&[scan::Record { id: 0, bytes: &s.state }]) {
+                first.entry(h.canary).or_insert(h);
+            }
+            for (mi, h) in first {
+                if seen.contains(&mi) {
+                    continue;
+                }
                 let m = &run.truth.messages[mi];
                 evidence.push(Evidence {
                     step: s.step,
                     message: Some(m.id.0.clone()),
                     party: Some(format!("a copy of {}", s.device)),
                     record: None,
-                    offset: None,
-                    encoding: None,
-                    text: format!("a copy of {}'s state seized at step {} read {}, which {} sent at step {} and the device had already received", s.device, s.step, m.id, m.from, m.step),
+                    offset: Some(h.offset),
+                    encoding: Some(h.encoding.clone()),
+                    text: format!(
+                        "the state of {} seized at step {} holds the text of {} ({} sent it at step {}) at byte offset {}, {}",
+                        s.device, s.step, m.id, m.from, m.step, h.offset, h.encoding
+                    ),
                 });
             }
         }
     }
     if tried == 0 {
-        return Judgement::not_tested(p, "the seized devices had received nothing before the seizure");
+        return Judgement::not_tested(p, "the seized devices had received or sent nothing before the seizure");
     }
-    let note = format!(
-        "seized copies tried the {} their devices had received before the seizure",
+    let forensic =
+        if run.forensic_unsupported.is_none() { " with every key the state holds (forensic open)" } else { "" };
+    let mut note = format!(
+        "seized copies tried{forensic} the {} their devices had received or sent before the seizure",
         plural(tried, "envelope", "envelopes")
     );
+    if scanned > 0 {
+        note.push_str(&format!(
+            ", and {} searched for the text of those messages",
+            plural(scanned, "exported state was", "exported states were")
+        ));
+    }
     let findings = if evidence.is_empty() {
         Vec::new()
     } else {
         let sentence = format!(
-            "A device seized by force exposed {} received before the seizure",
+            "A device seized by force exposed {} it had before the seizure",
             plural(evidence.len(), "earlier message", "earlier messages")
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    Judgement::from_findings(p, findings, note, "none could be read")
+    let j = Judgement::from_findings(p, findings, note, "none could be read");
+    match client_level(run) {
+        Some(why) => j.at_client_level(&why),
+        None => j,
+    }
 }
 
 /// For each peer of the seized device, the step at which the pair has
@@ -190,5 +272,9 @@ pub(crate) fn post_compromise(run: &Run, round_trips: u32) -> Judgement {
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    Judgement::from_findings(p, findings, note, "the seized copy read none of them")
+    let j = Judgement::from_findings(p, findings, note, "the seized copy read none of them");
+    match client_level(run) {
+        Some(why) => j.at_client_level(&why),
+        None => j,
+    }
 }

@@ -102,6 +102,11 @@ pub struct Judgement {
     /// the design warned the user).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observations: Vec<Finding>,
+    /// A PASS observed only through the design's own client code: it offers
+    /// no forensic open, so a refusal may be courtesy (a replay cache, an
+    /// address check) rather than a missing key. Never a plain "yes".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_level: bool,
 }
 
 impl Judgement {
@@ -113,6 +118,7 @@ impl Judgement {
             note: note.into(),
             findings: Vec::new(),
             observations: Vec::new(),
+            client_level: false,
         }
     }
 
@@ -124,6 +130,7 @@ impl Judgement {
             note: reason.into(),
             findings: Vec::new(),
             observations: Vec::new(),
+            client_level: false,
         }
     }
 
@@ -137,10 +144,28 @@ impl Judgement {
                 note: format!("{observed}; {conclusion}"),
                 findings,
                 observations: Vec::new(),
+                client_level: false,
             }
         } else {
-            Judgement { property, verdict: Verdict::Fail, note: observed, findings, observations: Vec::new() }
+            Judgement {
+                property,
+                verdict: Verdict::Fail,
+                note: observed,
+                findings,
+                observations: Vec::new(),
+                client_level: false,
+            }
         }
+    }
+
+    /// Marks a PASS as observed at client level only (see
+    /// [`Judgement::client_level`]), with the reason in the note.
+    pub fn at_client_level(mut self, why: &str) -> Self {
+        if self.verdict == Verdict::Pass {
+            self.client_level = true;
+            self.note = format!("{}; client-level only: {why}", self.note);
+        }
+        self
     }
 }
 

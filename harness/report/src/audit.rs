@@ -31,6 +31,11 @@ pub enum Claim {
     HoldsWithinLimits,
     /// Not claimed; runs broke.
     NotClaimedError,
+    /// Claimed; it held, but only as far as the design's own client code
+    /// shows (no forensic open): never a plain "yes".
+    HoldsClientLevel,
+    /// Not claimed; it held at client level only.
+    NotClaimedHoldsClientLevel,
 }
 
 impl Claim {
@@ -60,6 +65,8 @@ impl Claim {
             Claim::NotClaimedNotTested => "not claimed — not tested",
             Claim::HoldsWithinLimits => "claimed — holds within stated limits",
             Claim::NotClaimedError => "not claimed — could not be judged",
+            Claim::HoldsClientLevel => "claimed — holds at client level only",
+            Claim::NotClaimedHoldsClientLevel => "not claimed — holds at client level only",
         }
     }
 }
@@ -86,9 +93,17 @@ pub struct PropertySummary {
     pub error: usize,
     /// Failing vectors covered by a limit the spec states.
     pub within_limits: usize,
+    /// Passing vectors observed at client level only (the design offers no
+    /// forensic open).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub client_level: usize,
     /// Reasons it was not tested, without repeats.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_tested_because: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a black-box audit cannot see, for every design.
@@ -242,9 +257,21 @@ impl DesignAudit {
                     .filter(|v| v.judgement(p).is_some_and(|j| j.verdict == Verdict::Fail))
                     .filter(|v| spec.limits.iter().any(|l| l.property == p && l.covers(&v.vector, &v.tags)))
                     .count();
+                let client_level = vectors
+                    .iter()
+                    .filter_map(|v| v.judgement(p))
+                    .filter(|j| j.verdict == Verdict::Pass && j.client_level)
+                    .count();
                 let mut claim = Claim::of(claimed, verdict);
                 if claim == Claim::Contradicted && within_limits == fail {
                     claim = Claim::HoldsWithinLimits;
+                }
+                if client_level > 0 {
+                    claim = match claim {
+                        Claim::Holds => Claim::HoldsClientLevel,
+                        Claim::NotClaimedHolds => Claim::NotClaimedHoldsClientLevel,
+                        other => other,
+                    };
                 }
                 PropertySummary {
                     property: p,
@@ -252,6 +279,7 @@ impl DesignAudit {
                     verdict,
                     claim,
                     within_limits,
+                    client_level,
                     pass,
                     fail,
                     not_tested,

@@ -128,7 +128,11 @@ pub fn render_markdown(a: &DesignAudit) -> String {
             p.property,
             p.property.plain(),
             claim_mark(p.claim),
-            verdict_mark(p.verdict),
+            if p.client_level > 0 && p.verdict == Verdict::Pass {
+                "PASS (client-level only)"
+            } else {
+                verdict_mark(p.verdict)
+            },
             p.pass,
             p.fail,
             p.not_tested
@@ -207,7 +211,13 @@ This is not counted as a failure — the design told the user — but the user m
             v.stats.envelopes
         );
         for p in Property::ALL {
-            let mark = v.judgement(p).map_or("—", |j| verdict_mark(j.verdict));
+            let mark = v.judgement(p).map_or("—", |j| {
+                if j.client_level {
+                    "PASS (client-level only)"
+                } else {
+                    verdict_mark(j.verdict)
+                }
+            });
             let _ = write!(s, " {mark} |");
         }
         let held = v.expectations.iter().filter(|e| e.held).count();

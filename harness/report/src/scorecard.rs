@@ -17,6 +17,8 @@ fn mark(c: Claim) -> &'static str {
         Claim::NotClaimedNotTested => "not tested",
         Claim::NotClaimedError => "error",
         Claim::HoldsWithinLimits => "yes, within stated limits",
+        Claim::HoldsClientLevel => "client-level only",
+        Claim::NotClaimedHoldsClientLevel => "client-level only (not claimed)",
     }
 }
 
@@ -29,7 +31,8 @@ pub fn render_scorecard(audits: &[DesignAudit]) -> String {
         "Each cell answers the property's question for one design, from what the audit observed. \
 \"yes\" means every vector that could test it passed; \"no\" means at least one vector shows it does not hold, \
 and **NO — claimed** means the design's promoters claim it anyway. \"not tested\" means no vector could observe it \
-(see the design's report for why).\n"
+(see the design's report for why). \"client-level only\" means the design's own client code refused, but the design offers \
+no way to try every key its state holds, so the refusal may be courtesy rather than cryptography.\n"
     );
     let _ = write!(s, "| Design |");
     for p in Property::ALL {
