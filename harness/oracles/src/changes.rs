@@ -1,9 +1,14 @@
 //! *change-visible*: when the provider serves an extra device, substitutes
 //! a key, or presents a member nobody added, each sender it served the
-//! change to must be shown a notice about that user before (or while)
-//! encrypting to it.
+//! change to must either keep its message from the new party (prevented),
+//! or have been shown a notice naming the change, of the right kind, by an
+//! operation *before* the one that encrypted to it. A notice that comes
+//! with the encryption itself is too late: the message has gone. Grades:
+//! prevented, warned before sending (both hold), warned only while sending,
+//! silent (both fail). A first sight of a user or conversation is trust on
+//! first use: no change to show.
 
-use crate::common::{describe_change, plural, told};
+use crate::common::{describe_change, plural, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::run::Run;
 use doormat_formats::{DeviceAddr, Property};
@@ -30,17 +35,26 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     }
     let mut told_list = Vec::new();
     let mut evidence = Vec::new();
+    let mut grades: BTreeMap<&str, usize> = BTreeMap::new();
     for (&(c, sender), &mi) in &first {
         let m = &run.truth.messages[mi];
-        let shown = told(run, c, sender, m.step);
-        match shown.first() {
-            Some(s) => told_list.push(format!(
-                "{sender} was shown \"{}: {}\" at step {}",
+        let t = told(run, c, sender, mi);
+        *grades.entry(t.grade()).or_default() += 1;
+        match t {
+            Told::Prevented => told_list.push(format!(
+                "{sender} sent {} without it reaching {} (prevented)",
+                m.id,
+                describe_change(run, c)
+            )),
+            Told::Before(s) => told_list.push(format!(
+                "{sender} was shown \"{}: {}\" at step {}, before sending {} at step {} (warned before sending)",
                 s.event.kind,
                 s.event.device.as_ref().map_or(s.event.user.to_string(), ToString::to_string),
-                s.step
+                s.step,
+                m.id,
+                m.step
             )),
-            None => evidence.push(Evidence {
+            Told::WhileSending(s) => evidence.push(Evidence {
                 step: m.step,
                 message: Some(m.id.0.clone()),
                 party: Some(sender.to_string()),
@@ -48,7 +62,22 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
                 offset: None,
                 encoding: None,
                 text: format!(
-                    "step {}: {sender} encrypted {} while served {}, and was shown no change",
+                    "step {}: {sender} encrypted {} to {}, and was shown \"{}\" only by that same operation, after the message had gone (warned only while sending)",
+                    m.step,
+                    m.id,
+                    describe_change(run, c),
+                    s.event.kind
+                ),
+            }),
+            Told::Silent => evidence.push(Evidence {
+                step: m.step,
+                message: Some(m.id.0.clone()),
+                party: Some(sender.to_string()),
+                record: None,
+                offset: None,
+                encoding: None,
+                text: format!(
+                    "step {}: {sender} encrypted {} while served {}, and was shown no notice naming it (silent)",
                     m.step,
                     m.id,
                     describe_change(run, c)
@@ -56,8 +85,9 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
             }),
         }
     }
+    let grades = grades.iter().map(|(g, n)| format!("{n} {g}")).collect::<Vec<_>>().join(", ");
     let note = format!(
-        "the provider made {}; {} encrypted while served one{}",
+        "the provider made {}; {} encrypted while served one ({grades}){}",
         plural(run.changes.len(), "change", "changes"),
         plural(first.len(), "sender", "senders"),
         if told_list.is_empty() { String::new() } else { format!(" ({})", told_list.join("; ")) }
@@ -72,5 +102,5 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    Judgement::from_findings(p, findings, note, "every one was told before sending")
+    Judgement::from_findings(p, findings, note, "every one was told before sending, or the change reached nothing")
 }

@@ -57,12 +57,75 @@ pub(crate) fn describe_change(run: &Run, change: usize) -> String {
     }
 }
 
-/// Notices shown to `device` about the change's user between the change
-/// and `until` (inclusive).
-pub(crate) fn told<'a>(run: &'a Run, change: usize, device: &DeviceAddr, until: usize) -> Vec<&'a Shown> {
-    let Some(c) = run.changes.get(change) else { return Vec::new() };
-    run.shown
-        .iter()
-        .filter(|s| s.device == *device && s.event.user == c.user && s.step >= c.step && s.step <= until)
-        .collect()
+/// How the sender of a message stood towards a provider change that was
+/// served to it when it encrypted the message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Told<'a> {
+    /// The party the change introduced read nothing of the message: the
+    /// design did not encrypt it to them.
+    Prevented,
+    /// A notice naming the change (the device, or the member) and of the
+    /// right kind was shown to the sending device by an operation before
+    /// the one that encrypted the message.
+    Before(&'a Shown),
+    /// Such a notice came only with the operation that already encrypted
+    /// the message to the new party: too late to count as told.
+    WhileSending(&'a Shown),
+    /// No such notice.
+    Silent,
+}
+
+impl Told<'_> {
+    /// The grade in words, for notes and evidence.
+    pub(crate) fn grade(self) -> &'static str {
+        match self {
+            Told::Prevented => "prevented",
+            Told::Before(_) => "warned before sending",
+            Told::WhileSending(_) => "warned only while sending",
+            Told::Silent => "silent",
+        }
+    }
+}
+
+/// Whether `event` names the change: a device added for a ghost device, an
+/// identity change for a substituted key (each naming that device), a
+/// member added for a member nobody added.
+fn names_change(kind: &ChangeKind, user: &doormat_formats::UserId, event: &doormat_engine::Event) -> bool {
+    use doormat_engine::EventKind as K;
+    event.user == *user
+        && match kind {
+            ChangeKind::Ghost(d) => event.kind == K::DeviceAdded && event.device.as_ref() == Some(d),
+            ChangeKind::Substitute(d) => event.kind == K::IdentityChanged && event.device.as_ref() == Some(d),
+            ChangeKind::Member(_) => event.kind == K::MemberAdded,
+        }
+}
+
+/// Whether the party a change introduced read message `mi`.
+fn reached(run: &Run, change: &doormat_engine::run::Change, mi: usize) -> bool {
+    use doormat_engine::run::Reader;
+    run.reads.iter().filter(|r| r.messages.contains(&mi)).any(|r| match (&change.kind, &r.reader) {
+        (ChangeKind::Ghost(g), Reader::Device(d)) => g == d,
+        (ChangeKind::Substitute(s), Reader::Impostor(d)) => s == d,
+        (ChangeKind::Member(_), Reader::Device(d)) => d.user == change.user,
+        _ => false,
+    })
+}
+
+/// How `device`, sending message `mi`, stood towards provider change
+/// `change`: the notice must name the change and come before the sending
+/// operation; a first sight of a user or conversation stays trust on first
+/// use (the design may show nothing, and that is no notice).
+pub(crate) fn told<'a>(run: &'a Run, change: usize, device: &DeviceAddr, mi: usize) -> Told<'a> {
+    let (Some(c), Some(m)) = (run.changes.get(change), run.truth.messages.get(mi)) else { return Told::Silent };
+    if !reached(run, c, mi) {
+        return Told::Prevented;
+    }
+    let mut shown = run.shown.iter().filter(|s| {
+        s.device == *device && s.step >= c.step && s.step <= m.step && names_change(&c.kind, &c.user, &s.event)
+    });
+    match shown.next() {
+        Some(s) if s.step < m.step => Told::Before(s),
+        Some(s) => Told::WhileSending(s),
+        None => Told::Silent,
+    }
 }

@@ -1,6 +1,6 @@
 //! *delivers*: every intended recipient device reads exactly the plaintext
-//! sent, from the right sender, also when delivery is delayed or out of
-//! order. Deliveries the provider interfered with (dropped, diverted to an
+//! sent, from the right sender (a design that names no sender has not
+//! delivered), also when delivery is delayed or out of order. Deliveries the provider interfered with (dropped, diverted to an
 //! impostor) are not judged.
 
 use crate::common::plural;
@@ -15,7 +15,9 @@ pub(crate) fn delivered_exactly(run: &Run) -> BTreeSet<(usize, DeviceAddr)> {
     for d in run.deliveries.iter().filter(|d| d.tamper.is_none()) {
         if let DeliveryResult::Opened { exact: Some(mi), sender, .. } = &d.result {
             let m = &run.truth.messages[*mi];
-            if sender.as_ref().is_none_or(|s| *s == m.from) {
+            // A design that says nothing of who sent it has not delivered
+            // the message: the reader cannot tell it from a forgery.
+            if sender.as_ref() == Some(&m.from) {
                 ok.insert((*mi, d.device.clone()));
             }
         }

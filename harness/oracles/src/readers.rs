@@ -9,7 +9,7 @@
 //! Declared authorities that recover plaintext fail both *recipients-only*
 //! and *outsider-blind*: they are third parties holding the provider view.
 
-use crate::common::{conversation_label, describe_change, join, plural, record_of, told};
+use crate::common::{conversation_label, describe_change, join, plural, record_of, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::run::{Access, ChangeKind, Read, Reader, Run};
 use doormat_formats::{DeviceAddr, Property};
@@ -51,25 +51,32 @@ pub(crate) fn standing(run: &Run, reader: &Reader, mi: usize) -> Standing {
     match reader {
         Reader::Device(d) if m.may_read(d) => Standing::Legit,
         Reader::Device(_) | Reader::Impostor(_) => match change_of(run, reader, mi) {
-            Some(c) => {
-                let shown = told(run, c, &m.from, m.step);
-                match shown.first() {
-                    Some(s) => Standing::Visible {
-                        change: c,
-                        notice: format!(
-                            "{} was shown \"{}: {}\" at step {}",
-                            s.device,
-                            s.event.kind,
-                            s.event.device.as_ref().map_or(s.event.user.to_string(), ToString::to_string),
-                            s.step
-                        ),
-                    },
-                    None => Standing::Hidden {
-                        why: format!("{}; {} was shown no change", describe_change(run, c), m.from),
-                        change: Some(c),
-                    },
-                }
-            }
+            Some(c) => match told(run, c, &m.from, mi) {
+                Told::Before(s) => Standing::Visible {
+                    change: c,
+                    notice: format!(
+                        "{} was shown \"{}: {}\" at step {}, before sending at step {}",
+                        s.device,
+                        s.event.kind,
+                        s.event.device.as_ref().map_or(s.event.user.to_string(), ToString::to_string),
+                        s.step,
+                        m.step
+                    ),
+                },
+                Told::WhileSending(s) => Standing::Hidden {
+                    why: format!(
+                        "{}; {} was shown \"{}\" only by the operation that sent it, too late to hold it back",
+                        describe_change(run, c),
+                        m.from,
+                        s.event.kind
+                    ),
+                    change: Some(c),
+                },
+                Told::Prevented | Told::Silent => Standing::Hidden {
+                    why: format!("{}; {} was shown no notice naming it", describe_change(run, c), m.from),
+                    change: Some(c),
+                },
+            },
             None => match reader {
                 Reader::Device(d) => Standing::Hidden { why: why_not_meant(run, d, mi), change: None },
                 _ => Standing::Hidden {

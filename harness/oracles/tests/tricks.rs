@@ -1,0 +1,321 @@
+//! Red team: the cheapest dishonest designs that would pass an oracle that
+//! trusts client code, each otherwise honest, each caught by the oracle
+//! named. These live here, not in the zoo: they exist to keep the oracles
+//! honest.
+//!
+//! Every trick is one [`Trick`] of one small design (static X25519 keys
+//! per device, ChaCha20-Poly1305; the envelope names the addressee and
+//! carries the sender's public key):
+//!
+//! - `ReplayCache`: no forward secrecy (static keys), and a seized copy
+//!   refuses old envelopes only because its "seen" set says so;
+//! - `HistoryInState`: forward secrecy by keys, but the state keeps every
+//!   plaintext it handled (as serde writes a `Vec<u8>`: numbers);
+//! - `AppKey`: one key inside every copy of the app, behind a "not
+//!   addressed to me" check;
+//! - `LateWarning`: shows "device added" only in the encryption that
+//!   already went to the new device;
+//! - `NoSender`: decrypts but never says who sent it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use doormat_engine::{
+    Bundle, Capabilities, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope, OutEnvelope,
+    Received, Seed, Sent,
+};
+use doormat_formats::{DeviceAddr, Parameters, Property, Vector};
+use doormat_oracles::{VectorResult, Verdict};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Trick {
+    /// Honest for the properties under test (the control).
+    None,
+    ReplayCache,
+    HistoryInState,
+    AppKey,
+    LateWarning,
+    NoSender,
+}
+
+#[derive(Debug)]
+struct TrickDesign(Trick);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    trick: Trick,
+    me: (String, String),
+    secret: [u8; 32],
+    /// Envelopes already opened (the replay cache).
+    seen: BTreeSet<Vec<u8>>,
+    /// Devices of each contact seen so far.
+    known: BTreeMap<String, BTreeSet<String>>,
+    /// Plaintexts handled (only `HistoryInState` keeps them).
+    history: Vec<Vec<u8>>,
+    counter: u64,
+}
+
+#[derive(Debug, Clone)]
+struct TrickDevice(State);
+
+const APP_KEY: [u8; 32] = *b"the same key in every app copy!!";
+
+fn public(secret: &[u8; 32]) -> [u8; 32] {
+    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*secret)).to_bytes()
+}
+
+fn key(trick: Trick, secret: &[u8; 32], peer: &[u8; 32]) -> [u8; 32] {
+    if trick == Trick::AppKey {
+        return APP_KEY;
+    }
+    let shared = x25519_dalek::StaticSecret::from(*secret).diffie_hellman(&x25519_dalek::PublicKey::from(*peer));
+    Sha256::digest(shared.as_bytes()).into()
+}
+
+fn addr_bytes(a: &DeviceAddr) -> Vec<u8> {
+    format!("{}/{}", a.user.0, a.device).into_bytes()
+}
+
+impl Design for TrickDesign {
+    fn name(&self) -> &str {
+        "trick"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::with_export(true)
+    }
+
+    fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(TrickDevice(State {
+            trick: self.0,
+            me: (addr.user.0.clone(), addr.device.clone()),
+            secret: seed,
+            seen: BTreeSet::new(),
+            known: BTreeMap::new(),
+            history: Vec::new(),
+            counter: 0,
+        })))
+    }
+
+    fn import_device(&self, _addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
+        serde_json::from_slice(state)
+            .map(|s| Box::new(TrickDevice(s)) as Box<dyn Device>)
+            .map_err(|e| ImplError::Rejected(e.to_string()))
+    }
+}
+
+impl TrickDevice {
+    fn me(&self) -> DeviceAddr {
+        DeviceAddr::new(&self.0.me.0, &self.0.me.1)
+    }
+
+    /// `to (len-prefixed) ‖ sender public ‖ sender address (len-prefixed) ‖ nonce ‖ ciphertext`.
+    fn parse(body: &[u8]) -> Option<(Vec<u8>, [u8; 32], Vec<u8>, [u8; 12], Vec<u8>)> {
+        let (&n, rest) = body.split_first()?;
+        let (to, rest) = rest.split_at_checked(n as usize)?;
+        let (pk, rest) = rest.split_at_checked(32)?;
+        let (&n, rest) = rest.split_first()?;
+        let (from, rest) = rest.split_at_checked(n as usize)?;
+        let (nonce, ct) = rest.split_at_checked(12)?;
+        Some((to.to_vec(), pk.try_into().ok()?, from.to_vec(), nonce.try_into().ok()?, ct.to_vec()))
+    }
+
+    /// The plaintext and sender, with the keys alone.
+    fn open(&self, body: &[u8]) -> Option<(Vec<u8>, DeviceAddr)> {
+        let (_, pk, from, nonce, ct) = Self::parse(body)?;
+        let k = key(self.0.trick, &self.0.secret, &pk);
+        let pt = ChaCha20Poly1305::new(Key::from_slice(&k)).decrypt(Nonce::from_slice(&nonce), ct.as_slice()).ok()?;
+        let from = String::from_utf8(from).ok()?;
+        let (u, d) = from.split_once('/')?;
+        Some((pt, DeviceAddr::new(u, d)))
+    }
+}
+
+impl Device for TrickDevice {
+    fn publish(&mut self) -> Result<Bundle, ImplError> {
+        Ok(Bundle { identity: public(&self.0.secret).to_vec(), prekey: Vec::new(), one_time: Vec::new() })
+    }
+
+    fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
+        let me = self.me();
+        let mut out = Sent::default();
+        for r in req.recipients.iter().filter(|r| r.device != me) {
+            let user = r.device.user.0.clone();
+            let known = self.0.known.entry(user.clone()).or_default();
+            let first = known.is_empty();
+            if known.insert(r.device.device.clone()) && !first {
+                // The notice comes with the same operation that encrypts to it.
+                if self.0.trick == Trick::LateWarning {
+                    out.events.push(Event {
+                        kind: EventKind::DeviceAdded,
+                        user: r.device.user.clone(),
+                        device: Some(r.device.clone()),
+                    });
+                } else {
+                    // Honest: told now, sent to it from the next message on.
+                    out.events.push(Event {
+                        kind: EventKind::DeviceAdded,
+                        user: r.device.user.clone(),
+                        device: Some(r.device.clone()),
+                    });
+                    continue;
+                }
+            }
+            let pk: [u8; 32] =
+                r.identity.as_slice().try_into().map_err(|_| ImplError::Rejected("bad identity".into()))?;
+            let k = key(self.0.trick, &self.0.secret, &pk);
+            self.0.counter += 1;
+            let mut nonce = [0u8; 12];
+            nonce[..8].copy_from_slice(&self.0.counter.to_be_bytes());
+            nonce[8..].copy_from_slice(&Sha256::digest(addr_bytes(&r.device))[..4]);
+            let ct = ChaCha20Poly1305::new(Key::from_slice(&k))
+                .encrypt(Nonce::from_slice(&nonce), req.plaintext)
+                .map_err(|e| ImplError::Failed(e.to_string()))?;
+            let (to, from) = (addr_bytes(&r.device), addr_bytes(&me));
+            let mut body = vec![to.len() as u8];
+            body.extend_from_slice(&to);
+            body.extend_from_slice(&public(&self.0.secret));
+            body.push(from.len() as u8);
+            body.extend_from_slice(&from);
+            body.extend_from_slice(&nonce);
+            body.extend_from_slice(&ct);
+            out.envelopes.push(OutEnvelope { to: vec![r.device.clone()], body });
+        }
+        if self.0.trick == Trick::HistoryInState {
+            self.0.history.push(req.plaintext.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
+        let (to, ..) = Self::parse(env.body).ok_or_else(|| ImplError::Rejected("garbage".into()))?;
+        // Courtesy: "not addressed to me".
+        if to != addr_bytes(&self.me()) {
+            return Err(ImplError::Rejected("not addressed to me".into()));
+        }
+        // Courtesy: the replay cache.
+        if !self.0.seen.insert(env.body.to_vec()) {
+            return Err(ImplError::Rejected("replay".into()));
+        }
+        let (pt, from) = self.open(env.body).ok_or_else(|| ImplError::Rejected("does not authenticate".into()))?;
+        if self.0.trick == Trick::HistoryInState {
+            self.0.history.push(pt.clone());
+        }
+        let known = self.0.known.entry(from.user.0.clone()).or_default();
+        known.insert(from.device.clone());
+        let sender = if self.0.trick == Trick::NoSender { None } else { Some(from) };
+        Ok(Received { plaintext: Some(pt), sender, events: Vec::new() })
+    }
+
+    fn fork(&self) -> Box<dyn Device> {
+        Box::new(self.clone())
+    }
+
+    fn export_state(&self) -> Result<Vec<u8>, ImplError> {
+        serde_json::to_vec(&self.0).map_err(|e| ImplError::Failed(e.to_string()))
+    }
+
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        // Every key held, no cache, no address check. (The static key is
+        // not forward secret, whatever `decrypt` says.)
+        Ok(self.open(env.body).map(|(pt, _)| vec![pt]).unwrap_or_default())
+    }
+}
+
+fn vector(path: &str) -> doormat_formats::Scenario {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path);
+    let src = std::fs::read_to_string(&p).unwrap();
+    let id = p.file_stem().unwrap().to_string_lossy().into_owned();
+    Vector::parse(&p.display().to_string(), &id, &src).unwrap()
+}
+
+fn judge(trick: Trick, path: &str) -> VectorResult {
+    let design = TrickDesign(trick);
+    doormat_oracles::judge(&doormat_engine::run(&design, &vector(path)), &Parameters::default())
+}
+
+fn verdict(r: &VectorResult, p: Property) -> Verdict {
+    r.judgement(p).unwrap().verdict
+}
+
+fn evidence(r: &VectorResult, p: Property) -> String {
+    let j = r.judgement(p).unwrap();
+    j.findings.iter().flat_map(|f| f.evidence.iter().map(|e| e.text.clone())).collect::<Vec<_>>().join("\n")
+}
+
+const SEIZE: &str = "vectors/seizure/seize-and-heal.yaml";
+const GHOST: &str = "vectors/provider-moves/ghost-one-to-one.yaml";
+const BASIC: &str = "vectors/basic/one-to-one.yaml";
+
+/// The control: the same design without a trick keeps the properties the
+/// tricks break (it has static keys, so forward secrecy is not among them).
+#[test]
+fn the_control_keeps_what_the_tricks_break() {
+    let r = judge(Trick::None, BASIC);
+    assert_eq!(verdict(&r, Property::OutsiderBlind), Verdict::Pass, "{r:#?}");
+    assert_eq!(verdict(&r, Property::Delivers), Verdict::Pass, "{r:#?}");
+    let g = judge(Trick::None, GHOST);
+    assert_eq!(
+        verdict(&g, Property::ChangeVisible),
+        Verdict::Pass,
+        "{}",
+        g.judgement(Property::ChangeVisible).unwrap().note
+    );
+    assert_eq!(verdict(&g, Property::RecipientsOnly), Verdict::Pass, "{}", evidence(&g, Property::RecipientsOnly));
+}
+
+/// A replay cache is not forward secrecy: the seized copy's own decrypt
+/// refuses the old envelopes, its forensic open reads them.
+#[test]
+fn a_replay_cache_does_not_pass_for_forward_secrecy() {
+    let r = judge(Trick::ReplayCache, SEIZE);
+    assert_eq!(verdict(&r, Property::ForwardSecrecy), Verdict::Fail);
+    let ev = evidence(&r, Property::ForwardSecrecy);
+    assert!(ev.contains("opened the provider's copy with the keys the state holds"), "{ev}");
+    assert!(ev.contains("a copy of bob/phone's state seized at step 7"), "{ev}");
+}
+
+/// Plaintext kept in the state (as JSON numbers) is found in the exported
+/// state, although no key opens the old envelopes.
+#[test]
+fn plaintext_history_in_the_state_fails_forward_secrecy() {
+    let r = judge(Trick::HistoryInState, SEIZE);
+    assert_eq!(verdict(&r, Property::ForwardSecrecy), Verdict::Fail);
+    let ev = evidence(&r, Property::ForwardSecrecy);
+    // m2 is bob's own: no key of his opens it again, but his state kept it.
+    assert!(ev.contains("holds the text of m2") && ev.contains("JSON array of byte numbers"), "{ev}");
+    let control = judge(Trick::ReplayCache, SEIZE);
+    assert!(!evidence(&control, Property::ForwardSecrecy).contains("holds the text"), "the control keeps no history");
+}
+
+/// One key in every copy of the app, behind an address check: the twin
+/// (same names, never enrolled) reads.
+#[test]
+fn an_app_wide_key_behind_an_address_check_fails_outsider_blind() {
+    let r = judge(Trick::AppKey, BASIC);
+    assert_eq!(verdict(&r, Property::OutsiderBlind), Verdict::Fail);
+    let ev = evidence(&r, Property::OutsiderBlind);
+    assert!(ev.contains("a fresh install of the app calling itself bob/phone"), "{ev}");
+}
+
+/// A warning in the same operation that sends to the ghost is not "told".
+#[test]
+fn a_warning_while_sending_does_not_count_as_told() {
+    let r = judge(Trick::LateWarning, GHOST);
+    assert_eq!(verdict(&r, Property::ChangeVisible), Verdict::Fail);
+    let ev = evidence(&r, Property::ChangeVisible);
+    assert!(ev.contains("warned only while sending"), "{ev}");
+    assert_eq!(verdict(&r, Property::RecipientsOnly), Verdict::Fail, "the ghost's reads are hidden access");
+}
+
+/// A design that names no sender has not delivered.
+#[test]
+fn a_null_sender_is_not_a_delivery() {
+    let r = judge(Trick::NoSender, BASIC);
+    assert_eq!(verdict(&r, Property::Delivers), Verdict::Fail);
+    assert!(evidence(&r, Property::Delivers).contains("attributed to nobody"), "{}", evidence(&r, Property::Delivers));
+}
