@@ -51,7 +51,7 @@ mod keys;
 mod session;
 
 use crate::persist::{pairs, Peer, RngState};
-use crate::seen::{event, Seen};
+use crate::seen::{event, Seen, Withheld};
 use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
@@ -176,7 +176,7 @@ impl Device for RatchetDevice {
     }
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
-        crate::persist::transactional(self, |next| next.encrypt_all(req))
+        crate::persist::transactional(self, |next| next.encrypt_all(req, true))
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
@@ -213,6 +213,12 @@ impl Device for RatchetDevice {
 }
 
 impl RatchetDevice {
+    /// Encrypts to every device the directory serves, newcomers included,
+    /// in the same operation that notices them (the `ghost` design's client).
+    pub(crate) fn encrypt_accepting_all(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
+        crate::persist::transactional(self, |next| next.encrypt_all(req, false))
+    }
+
     /// A new device of design `design` (the name its exported state carries).
     pub(crate) fn create(design: &str, addr: &DeviceAddr, seed: Seed) -> Result<RatchetDevice, ImplError> {
         let mut rng = ChaCha20Rng::from_seed(seed);
@@ -280,17 +286,21 @@ impl RatchetDevice {
         Ok(())
     }
 
-    fn encrypt_all(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
+    /// Encrypts for every served device but those the user is only now told
+    /// about (see [`Withheld`]), unless `hold_back` is false (a client that
+    /// accepts whatever the directory serves, as the `ghost` design does).
+    fn encrypt_all(&mut self, req: &EncryptRequest<'_>, hold_back: bool) -> Result<Sent, ImplError> {
         let me = self.st.addr.clone();
         let mut events = BTreeSet::new();
         self.st.seen.members(req.conversation, req.members, &mut events);
         self.st.seen.directory(&me, req.recipients, &mut events);
         let payload = Payload::encode(req.conversation, req.members, req.plaintext)?;
+        let withheld = if hold_back { Withheld::from_events(&events) } else { Withheld::default() };
         let mut done = BTreeSet::new();
         let mut envelopes = Vec::new();
         for entry in req.recipients {
             let peer = Peer::from(&entry.device);
-            if peer == me || !done.insert(peer.clone()) {
+            if peer == me || !done.insert(peer.clone()) || withheld.holds(&peer) {
                 continue;
             }
             if self.st.verified.get(&peer).is_some_and(|pinned| *pinned != entry.identity) {

@@ -19,6 +19,11 @@ pub(crate) struct Seen {
     pub(crate) identities: BTreeMap<Peer, Vec<u8>>,
     devices: BTreeMap<String, BTreeSet<String>>,
     conversations: BTreeMap<String, BTreeSet<String>>,
+    /// Users whose whole device list this client has been served; until
+    /// then it knows only devices that wrote to it, and the first list it
+    /// is served is first sight (trust on first use), not a change.
+    #[serde(default)]
+    listed: BTreeSet<String>,
 }
 
 impl Seen {
@@ -44,10 +49,18 @@ impl Seen {
             mine.insert(me.device.clone());
         }
         for (user, now) in served {
+            let first_list = self.listed.insert(user.clone());
             let Some(known) = self.devices.get(&user) else {
                 self.devices.insert(user, now);
                 continue;
             };
+            if first_list {
+                // Devices that wrote before the first list stay known.
+                let mut all = now;
+                all.extend(known.iter().cloned());
+                self.devices.insert(user, all);
+                continue;
+            }
             for device in now.difference(known) {
                 events.insert(event(EventKind::DeviceAdded, &Peer { user: user.clone(), device: device.clone() }));
             }
@@ -90,6 +103,41 @@ impl Seen {
             }
         }
         self.conversations.insert(conversation.to_owned(), now);
+    }
+}
+
+/// What an encryption holds back because its user is only now being told
+/// about it: devices named by a "device added" or "identity changed"
+/// notice, and every device of a user named by "member added", in the
+/// notices `events` of this same operation. A notice shown while a message
+/// goes out is too late to protect that message; the user sees it now, and
+/// the next message (after the user has been told) goes to them.
+#[derive(Debug, Default)]
+pub(crate) struct Withheld {
+    devices: BTreeSet<Peer>,
+    users: BTreeSet<String>,
+}
+
+impl Withheld {
+    pub(crate) fn from_events(events: &BTreeSet<Event>) -> Withheld {
+        let mut w = Withheld::default();
+        for e in events {
+            match (e.kind, &e.device) {
+                (EventKind::DeviceAdded | EventKind::IdentityChanged, Some(d)) => {
+                    w.devices.insert(Peer::from(d));
+                }
+                (EventKind::MemberAdded, _) => {
+                    w.users.insert(e.user.0.clone());
+                }
+                _ => {}
+            }
+        }
+        w
+    }
+
+    /// Whether this operation must not encrypt to `peer`.
+    pub(crate) fn holds(&self, peer: &Peer) -> bool {
+        self.devices.contains(peer) || self.users.contains(&peer.user)
     }
 }
 
