@@ -36,10 +36,14 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     let mut told_list = Vec::new();
     let mut evidence = Vec::new();
     let mut grades: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut worst: Option<Told<'_>> = None;
     for (&(c, sender), &mi) in &first {
         let m = &run.truth.messages[mi];
         let t = told(run, c, sender, mi);
         *grades.entry(t.grade()).or_default() += 1;
+        if worst.is_none_or(|w| t.rank() > w.rank()) {
+            worst = Some(t);
+        }
         match t {
             Told::Prevented => told_list.push(format!(
                 "{sender} sent {} without it reaching {} (prevented)",
@@ -102,5 +106,8 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    Judgement::from_findings(p, findings, note, "every one was told before sending, or the change reached nothing")
+    let mut j =
+        Judgement::from_findings(p, findings, note, "every one was told before sending, or the change reached nothing");
+    j.grade = worst.map(|w| w.grade().to_owned());
+    j
 }

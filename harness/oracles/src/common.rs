@@ -76,6 +76,16 @@ pub(crate) enum Told<'a> {
 }
 
 impl Told<'_> {
+    /// Worst last: the order in which grades are compared.
+    pub(crate) fn rank(self) -> u8 {
+        match self {
+            Told::Prevented => 0,
+            Told::Before(_) => 1,
+            Told::WhileSending(_) => 2,
+            Told::Silent => 3,
+        }
+    }
+
     /// The grade in words, for notes and evidence.
     pub(crate) fn grade(self) -> &'static str {
         match self {

@@ -90,6 +90,7 @@ pub fn judge(run: &Run, params: &Parameters) -> VectorResult {
                 findings: Vec::new(),
                 observations: Vec::new(),
                 client_level: false,
+                grade: None,
             })
             .collect(),
         None => Property::ALL.iter().map(|&p| judge_property(run, p, params)).collect(),

@@ -107,6 +107,11 @@ pub struct Judgement {
     /// address check) rather than a missing key. Never a plain "yes".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub client_level: bool,
+    /// For *change-visible*: the worst way a sender stood towards a change
+    /// in this run (`prevented`, `warned before sending`, `warned only
+    /// while sending`, `silent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<String>,
 }
 
 impl Judgement {
@@ -119,6 +124,7 @@ impl Judgement {
             findings: Vec::new(),
             observations: Vec::new(),
             client_level: false,
+            grade: None,
         }
     }
 
@@ -131,6 +137,7 @@ impl Judgement {
             findings: Vec::new(),
             observations: Vec::new(),
             client_level: false,
+            grade: None,
         }
     }
 
@@ -145,6 +152,7 @@ impl Judgement {
                 findings,
                 observations: Vec::new(),
                 client_level: false,
+                grade: None,
             }
         } else {
             Judgement {
@@ -154,6 +162,7 @@ impl Judgement {
                 findings,
                 observations: Vec::new(),
                 client_level: false,
+                grade: None,
             }
         }
     }

@@ -97,6 +97,10 @@ pub struct PropertySummary {
     /// forensic open).
     #[serde(skip_serializing_if = "is_zero")]
     pub client_level: usize,
+    /// For *change-visible*: the worst grade over the vectors (see
+    /// `Judgement::grade`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grade: Option<String>,
     /// Reasons it was not tested, without repeats.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_tested_because: Vec<String>,
@@ -262,6 +266,21 @@ impl DesignAudit {
                     .filter_map(|v| v.judgement(p))
                     .filter(|j| j.verdict == Verdict::Pass && j.client_level)
                     .count();
+                const GRADES: [&str; 4] = ["prevented", "warned before sending", "warned only while sending", "silent"];
+                // The worst grade outside the limits the spec states (the
+                // limits say why those differ), else the worst of all.
+                let limited =
+                    |v: &VectorResult| spec.limits.iter().any(|l| l.property == p && l.covers(&v.vector, &v.tags));
+                let worst = |outside: bool| {
+                    vectors
+                        .iter()
+                        .filter(|v| !outside || !limited(v))
+                        .filter_map(|v| v.judgement(p))
+                        .filter_map(|j| j.grade.as_deref())
+                        .max_by_key(|g| GRADES.iter().position(|x| x == g))
+                        .map(str::to_owned)
+                };
+                let grade = worst(true).or_else(|| worst(false));
                 let mut claim = Claim::of(claimed, verdict);
                 if claim == Claim::Contradicted && within_limits == fail {
                     claim = Claim::HoldsWithinLimits;
@@ -280,6 +299,7 @@ impl DesignAudit {
                     claim,
                     within_limits,
                     client_level,
+                    grade,
                     pass,
                     fail,
                     not_tested,

@@ -46,7 +46,13 @@ no way to try every key its state holds, so the refusal may be courtesy rather t
     for a in audits {
         let _ = write!(s, "| [`{}`]({}.md) |", a.design, a.design);
         for p in Property::ALL {
-            let m = a.property(p).map_or("—", |x| mark(x.claim));
+            let m = match a.property(p) {
+                None => "—".to_owned(),
+                Some(x) => match &x.grade {
+                    Some(g) => format!("{} ({g})", mark(x.claim)),
+                    None => mark(x.claim).to_owned(),
+                },
+            };
             let _ = write!(s, " {m} |");
         }
         let held = match a.outcome.status() {
