@@ -31,10 +31,20 @@
 //! entries: `u32 count ‖ (kind (1 sent, 2 received) ‖ conversation ‖ sender
 //! device address ‖ plaintext)*`, strings length-prefixed.
 //!
+//! A forensic open ([`Device::forensic_open`]) of a message envelope is
+//! the ratchet's. Of a backup, it is what the device's own PIN opens: the
+//! key is HKDF of the backup's salt (written in the clear) and the PIN, so
+//! the state's PIN opens every backup the device uploaded, before and
+//! after the state was taken (the PIN never changes), and the plaintext of
+//! every history entry in it comes out; another device's backup opens only
+//! if their PINs happen to be equal (one chance in 10,000). Guessing other
+//! PINs is not a key the state holds: that is the backup operator's work.
+//!
 //! **Invariants:** all randomness comes from the device's seed (split by
 //! label into the ratchet's seed and the wrapper's generator); `encrypt`
 //! and `decrypt` are all-or-nothing; only what a real call delivered joins
-//! the history; no input from the provider makes this code panic.
+//! the history (a forensic open adds nothing); no input from the provider
+//! makes this code panic.
 
 use crate::persist::RngState;
 use crate::ratchet::Ratchet;
@@ -329,6 +339,20 @@ impl Device for BackupDevice {
             });
         }
         Ok(got)
+    }
+
+    /// A backup: the plaintext of every history entry in it, if this
+    /// device's PIN opens it. Anything else: the ratchet's forensic open.
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let Some(blob) = Blob::parse(env.body) else {
+            return self.inner.forensic_open(env);
+        };
+        let key =
+            backup_key(&blob.salt, self.st.pin).ok_or_else(|| ImplError::Failed("backup key derivation".into()))?;
+        let Some(sealed) = blob.open(&key) else {
+            return Ok(Vec::new());
+        };
+        Ok(decode_entries(&sealed)?.into_iter().map(|e| e.plaintext).collect())
     }
 
     fn fork(&self) -> Box<dyn Device> {

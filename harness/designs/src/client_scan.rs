@@ -28,6 +28,11 @@
 //! the voucher it was handed and returns the plaintext after it, so a
 //! changed voucher or framing is refused like a changed ciphertext.
 //!
+//! A forensic open ([`Device::forensic_open`]) uses the device's keys only:
+//! ratchet's forensic open of the ratchet body, the voucher binding cut off
+//! and not checked. A voucher is sealed to the service's key, of which the
+//! device holds the public half only, so no voucher opens.
+//!
 //! **Invariants:** all randomness comes from the device's seed (split by
 //! label into the ratchet's seed and the wrapper's generator); `encrypt`
 //! and `decrypt` are all-or-nothing like the ratchet's; without a pushed
@@ -205,6 +210,21 @@ impl Device for ScanDevice {
         }
         self.inner = next;
         Ok(got)
+    }
+
+    /// What the ratchet's forensic open finds in the ratchet body, each
+    /// without its voucher binding (not compared with the voucher).
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let (_, body) = split(env.body)?;
+        let bound = self.inner.forensic_open(&InEnvelope { body, ..*env })?;
+        Ok(bound
+            .into_iter()
+            .map(|b| match b.split_first_chunk::<32>() {
+                Some((_, plaintext)) => plaintext.to_vec(),
+                // Too short to carry a binding: what the key opened, as it is.
+                None => b,
+            })
+            .collect())
     }
 
     fn fork(&self) -> Box<dyn Device> {

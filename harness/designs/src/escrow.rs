@@ -25,6 +25,13 @@
 //! was pushed (so neither the provider nor a rogue sender can strip or
 //! forge the escrow field, the flaw Blaze found in Clipper).
 //!
+//! A forensic open ([`Device::forensic_open`]) uses the device's keys only:
+//! ratchet's forensic open of the ratchet body gives `K`, and `K` opens the
+//! content; the digest and the LEAF are not checked (they protect the
+//! escrow, not the content). The device holds the agent's public key, never
+//! its secret, so it cannot open a LEAF: a copy of a device's state reads
+//! what ratchet's would, no more.
+//!
 //! **Invariants:** a device without an escrow key refuses to encrypt
 //! ([`ImplError::Failed`]) and to decrypt; `encrypt` and `decrypt` are
 //! all-or-nothing like ratchet's; no input makes this code panic, and
@@ -162,6 +169,23 @@ impl Device for EscrowDevice {
 
     fn fork(&self) -> Box<dyn Device> {
         Box::new(self.clone())
+    }
+
+    /// The content of every key block ratchet's forensic open finds in the
+    /// ratchet body, with no check of the digest or the LEAF.
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let framed = Framed::parse(env.body)?;
+        let blocks = self.inner.forensic_open(&InEnvelope { body: framed.ratchet, ..*env })?;
+        let mut out = Vec::new();
+        for block in blocks {
+            let Some(k) = block.first_chunk::<32>() else { continue };
+            if let Ok(plaintext) = leaf::open_content(k, &framed.leaf, framed.content) {
+                if !out.contains(&plaintext) {
+                    out.push(plaintext);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

@@ -15,6 +15,9 @@
 //! pinning), because a verified safety number that blocked the ghost would
 //! defeat the proposal.
 //!
+//! A forensic open ([`Device::forensic_open`]) is ratchet's: what a copy of
+//! a ghost device's state can read is exactly what a ratchet device's can.
+//!
 //! **Invariants:** all cryptography, randomness, state handling and refusal
 //! of bad input are `ratchet`'s (nothing is duplicated here); this wrapper
 //! never returns an event and never refuses a served device or key that
@@ -80,6 +83,10 @@ impl Device for GhostDevice {
 
     fn fork(&self) -> Box<dyn Device> {
         Box::new(self.clone())
+    }
+
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        self.inner.forensic_open(env)
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

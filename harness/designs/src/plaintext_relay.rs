@@ -6,6 +6,9 @@
 //! [`Payload`](crate::wire::Payload) (conversation id, member list,
 //! plaintext), nothing else. One envelope goes to all recipient devices.
 //!
+//! A forensic open ([`Device::forensic_open`]) returns the plaintext of any
+//! envelope that parses, to whomever it was addressed: there is no key.
+//!
 //! **Invariant:** this design is a positive control: any device, and any
 //! outsider, can read any envelope. Nothing here tries to hide that; the
 //! audit has to find it on its own.
@@ -94,13 +97,12 @@ impl Device for RelayDevice {
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        let mut r = Reader::new(env.body);
-        if &r.array::<4>("magic")? != MAGIC {
-            return Err(rejected("not a plaintext-relay envelope"));
-        }
-        let payload = Payload::decode(&mut r)?;
-        r.end("payload")?;
+        let payload = parse(env.body)?;
         Ok(Received { plaintext: Some(payload.plaintext), sender: Some(env.from.clone()), events: Vec::new() })
+    }
+
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        Ok(vec![parse(env.body)?.plaintext])
     }
 
     fn fork(&self) -> Box<dyn Device> {
@@ -110,4 +112,15 @@ impl Device for RelayDevice {
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
         serde_json::to_vec(&self.state).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
     }
+}
+
+/// The payload of an envelope body.
+fn parse(body: &[u8]) -> Result<Payload, ImplError> {
+    let mut r = Reader::new(body);
+    if &r.array::<4>("magic")? != MAGIC {
+        return Err(rejected("not a plaintext-relay envelope"));
+    }
+    let payload = Payload::decode(&mut r)?;
+    r.end("payload")?;
+    Ok(payload)
 }

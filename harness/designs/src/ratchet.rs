@@ -32,6 +32,40 @@
 //! of the message still goes out) nor accepts a message from it under any
 //! other identity.
 //!
+//! Forensic open: [`Device::forensic_open`] tries every key the state
+//! holds and checks nothing else (not the sender the provider or the
+//! message names, the conversation inside the payload, replays, used base
+//! keys, pinned identities, nor whether the envelope was addressed to this
+//! device). For every session with every contact it tries the skipped
+//! message keys still kept, the receiving chain from its position on, the
+//! chain a DH ratchet step from the session's root key and ratchet secret
+//! would start, and the sending chain from its position on (so a copy of a
+//! state reads what the device itself sends next, until its next DH ratchet
+//! step); for a prekey message it runs X3DH again with the signed prekey and
+//! the one-time prekey the message names, if that one is still held. The
+//! associated data is rebuilt from the envelope's conversation and every
+//! sender address the state or the envelope names. A message key is deleted
+//! when it is used (the chain moves past it, a skipped key is removed), so
+//! a message once read does not open again: the refusal of a replay is the
+//! keys', not a check's. A forensic open that finds something also absorbs
+//! what an ordinary decryption of the envelope would (a new session, a
+//! ratchet step), when the client would accept it, as a thief's copy of the
+//! app would.
+//!
+//! Without a one-time prekey (the directory ran out, or the provider
+//! withheld it), X3DH runs on the identity keys and the signed prekey
+//! alone, and this design keeps its signed prekey for the device's whole
+//! life (it never rotates it). A copy of the responder's state taken at
+//! *any later time* therefore runs X3DH again and reads every message the
+//! initiator sent in that session before the responder's first reply
+//! reached it (the initiator's first sending chain), however long ago they
+//! were read, though the client refuses to decrypt them again. Forward
+//! secrecy for those messages rests only on deleting the signed prekey:
+//! Signal rotates it and deletes the old one after a grace period for this
+//! reason; here the window never closes. When a one-time prekey was used,
+//! it is deleted as its first message is read, and the same copy reads
+//! none of them.
+//!
 //! Known answers: [`kat`] exposes the protocol's functions (`doormat-ratchet-v1`,
 //! described in `vectors/README.md`) for `vectors/kat/ratchet-protocol.yaml`.
 //!
@@ -44,7 +78,9 @@
 //! success), so a refused or failed call leaves the device exactly as it
 //! was; nothing that fails to authenticate is returned, and no input makes
 //! this code panic. A pinned identity is never encrypted to or accepted
-//! under another one.
+//! under another one. A forensic open returns only what authenticates under
+//! a key the state holds or derives, and changes the state only as an
+//! accepted decryption of the same envelope would.
 
 pub(crate) mod kat;
 mod keys;
@@ -185,6 +221,20 @@ impl Device for RatchetDevice {
 
     fn fork(&self) -> Box<dyn Device> {
         Box::new(self.clone())
+    }
+
+    /// Every plaintext the keys this state holds open in `env`, checking
+    /// nothing else (see the module documentation); `Ok` and empty when no
+    /// key opens it, [`ImplError::Rejected`] when it is not a ratchet
+    /// message at all.
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let opened = self.forensic(env)?;
+        if !opened.is_empty() {
+            // Absorb what the app would: an ordinary decryption's state
+            // change, if the client accepts the envelope at all.
+            let _refused = crate::persist::transactional(self, |next| next.decrypt_one(env));
+        }
+        Ok(opened)
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
@@ -462,6 +512,25 @@ impl RatchetDevice {
         if self.st.used_base_keys.contains(&base_key) {
             return Err(rejected("prekey message replayed after its session was dropped"));
         }
+        let fresh = self.responder_session(init)?;
+        let (session, rng, plaintext) = fresh.open(&msg.header, &ad, msg.ciphertext, &self.rng)?;
+        if let Some(id) = init.initiation.one_time {
+            self.st.one_time.remove(&id);
+        }
+        self.st.used_base_keys.push_back(base_key);
+        if self.st.used_base_keys.len() > MAX_USED_BASE_KEYS {
+            self.st.used_base_keys.pop_front();
+        }
+        self.keep_session(from, None, session, rng);
+        Ok((plaintext, identity))
+    }
+
+    /// X3DH as the responder to `init` with the prekeys this state holds: its
+    /// signed prekey, and the one-time prekey `init` names if it is still
+    /// held (it is deleted once its session is set up). Nothing else is
+    /// checked here: not whether a session with this base key is kept or
+    /// was dropped.
+    fn responder_session(&self, init: &IncomingInitiation) -> Result<Session, ImplError> {
         if init.initiation.signed_prekey != keys::x_public(&self.st.signed_prekey) {
             return Err(rejected("prekey message for an unknown signed prekey"));
         }
@@ -473,18 +542,66 @@ impl RatchetDevice {
         };
         let mut peer_key = [0u8; 32];
         peer_key.copy_from_slice(&init.identity[32..]);
+        let base_key = init.initiation.base_key;
         let secret = x3dh_responder(&self.st.identity_key, &self.st.signed_prekey, one_time, &peer_key, &base_key)?;
-        let fresh = Session::responder(secret, identity.clone(), base_key, self.st.signed_prekey);
-        let (session, rng, plaintext) = fresh.open(&msg.header, &ad, msg.ciphertext, &self.rng)?;
-        if let Some(id) = init.initiation.one_time {
-            self.st.one_time.remove(&id);
+        Ok(Session::responder(secret, init.identity.to_vec(), base_key, self.st.signed_prekey))
+    }
+
+    /// Every plaintext the keys this state holds open in `env`, distinct,
+    /// in the order found; changes nothing. Each candidate key is one the
+    /// state holds or derives for the header (see [`Session::received_key`]
+    /// and [`Session::sent_key`]); the associated data is rebuilt with every
+    /// address that could be the sender's, since the provider's claim and
+    /// the message's are not checked.
+    fn forensic(&self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let msg = Incoming::parse(env.body)?;
+        let me = &self.st.addr;
+        let from = Peer::from(env.from);
+        let named = msg.initiation.as_ref().map(|init| &init.sender);
+        let conversation = env.conversation;
+        let mut opened = Vec::new();
+        // Tries `key` under each sender address; keeps the first plaintext.
+        let mut try_key = |key: &[u8; 32], identities: (&[u8], &[u8]), senders: &[&Peer], receiver: &Peer| {
+            for sender in senders {
+                let ad = associated_data(identities.0, identities.1, sender, receiver, conversation, msg.prefix)?;
+                if let Ok(plaintext) = keys::open(key, &ad, msg.ciphertext) {
+                    opened.push(plaintext);
+                    break;
+                }
+            }
+            Ok::<(), ImplError>(())
+        };
+        for (peer, list) in &self.st.sessions {
+            let senders = distinct(&[peer, &from], named);
+            for s in list {
+                if let Some(key) = s.received_key(&msg.header) {
+                    try_key(&key, (&s.peer_identity, &self.st.identity), &senders, me)?;
+                }
+                if let Some(key) = s.sent_key(&msg.header) {
+                    try_key(&key, (&self.st.identity, &s.peer_identity), &[me], peer)?;
+                }
+            }
         }
-        self.st.used_base_keys.push_back(base_key);
-        if self.st.used_base_keys.len() > MAX_USED_BASE_KEYS {
-            self.st.used_base_keys.pop_front();
+        if let Some(init) = &msg.initiation {
+            if let Ok(session) = self.responder_session(init) {
+                if let Some(key) = session.received_key(&msg.header) {
+                    try_key(&key, (&init.identity, &self.st.identity), &distinct(&[&init.sender], Some(&from)), me)?;
+                }
+            }
         }
-        self.keep_session(from, None, session, rng);
-        Ok((plaintext, identity))
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for plaintext in opened {
+            let mut r = Reader::new(&plaintext);
+            let message = match Payload::decode(&mut r).and_then(|p| r.end("payload").map(|()| p)) {
+                Ok(payload) => payload.plaintext,
+                // Authentic bytes that are not a payload are still read.
+                Err(_) => plaintext,
+            };
+            if !out.contains(&message) {
+                out.push(message);
+            }
+        }
+        Ok(out)
     }
 
     /// Stores an advanced session (replacing the one at `replaces`) as the
@@ -532,6 +649,17 @@ fn x3dh_responder(
         dhs.push(keys::dh(&sk, base_key)?);
     }
     keys::x3dh_secret(&dhs)
+}
+
+/// `peers` and `extra`, each once, in order.
+fn distinct<'a>(peers: &[&'a Peer], extra: Option<&'a Peer>) -> Vec<&'a Peer> {
+    let mut out: Vec<&Peer> = Vec::new();
+    for p in peers.iter().copied().chain(extra) {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Puts the recipient's address into an error about its directory entry.

@@ -3,11 +3,18 @@
 //! ratchet step whenever the peer's ratchet key changes, and the keys of
 //! skipped messages so delayed and reordered messages still open.
 //!
+//! For a forensic open (what a copy of the state can read, with no client
+//! courtesy), [`Session::received_key`] and [`Session::sent_key`] give the
+//! key the session holds or can derive for a header, using nothing up: a
+//! key that was used is gone from the state (the chain moved past it and
+//! the skipped key was removed), so they cannot return it.
+//!
 //! **Invariants:** [`Session::open`] never changes the session it is called
 //! on: it returns the advanced copy, which the caller keeps only if the
 //! message authenticated. A message key is used once (replays are refused);
 //! at most [`MAX_SKIP`] keys are derived per message and [`MAX_SKIPPED`]
-//! kept, so hostile headers cost bounded work and memory.
+//! kept, so hostile headers cost bounded work and memory; a forensic
+//! derivation stops after [`FORENSIC_MAX_DERIVE`] keys.
 
 use super::keys;
 use crate::wire::{rejected, Reader, Writer};
@@ -20,6 +27,12 @@ use std::collections::VecDeque;
 pub(super) const MAX_SKIP: u32 = 1000;
 /// Most skipped message keys kept; the oldest are dropped first.
 pub(super) const MAX_SKIPPED: usize = 2000;
+
+/// Most message keys [`Session::received_key`] and [`Session::sent_key`]
+/// derive ahead in one chain. A bound on work (a hostile header may name
+/// any message number), not on what the state holds: a key further ahead is
+/// held too, and is reported as not derived. No conversation comes near it.
+pub(super) const FORENSIC_MAX_DERIVE: u32 = 1 << 16;
 
 /// The ratchet header of a message: `ratchet public key (32) || previous
 /// chain length (u32) || message number (u32)`.
@@ -198,6 +211,36 @@ impl Session {
         Ok((s, rng, plaintext))
     }
 
+    /// The message key this session holds, or can derive, for a message the
+    /// peer sent with `header`, checking nothing the keys do not decide and
+    /// changing nothing: a skipped key still kept; a key at or ahead of the
+    /// receiving chain's position; or, for a ratchet key this session has
+    /// not reached, a key of the chain that a DH ratchet step from its
+    /// current root key and ratchet secret starts (what [`Session::open`]
+    /// would do). `None` when the key is gone (the chain moved past it and
+    /// no skipped key is kept) or cannot be derived.
+    pub(super) fn received_key(&self, header: &Header) -> Option<[u8; 32]> {
+        if let Some(k) = self.skipped.iter().find(|k| k.dh == header.dh && k.n == header.n) {
+            return Some(k.key);
+        }
+        if self.dh_remote == Some(header.dh) {
+            return derive(self.chain_recv?, self.n_recv, header.n);
+        }
+        let (_, chain) = keys::kdf_root(&self.root, &keys::dh(&self.dh_self, &header.dh).ok()?).ok()?;
+        derive(chain, 0, header.n)
+    }
+
+    /// The message key of a message this device sent in this session with
+    /// `header`, while the sending chain still holds it: the header's
+    /// ratchet key is this session's own and the message is not older than
+    /// the chain's position (older keys were deleted as they were used).
+    pub(super) fn sent_key(&self, header: &Header) -> Option<[u8; 32]> {
+        if keys::x_public(&self.dh_self) != header.dh {
+            return None;
+        }
+        derive(self.chain_send?, self.n_send, header.n)
+    }
+
     /// Derives and keeps the keys of receiving-chain messages before `until`.
     fn skip_until(&mut self, until: u32) -> Result<(), ImplError> {
         let (Some(mut chain), Some(dh)) = (self.chain_recv, self.dh_remote) else {
@@ -235,6 +278,20 @@ impl Session {
     }
 }
 
+/// The message key of message `n` of a chain whose key at position `at` is
+/// `chain`; `None` if `n` is behind `at` (that key is gone) or more than
+/// [`FORENSIC_MAX_DERIVE`] ahead.
+fn derive(mut chain: [u8; 32], at: u32, n: u32) -> Option<[u8; 32]> {
+    let ahead = n.checked_sub(at)?;
+    if ahead > FORENSIC_MAX_DERIVE {
+        return None;
+    }
+    for _ in 0..ahead {
+        chain = keys::kdf_chain(&chain).ok()?.0;
+    }
+    Some(keys::kdf_chain(&chain).ok()?.1)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -267,6 +324,31 @@ mod tests {
         assert_eq!(p0, b"m0");
         assert!(b.skipped.is_empty());
         assert!(matches!(b.open(&m0.0, b"ad", &m0.1, &rng), Err(ImplError::Rejected(_))));
+    }
+
+    #[test]
+    fn forensic_keys_are_the_keys_still_held_and_no_others() {
+        let (mut a, b, rng) = pair();
+        let before_sending = a.clone();
+        let m: Vec<_> = (0..3).map(|i| send(&mut a, format!("m{i}").as_bytes())).collect();
+        let opens = |key: Option<[u8; 32]>, i: usize| {
+            key.is_some_and(|k| keys::open(&k, b"ad", &m[i].1).ok() == Some(format!("m{i}").into_bytes()))
+        };
+        // Before anything arrived, every key is derivable; so are the sender's
+        // from a copy taken before it sent, and none from its state after.
+        for (i, (header, _)) in m.iter().enumerate() {
+            assert!(opens(b.received_key(header), i), "m{i} before arrival");
+            assert!(opens(before_sending.sent_key(header), i), "m{i} from the sender's earlier state");
+            assert_eq!(a.sent_key(header), None, "m{i}: the sender deleted its key");
+        }
+        // m1 arrives first: m0's key is kept as skipped, m1's is gone, m2's ahead.
+        let (b, _, _) = b.open(&m[1].0, b"ad", &m[1].1, &rng).unwrap();
+        assert!(opens(b.received_key(&m[0].0), 0));
+        assert_eq!(b.received_key(&m[1].0), None);
+        assert!(opens(b.received_key(&m[2].0), 2));
+        // Too far ahead is not derived.
+        let far = Header { n: b.n_recv + FORENSIC_MAX_DERIVE + 1, ..m[2].0 };
+        assert_eq!(b.received_key(&far), None);
     }
 
     #[test]

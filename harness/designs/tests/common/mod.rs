@@ -50,7 +50,11 @@ pub struct Net {
 
 impl Net {
     pub fn new(design: &str) -> Net {
-        let design = builtin(design).unwrap();
+        Net::with(builtin(design).unwrap())
+    }
+
+    /// The provider of a test, for a design that is not built in.
+    pub fn with(design: Box<dyn Design>) -> Net {
         let authorities = design
             .authorities()
             .into_iter()
