@@ -51,6 +51,17 @@
 //! stays unreadable). A device removed by a Commit keeps the group at the
 //! epoch it was last a member of, so it still reads what was sent to it then.
 //!
+//! **Forensic open** ([`Device::forensic_open`]): what openmls itself
+//! opens with the secrets the state holds, with none of this client's checks
+//! (conversation, named sender, pinned keys, duplicate bookkeeping, message
+//! order). A Welcome whose KeyPackage's private key is still held is joined
+//! (a one-time KeyPackage is deleted by the Welcome that used it; the
+//! last-resort one is kept), unless the group is held at that epoch or a
+//! later one; a Commit for the held epoch is processed and merged; each
+//! application message is left to openmls, which opens it with the current
+//! or a kept past epoch's secret tree, and refuses one whose key it used
+//! and deleted, and the device's own (its sending ratchet only moves on).
+//!
 //! **Groups per conversation:** two devices that both start a conversation
 //! before either hears from the other create two groups; both are kept, and
 //! messages are accepted in any group the device is in. A device sends in the
@@ -289,6 +300,15 @@ impl Device for MlsDevice {
 
     fn fork(&self) -> Box<dyn Device> {
         Box::new(self.duplicate())
+    }
+
+    /// What openmls opens with the secrets this state holds (see
+    /// [`MlsDevice::forensic`]).
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let mut next = self.duplicate();
+        let recovered = guarded("forensic open", || next.forensic(env))?;
+        *self = next;
+        Ok(recovered)
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
@@ -712,17 +732,85 @@ impl MlsDevice {
                         return Ok(received);
                     }
                 }
-                self.join(env, &gid, welcome, hash, &mut events)?;
+                self.join(env.conversation, &gid, welcome, hash, &mut events)?;
             }
         }
         self.process(env, &gid, protocol, events, false)
+    }
+
+    // ---- forensic open ----
+
+    /// Forensic open: what openmls recovers from `env` with the secrets this
+    /// state holds, with none of this client's checks (the conversation the
+    /// provider names, the sender it names, pinned keys, the duplicate and
+    /// "already applied" bookkeeping, the application message being last).
+    /// A Welcome the state can open (its KeyPackage's private key is still
+    /// held) is joined, unless the state already holds that group at the
+    /// same or a later epoch (openmls keeps one state per group); a Commit
+    /// for the epoch the state holds is processed and merged, as a thief's
+    /// copy of the app would; every application message is handed to
+    /// openmls, which opens it with the current epoch's secret tree or with
+    /// one of the past epochs it keeps (`max_past_epochs`), and refuses a
+    /// message whose key it already used and deleted (RFC 9420 §9.2), or one
+    /// this device sent itself (its own sending ratchet only moves forward).
+    /// Whatever openmls refuses is skipped, so the rest is still tried.
+    fn forensic(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        let body = frame::decode(env.body)?;
+        let gid = body.group_id.to_vec();
+        let conversation = frame::conversation_of(body.group_id).unwrap_or(env.conversation).to_owned();
+        let mut recovered = Vec::new();
+        for (i, bytes) in body.messages.iter().enumerate() {
+            let Ok(message) = MlsMessageIn::tls_deserialize_exact(bytes) else { continue };
+            match message.extract() {
+                MlsMessageBodyIn::Welcome(welcome) if i == 0 => {
+                    let hash = digest(bytes);
+                    if self.st.groups.get(&gid).is_some_and(|meta| meta.joined_with == Some(hash)) {
+                        continue;
+                    }
+                    let mut attempt = self.duplicate();
+                    if attempt.join(&conversation, &gid, welcome, hash, &mut BTreeSet::new()).is_ok() {
+                        *self = attempt;
+                    }
+                }
+                MlsMessageBodyIn::PrivateMessage(m) => {
+                    let message = ProtocolMessage::from(m);
+                    let Ok(mut group) = self.load(&gid) else { continue };
+                    if message.group_id().as_slice() != gid.as_slice() {
+                        continue;
+                    }
+                    match message.content_type() {
+                        ContentType::Commit => {
+                            let active = self.meta(&gid).is_ok_and(|meta| meta.active);
+                            if !active || message.epoch() != group.epoch() {
+                                continue;
+                            }
+                            let mut attempt = self.duplicate();
+                            let Ok(mut group) = attempt.load(&gid) else { continue };
+                            if attempt.commit(&mut group, &gid, message, bytes, &mut BTreeSet::new()).is_ok() {
+                                *self = attempt;
+                            }
+                        }
+                        ContentType::Application => {
+                            if let Ok(processed) = group.process_message(&self.provider, message) {
+                                if let ProcessedMessageContent::ApplicationMessage(m) = processed.into_content() {
+                                    recovered.push(m.into_bytes());
+                                }
+                            }
+                        }
+                        ContentType::Proposal => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(recovered)
     }
 
     /// Joins the group `gid` from a Welcome, replacing an older state of the
     /// same group.
     fn join(
         &mut self,
-        env: &InEnvelope<'_>,
+        conversation: &str,
         gid: &[u8],
         welcome: Welcome,
         hash: [u8; 32],
@@ -747,7 +835,7 @@ impl MlsDevice {
         }
         // The first sight of a conversation shows no adds; a further group
         // of it shows the devices the others did not have.
-        let known = self.known(env.conversation, gid);
+        let known = self.known(conversation, gid);
         if !known.is_empty() {
             diff(&known, &members, false, events);
         }
@@ -755,7 +843,7 @@ impl MlsDevice {
         self.st.groups.insert(
             gid.to_vec(),
             GroupMeta {
-                conversation: env.conversation.to_owned(),
+                conversation: conversation.to_owned(),
                 epoch,
                 active: true,
                 acks: members.iter().filter(|(p, _)| *p != me).map(|(p, _)| (p.clone(), epoch)).collect(),

@@ -624,3 +624,126 @@ impl Only for Sent {
         Sent { envelopes, events: Vec::new() }
     }
 }
+
+// ---- forensic open: what openmls recovers with the secrets a state holds ----
+
+/// What `device` forensically opens of `body`, as `from` sent it in
+/// `conversation`: the texts, none when refused.
+fn forensic(device: &mut dyn doormat_engine::Device, from: &str, conversation: &str, body: &[u8]) -> Vec<String> {
+    let env = InEnvelope { from: &addr(from), conversation, body };
+    match device.forensic_open(&env) {
+        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
+        Err(ImplError::Rejected(_)) => Vec::new(),
+        Err(e) => panic!("forensic open failed: {e}"),
+    }
+}
+
+/// Bob's phone read m1 and m2; m3 is held by the provider; then the state
+/// is seized. openmls deleted the keys of what bob read (RFC 9420 §9.2), so
+/// the copy recovers neither, even with every client check skipped; m3's
+/// key is still in bob's secret tree (a message not received yet), and so
+/// is what alice sends next in the epoch, Commit and all.
+#[test]
+fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    let m1 = net.send("alice/phone", AB, ALICE_BOB, "m1");
+    let m2 = net.send("alice/phone", AB, ALICE_BOB, "m2");
+    let m3 = net.send("alice/phone", AB, ALICE_BOB, "m3");
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &m1), "m1"), ["bob/phone"]);
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &m2), "m2"), ["bob/phone"]);
+    let state = net.device("bob/phone").export_state().unwrap();
+    let copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    for (sent, text) in [(&m1, "m1"), (&m2, "m2")] {
+        for e in &sent.envelopes {
+            assert_eq!(forensic(copy.fork().as_mut(), "alice/phone", AB, &e.body), Vec::<String>::new(), "{text}");
+        }
+    }
+    assert_eq!(forensic(copy.fork().as_mut(), "alice/phone", AB, &app_body(&m3)), ["m3"], "never received");
+    // Bob replies, with an update Commit (fresh keys) the first copy never
+    // sees; a second copy is seized after it. Alice's next message carries
+    // her own update Commit: the second copy processes it (absorbs it, as a
+    // thief's app would) and reads the message; the first is locked out.
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &m3), "m3"), ["bob/phone"]);
+    let reply = net.send("bob/phone", AB, ALICE_BOB, "reply");
+    assert!(reply.envelopes.len() > 1, "bob commits an update");
+    deliver(&mut net, "bob/phone", AB, &reply);
+    let later = net.device("bob/phone").export_state().unwrap();
+    let later = net.design.import_device(&addr("bob/phone"), &later).unwrap();
+    let m4 = net.send("alice/phone", AB, ALICE_BOB, "m4");
+    assert!(m4.envelopes.len() > 1, "m4 carries a Commit");
+    let (mut first, mut second) = (copy.fork(), later.fork());
+    let (mut by_first, mut by_second) = (Vec::new(), Vec::new());
+    for e in &m4.envelopes {
+        by_first.extend(forensic(first.as_mut(), "alice/phone", AB, &e.body));
+        by_second.extend(forensic(second.as_mut(), "alice/phone", AB, &e.body));
+    }
+    assert_eq!(by_first, Vec::<String>::new(), "healed: the Commit is for an epoch the first copy lacks");
+    assert_eq!(by_second, ["m4"]);
+}
+
+/// A replay plain decryption refuses is refused by forensic open as well:
+/// openmls used the message key and deleted it; it is not the client's
+/// bookkeeping that refuses it.
+#[test]
+fn forensic_open_refuses_a_replay_because_openmls_deleted_the_key() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "hello");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "pay 10 euros");
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &sent), "pay 10 euros"), ["bob/phone"]);
+    let app = app_body(&sent);
+    assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&InEnvelope {
+        from: &addr("alice/phone"),
+        conversation: AB,
+        body: &app
+    })));
+    assert_eq!(forensic(net.device("bob/phone").as_mut(), "alice/phone", AB, &app), Vec::<String>::new());
+}
+
+/// Forensic open skips the client's checks, not the keys: a message bob has
+/// not read yet, which the provider says carol sent in another
+/// conversation, plain decryption refuses; forensic open reads it. A
+/// message of a past epoch still kept (`max_past_epochs`) reads too.
+#[test]
+fn forensic_open_skips_the_clients_checks_and_reads_past_epochs_openmls_keeps() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "hello");
+    let unread = net.send("alice/phone", AB, ALICE_BOB, "unread");
+    let body = app_body(&unread);
+    let env = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
+    assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&env)));
+    assert_eq!(net.device("bob/phone").fork().forensic_open(&env).unwrap(), [b"unread".to_vec()]);
+    // Bob moves the group on (his update Commit); alice's held message is
+    // of the epoch before, which openmls still keeps.
+    let reply = net.send("bob/phone", AB, ALICE_BOB, "next epoch");
+    assert!(reply.envelopes.len() > 1, "bob commits an update");
+    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", AB, &app_body(&unread)), ["unread"]);
+}
+
+/// A twin: a fresh device at bob's address with another seed holds none of
+/// bob's KeyPackages or group secrets, and opens nothing sent to him.
+#[test]
+fn a_twin_at_the_same_address_cannot_forensically_open_the_devices_envelopes() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    let first = net.send("alice/phone", AB, ALICE_BOB, "first");
+    let second = net.send("alice/phone", AB, ALICE_BOB, "second");
+    let mut twin = net.design.create_device(&addr("bob/phone"), seed_for("bob/phone, twin")).unwrap();
+    twin.publish().unwrap();
+    for e in first.envelopes.iter().chain(&second.envelopes) {
+        assert_eq!(forensic(twin.as_mut(), "alice/phone", AB, &e.body), Vec::<String>::new());
+    }
+    // Bob's own state joins by the Welcome and reads both.
+    let mut bob = net.device("bob/phone").fork();
+    let mut read = Vec::new();
+    for e in first.envelopes.iter().chain(&second.envelopes) {
+        read.extend(forensic(bob.as_mut(), "alice/phone", AB, &e.body));
+    }
+    assert_eq!(read, ["first", "second"]);
+}
