@@ -40,7 +40,11 @@
 //! keeps reading a sender's messages until that sender rotates; and a kept
 //! inbound session at its first index opens every message of it from that
 //! index on. A seized copy refuses to re-read indices the device had already
-//! decrypted only because of the replay bookkeeping; the keys are there.
+//! decrypted only because of the replay bookkeeping; the keys are there,
+//! and [`Device::forensic_open`] uses them: every inbound session the state
+//! holds tries a Megolm message at its own index, whatever the replay
+//! memory, the sharer binding or the conversation say; a room-key share is
+//! opened by the Olm channel's forensic open and its session kept.
 //!
 //! What vodozemac does not let us control: randomness (see [`crate::vodo`]);
 //! the device seed and [`Device::add_entropy`] are ignored.
@@ -52,7 +56,9 @@
 //! panic.
 
 use crate::persist::{pairs, Peer};
-use crate::vodo::{decode_error, Channel, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION};
+use crate::vodo::{
+    decode_error, payload_text, Channel, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION,
+};
 use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
@@ -178,6 +184,15 @@ impl Device for MegolmDevice {
 
     fn fork(&self) -> Box<dyn Device> {
         Box::new(self.clone())
+    }
+
+    /// A room-key share is opened by the Olm layer's forensic open (every
+    /// session, every key still held) and its session absorbed; a Megolm
+    /// message is tried with every inbound session the state holds, at the
+    /// message's own index, whatever `indices` remembers (see
+    /// [`MegolmDevice::forensic`]).
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        crate::persist::transactional(self, |next| next.forensic(env))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
@@ -368,6 +383,72 @@ impl MegolmDevice {
         }
         let events = self.ch.received(from, &identity, Some((env.conversation, &payload.members)));
         Ok(Received { plaintext: Some(payload.plaintext), sender: Some(from.to_addr()), events })
+    }
+}
+
+impl MegolmDevice {
+    /// Forensic open: what the keys this state holds recover from `env`,
+    /// with none of the client's checks (the replay memory of decrypted
+    /// indices, the binding of a session to the device that shared it and
+    /// to its conversation, pinned identities). A room key it opens is kept,
+    /// as a thief's copy of the app would keep it; the lower first index
+    /// wins, as in [`MegolmDevice::room_key`].
+    fn forensic(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        match env.body.get(..2) {
+            Some([VERSION, KIND_PREKEY | KIND_NORMAL]) => {
+                let Some(recovered) = self.ch.forensic_open(env.body)? else { return Ok(Vec::new()) };
+                if recovered.kind != Some(CONTENT_ROOM_KEY) {
+                    return Ok(vec![recovered.content]);
+                }
+                self.absorb_room_key(recovered.sender, recovered.sender_identity, &recovered.content)?;
+                Ok(Vec::new())
+            }
+            Some([VERSION, KIND_GROUP]) => {
+                let mut r = Reader::new(env.body);
+                r.array::<2>("version and kind")?;
+                r.array::<32>("session id")?;
+                let message = MegolmMessage::from_bytes(r.rest())
+                    .map_err(|e| rejected(format!("not a Megolm message: {}", decode_error(&e))))?;
+                for inbound in self.inbound.values() {
+                    if let Ok(decrypted) = inbound_session(inbound)?.decrypt(&message) {
+                        return Ok(vec![payload_text(decrypted.plaintext)]);
+                    }
+                }
+                Ok(Vec::new())
+            }
+            Some([VERSION, kind]) => Err(rejected(format!("unknown envelope kind {kind}"))),
+            Some([version, _]) => Err(rejected(format!("unknown envelope version {version}"))),
+            _ => Err(rejected(format!("envelope of {} bytes", env.body.len()))),
+        }
+    }
+
+    /// Keeps the Megolm session of a room key a forensic open recovered,
+    /// under the sharer its Olm plaintext names; content that is not a
+    /// validly signed session key is ignored (nothing to keep).
+    fn absorb_room_key(
+        &mut self,
+        sharer: Option<Peer>,
+        sharer_identity: Option<Vec<u8>>,
+        content: &[u8],
+    ) -> Result<(), ImplError> {
+        let mut r = Reader::new(content);
+        let (Ok(conversation), Ok(key)) = (r.string("conversation id"), r.bytes("session key")) else {
+            return Ok(());
+        };
+        let Ok(key) = SessionKey::from_bytes(key) else { return Ok(()) };
+        let session = InboundGroupSession::new(&key, SessionConfig::version_1());
+        let sharer = sharer.unwrap_or_else(|| Peer { user: String::new(), device: session.session_id() });
+        let slot = (sharer, session.session_id());
+        if let Some(known) = self.inbound.get(&slot) {
+            if inbound_session(known)?.first_known_index() <= session.first_known_index() {
+                return Ok(());
+            }
+        }
+        let indices = self.inbound.get(&slot).map(|k| k.indices.clone()).unwrap_or_default();
+        let sharer_identity = sharer_identity.unwrap_or_default();
+        self.inbound
+            .insert(slot, Inbound { conversation, sharer_identity, pickle: pickle_value(session.pickle())?, indices });
+        Ok(())
     }
 }
 

@@ -20,6 +20,10 @@
 //! shown, that device is skipped when encrypting under any other identity,
 //! and its messages under another identity are refused.
 //!
+//! [`Device::forensic_open`] is the channel's (see [`crate::vodo`]): every
+//! session and every key still held, no replay memory, no address,
+//! identity or conversation check; it gives the payload's plaintext.
+//!
 //! What vodozemac does not let us control: randomness. vodozemac takes every
 //! key from the operating system's generator and offers no way to pass a
 //! seed or a generator, so the device seed and [`Device::add_entropy`] are
@@ -34,7 +38,7 @@
 //! is refused, and no input makes this code panic.
 
 use crate::persist::Peer;
-use crate::vodo::{Channel, VodozemacPrimitives, CONTENT_MESSAGE};
+use crate::vodo::{payload_text, Channel, VodozemacPrimitives, CONTENT_MESSAGE};
 use crate::wire::{rejected, Payload, Reader};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
@@ -99,6 +103,18 @@ impl Device for OlmDevice {
 
     fn fork(&self) -> Box<dyn Device> {
         Box::new(self.clone())
+    }
+
+    /// Every Olm session the state holds, and a new inbound session from a
+    /// one-time or fallback key still held (see [`Channel::forensic_open`]);
+    /// no replay memory, no address, identity or conversation checks. The
+    /// plaintext of the payload, or the whole recovered content when it is
+    /// not a payload.
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        crate::persist::transactional(self, |next| {
+            let Some(recovered) = next.ch.forensic_open(env.body)? else { return Ok(Vec::new()) };
+            Ok(vec![payload_text(recovered.content)])
+        })
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

@@ -52,6 +52,17 @@
 //! new ratchet key comes from the operating system, which a seized copy
 //! does not share.
 //!
+//! Forensic open ([`Channel::forensic_open`], for
+//! [`Device::forensic_open`](doormat_engine::Device::forensic_open)): what
+//! the keys themselves recover, with none of the client's checks. Every
+//! session the state holds, with any peer, tries the message; a pre-key
+//! message also tries a new inbound session on whichever one-time or
+//! fallback key the account still holds. vodozemac deletes a message key
+//! once used and a one-time key once a session is made from it, so what the
+//! device read stays unreadable; the fallback key is kept (Matrix replaces
+//! it only now and then, and this channel never does), so a pre-key message
+//! made on it opens again, however often the replay memory refused it.
+//!
 //! Primitives ([`VodozemacPrimitives`], both designs): known-answer tests
 //! run through vodozemac's public X25519 and Ed25519; the HKDF, HMAC and
 //! AES-256-CBC inside Olm and Megolm are not reachable from its API.
@@ -69,7 +80,7 @@ pub(crate) use primitives::VodozemacPrimitives;
 
 use crate::persist::{pairs, Peer};
 use crate::seen::{event, Seen};
-use crate::wire::{rejected, Reader, Writer};
+use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::{Bundle, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError};
 use doormat_formats::{DeviceAddr, UserId};
 use serde::{Deserialize, Serialize};
@@ -140,6 +151,36 @@ pub(crate) struct Opened {
     pub(crate) content: Vec<u8>,
     /// The sender's identity, as the session authenticated it.
     pub(crate) identity: Vec<u8>,
+}
+
+/// What a forensic open recovered from an Olm message: the content and
+/// what the plaintext claims, unchecked.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    /// The content kind ([`CONTENT_MESSAGE`], [`CONTENT_ROOM_KEY`]), when
+    /// the plaintext has the layout this channel writes.
+    pub(crate) kind: Option<u8>,
+    /// The content, or the whole decrypted plaintext when it has another
+    /// layout (still recovered text).
+    pub(crate) content: Vec<u8>,
+    /// The sender the plaintext names.
+    pub(crate) sender: Option<Peer>,
+    /// The sender identity the plaintext names.
+    pub(crate) sender_identity: Option<Vec<u8>>,
+}
+
+impl Recovered {
+    fn of(plaintext: Vec<u8>) -> Recovered {
+        match Inner::parse(&plaintext) {
+            Ok(inner) => Recovered {
+                kind: Some(inner.kind),
+                content: inner.content,
+                sender: Some(inner.sender),
+                sender_identity: Some(inner.identity.to_vec()),
+            },
+            Err(_) => Recovered { kind: None, content: plaintext, sender: None, sender_identity: None },
+        }
+    }
 }
 
 /// A device's pairwise Olm state: account, sessions, what it has seen.
@@ -284,6 +325,16 @@ fn creation_error(e: &SessionCreationError) -> &'static str {
         SessionCreationError::MismatchedSessionConfig { .. } => "unsupported Olm version",
         SessionCreationError::Decryption(d) => decryption_error(d),
         SessionCreationError::NonContributoryKey => "a key without contributory behaviour",
+    }
+}
+
+/// The plaintext of a [`Payload`], or the bytes as they are when they are
+/// not one (what a forensic open recovered is returned either way).
+pub(crate) fn payload_text(content: Vec<u8>) -> Vec<u8> {
+    let mut r = Reader::new(&content);
+    match Payload::decode(&mut r) {
+        Ok(payload) if r.remaining() == 0 => payload.plaintext,
+        _ => content,
     }
 }
 
@@ -611,6 +662,60 @@ impl Channel {
             Stored { id, peer_identity: inner.identity.to_vec(), pickle: pickle_value(created.session.pickle())? },
         );
         Ok(opened)
+    }
+
+    /// **Forensic open** of an Olm envelope body (kind 0 or 1), as a thief
+    /// holding this state would (see
+    /// [`Device::forensic_open`](doormat_engine::Device::forensic_open)):
+    /// every Olm session the state holds, with every peer, tries the message
+    /// (on a copy, the one that opens it is kept advanced); a pre-key message
+    /// also tries to make a new inbound session from whichever one-time or
+    /// fallback key the account still holds (vodozemac removes a one-time key
+    /// once used, so an already used one fails: that key is gone). None of
+    /// the client's checks apply: no replay memory (`inbound_ids`), no
+    /// sender, recipient or pinned-identity binding. A session it makes is
+    /// absorbed, as the thief's copy of the app would keep it. `None` when no
+    /// key the state holds opens it.
+    pub(crate) fn forensic_open(&mut self, body: &[u8]) -> Result<Option<Recovered>, ImplError> {
+        let mut r = Reader::new(body);
+        let version = r.u8("version")?;
+        if version != VERSION {
+            return Err(rejected(format!("unknown envelope version {version}")));
+        }
+        let kind = r.u8("message kind")?;
+        let message = match kind {
+            KIND_PREKEY | KIND_NORMAL => OlmMessage::from_parts(usize::from(kind), r.rest())
+                .map_err(|e| rejected(format!("not an Olm message: {}", decode_error(&e))))?,
+            other => return Err(rejected(format!("unknown Olm message kind {other}"))),
+        };
+        for list in self.sessions.values_mut() {
+            for stored in list.iter_mut() {
+                let mut session = load_session(stored)?;
+                if let Ok(plaintext) = session.decrypt(&message) {
+                    stored.pickle = pickle_value(session.pickle())?;
+                    return Ok(Some(Recovered::of(plaintext)));
+                }
+            }
+        }
+        let OlmMessage::PreKey(m) = &message else { return Ok(None) };
+        let mut account = self.load_account()?;
+        let Ok(created) = account.create_inbound_session(SessionConfig::version_1(), m.identity_key(), m) else {
+            return Ok(None);
+        };
+        self.account = pickle_value(account.pickle())?;
+        let used = m.one_time_key().to_bytes();
+        self.published.retain(|k| k.key != used);
+        let recovered = Recovered::of(created.plaintext);
+        let stored = Stored {
+            id: m.session_id(),
+            peer_identity: recovered.sender_identity.clone().unwrap_or_default(),
+            pickle: pickle_value(created.session.pickle())?,
+        };
+        // Kept under the sender its plaintext names (else under a peer no
+        // real device has), and never evicted: a thief keeps everything.
+        let peer = recovered.sender.clone().unwrap_or_else(|| Peer { user: String::new(), device: m.session_id() });
+        self.sessions.entry(peer).or_default().insert(0, stored);
+        Ok(Some(recovered))
     }
 
     /// Checks the plaintext of an Olm message from `from` on a session with

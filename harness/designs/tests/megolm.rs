@@ -440,3 +440,97 @@ fn a_seized_state_still_holds_the_keys_to_earlier_messages() {
     let got = try_read(copy.as_mut(), "alice/phone", &group_envelope(&later).body).unwrap();
     assert_eq!(got.plaintext.as_deref(), Some(&b"later"[..]));
 }
+
+// ---- forensic open: what the keys a state holds recover, with no client courtesy ----
+
+/// What `device` forensically opens of `body` (as `from` sent it in `team`).
+fn forensic(device: &mut dyn doormat_engine::Device, from: &str, body: &[u8]) -> Vec<String> {
+    let env = InEnvelope { from: &addr(from), conversation: TEAM, body };
+    match device.forensic_open(&env) {
+        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
+        Err(ImplError::Rejected(_)) => Vec::new(),
+        Err(e) => panic!("forensic open failed: {e}"),
+    }
+}
+
+/// The known weakness, as it is: bob's phone read m1 and m2; a seized copy
+/// refuses them through plain decryption only because its replay memory
+/// (`indices`) remembers them; its inbound session, kept at its first
+/// index, opens both. Megolm has no forward secrecy within a session.
+#[test]
+fn forensic_open_of_a_seized_state_reads_every_earlier_message_of_a_session() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let members = ["alice", "bob"];
+    let m1 = say(&mut net, "alice/phone", &members, "m1");
+    let m2 = say(&mut net, "alice/phone", &members, "m2");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    for (sent, text) in [(&m1, "m1"), (&m2, "m2")] {
+        let body = &group_envelope(sent).body;
+        assert!(is_rejected(&try_read(copy.fork().as_mut(), "alice/phone", body)), "plain decryption: a replay");
+        assert_eq!(forensic(copy.fork().as_mut(), "alice/phone", body), [text], "the keys are there");
+        // Whoever the provider says sent it, in whatever conversation.
+        let env = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body };
+        assert_eq!(copy.fork().forensic_open(&env).unwrap(), [text.as_bytes().to_vec()]);
+    }
+    // The room key's Olm envelope: its one-time key is used up, nothing opens.
+    assert_eq!(m1.envelopes[0].body[1], KIND_PREKEY);
+    assert_eq!(forensic(copy.as_mut(), "alice/phone", &m1.envelopes[0].body), Vec::<String>::new());
+}
+
+/// A replay refused by plain decryption is opened by forensic open on the
+/// live device too: the index memory is the only thing that refuses it.
+#[test]
+fn forensic_open_reads_a_replay_plain_decryption_refuses() {
+    let mut net = net_of(&["alice/phone", "bob/phone"]);
+    let sent = say(&mut net, "alice/phone", &["alice", "bob"], "transfer 100");
+    let body = &group_envelope(&sent).body;
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, body)));
+    assert_eq!(forensic(net.device("bob/phone").as_mut(), "alice/phone", body), ["transfer 100"]);
+    assert_eq!(forensic(net.device("bob/phone").as_mut(), "alice/phone", body), ["transfer 100"], "and again");
+}
+
+/// What the keys do not give: a device that joined a session late has it
+/// from its first index only, so forensic open reads nothing earlier; a
+/// device never given a session (carol, for alice's messages to bob) and a
+/// twin at bob's address (another account) read nothing at all.
+#[test]
+fn forensic_open_needs_the_session_from_the_messages_index() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
+    let members = ["alice", "bob"];
+    say(&mut net, "carol/phone", &["alice", "bob", "carol"], "carol knows everyone");
+    let early = say(&mut net, "alice/phone", &members, "early");
+    net.register("bob/laptop");
+    let later = say(&mut net, "alice/phone", &members, "later");
+    let laptop = net.device("bob/laptop").export_state().unwrap();
+    let laptop = net.design.import_device(&addr("bob/laptop"), &laptop).unwrap();
+    assert_eq!(forensic(laptop.fork().as_mut(), "alice/phone", &group_envelope(&early).body), Vec::<String>::new());
+    assert_eq!(forensic(laptop.fork().as_mut(), "alice/phone", &group_envelope(&later).body), ["later"]);
+    let real = forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", &group_envelope(&early).body);
+    assert_eq!(real, ["early"], "bob's own keys do");
+    let mut twin = net.design.create_device(&addr("bob/phone"), seed_for("bob/phone, twin")).unwrap();
+    twin.publish().unwrap();
+    for e in early.envelopes.iter().chain(&later.envelopes).filter(|e| e.to.contains(&addr("bob/phone"))) {
+        assert_eq!(forensic(twin.as_mut(), "alice/phone", &e.body), Vec::<String>::new(), "the twin");
+        let carol = forensic(net.device("carol/phone").fork().as_mut(), "alice/phone", &e.body);
+        assert_eq!(carol, Vec::<String>::new(), "carol");
+    }
+}
+
+/// A seized copy absorbs the room keys it can open, as a thief's copy of
+/// the app would: a session shared with the device after the seizure opens
+/// to the copy once it has forensically opened the share.
+#[test]
+fn forensic_open_absorbs_a_room_key_the_state_can_open() {
+    let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
+    say(&mut net, "alice/phone", &["alice", "bob", "carol"], "before");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    // Carol leaves: alice rotates, and shares the new session with bob.
+    let rotated = net.send("alice/phone", TEAM, &["alice", "bob"], "rotated");
+    assert_eq!(keyed(&rotated), ["bob/phone"]);
+    let body = &group_envelope(&rotated).body;
+    assert_eq!(forensic(copy.fork().as_mut(), "alice/phone", body), Vec::<String>::new(), "no key yet");
+    assert_eq!(forensic(copy.as_mut(), "alice/phone", &rotated.envelopes[0].body), Vec::<String>::new());
+    assert_eq!(forensic(copy.as_mut(), "alice/phone", body), ["rotated"], "the absorbed room key opens it");
+}

@@ -629,5 +629,118 @@ fn a_message_meant_for_another_device_under_the_same_key_is_refused() {
     let body = Net::body_for(&sent, "eve/phone");
     let r = net.recv("bob/phone", "alice/phone", "alice+eve", &body);
     assert!(is_rejected(&r), "bob accepted a message alice meant for eve: {r:?}");
+    // The refusal is the client's binding, not a missing key: bob's keys
+    // open it, and forensic open says so.
+    let env = InEnvelope { from: &addr("alice/phone"), conversation: "alice+eve", body: &body };
+    assert_eq!(net.device("bob/phone").fork().forensic_open(&env).unwrap(), [b"for eve".to_vec()]);
     net.exchange("alice/phone", "bob/phone", "bob is fine");
+}
+
+// ---- forensic open: what the keys a state holds recover, with no client courtesy ----
+
+/// What `device` forensically opens of `body` (as alice's phone sent it in
+/// `alice+bob`): the texts, none when it is refused.
+fn forensic(device: &mut dyn doormat_engine::Device, body: &[u8]) -> Vec<String> {
+    let env = InEnvelope { from: &addr("alice/phone"), conversation: AB, body };
+    match device.forensic_open(&env) {
+        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
+        Err(ImplError::Rejected(_)) => Vec::new(),
+        Err(e) => panic!("forensic open failed: {e}"),
+    }
+}
+
+/// Bob's phone reads m1 and m2 (pre-key messages on a one-time key), m3 is
+/// held by the provider; then the state is seized. The copy's keys recover
+/// nothing bob read: vodozemac deleted the one-time key and the message
+/// keys. m3's key is still in the chain (a message not received yet), and
+/// so is what alice sends next on the same chain.
+#[test]
+fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
+    let mut net = pair();
+    let m1 = to_bob(&mut net, "m1");
+    let m2 = to_bob(&mut net, "m2");
+    let m3 = to_bob(&mut net, "m3");
+    assert_eq!(m1[1], KIND_PREKEY);
+    assert_eq!(bob_reads(&mut net, &m1), "m1");
+    assert_eq!(bob_reads(&mut net, &m2), "m2");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    assert_eq!(forensic(copy.fork().as_mut(), &m1), Vec::<String>::new(), "m1's keys are gone");
+    assert_eq!(forensic(copy.fork().as_mut(), &m2), Vec::<String>::new(), "m2's keys are gone");
+    assert_eq!(forensic(copy.fork().as_mut(), &m3), ["m3"], "m3 was never received: its key is held");
+    let m4 = to_bob(&mut net, "m4");
+    assert_eq!(forensic(copy.as_mut(), &m4), ["m4"]);
+    // The same holds after the conversation moved to normal messages.
+    assert_eq!(bob_reads(&mut net, &m4), "m4");
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let normal = to_bob(&mut net, "normal");
+    assert_eq!(normal[1], KIND_NORMAL);
+    assert_eq!(bob_reads(&mut net, &normal), "normal");
+    let later = net.device("bob/phone").export_state().unwrap();
+    let copy = net.design.import_device(&addr("bob/phone"), &later).unwrap();
+    for (body, text) in [(&m1, "m1"), (&m4, "m4"), (&normal, "normal")] {
+        assert_eq!(forensic(copy.fork().as_mut(), body), Vec::<String>::new(), "{text}");
+    }
+}
+
+/// A replay that plain decryption refuses: on a one-time key, forensic open
+/// refuses it too (the key is gone); on the fallback key, which vodozemac
+/// keeps, it does not: only the client's memory of session ids refused it.
+#[test]
+fn forensic_open_of_a_replay_depends_on_the_key_not_on_the_replay_memory() {
+    let mut net = pair();
+    let once = to_bob(&mut net, "on a one-time key");
+    assert_eq!(bob_reads(&mut net, &once), "on a one-time key");
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &once)));
+    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), &once), Vec::<String>::new());
+
+    let mut net = pair();
+    net.serve_one_time = false;
+    let entries = net.entries("alice/phone", ALICE_BOB);
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "on the fallback key").unwrap();
+    let fallback = Net::body_for(&sent, "bob/phone");
+    assert_eq!(bob_reads(&mut net, &fallback), "on the fallback key");
+    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &fallback)), "plain decryption: a replay");
+    let state = net.device("bob/phone").export_state().unwrap();
+    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
+    assert_eq!(forensic(copy.as_mut(), &fallback), ["on the fallback key"], "the fallback key is still held");
+}
+
+/// Forensic open skips the client's checks of sender and conversation: what
+/// the provider says carol sent in another conversation, plain decryption
+/// refuses; bob's keys open it all the same. Carol's keys do not.
+#[test]
+fn forensic_open_skips_the_sender_and_conversation_checks_but_not_the_keys() {
+    let mut net = Net::new("olm");
+    for d in ["alice/phone", "bob/phone", "carol/phone"] {
+        net.register(d);
+    }
+    let body = to_bob(&mut net, "for bob");
+    let from_carol = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
+    assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&from_carol)));
+    let got = net.device("bob/phone").fork().forensic_open(&from_carol).unwrap();
+    assert_eq!(got, [b"for bob".to_vec()]);
+    // Carol's keys open nothing of it.
+    assert_eq!(forensic(net.device("carol/phone").fork().as_mut(), &body), Vec::<String>::new());
+}
+
+/// A twin: a fresh device at bob's address with another seed (vodozemac:
+/// another account) holds none of bob's keys, and opens nothing addressed
+/// to him, pre-key or normal.
+#[test]
+fn a_twin_at_the_same_address_cannot_forensically_open_the_devices_envelopes() {
+    let mut net = pair();
+    let prekey = to_bob(&mut net, "first");
+    let unread = to_bob(&mut net, "unread");
+    assert_eq!(bob_reads(&mut net, &prekey), "first");
+    net.exchange("bob/phone", "alice/phone", "reply");
+    let normal = to_bob(&mut net, "normal");
+    let mut twin = net.design.create_device(&addr("bob/phone"), seed_for("bob/phone, twin")).unwrap();
+    twin.publish().unwrap();
+    for (body, text) in [(&prekey, "first"), (&unread, "unread"), (&normal, "normal")] {
+        assert_eq!(forensic(twin.as_mut(), body), Vec::<String>::new(), "{text}");
+    }
+    // The real device's keys do open what it has not read yet.
+    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), &unread), ["unread"]);
+    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), &normal), ["normal"]);
 }
