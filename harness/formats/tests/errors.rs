@@ -352,6 +352,25 @@ steps:
     );
 }
 
+/// `deliver` names a message sent without `hold: true`: it was delivered
+/// when it was sent, so there is nothing held to deliver.
+#[test]
+fn deliver_never_held() {
+    check_vector(
+        "deliver-never-held",
+        "title: t
+seed: 1
+users: [alice, bob]
+steps:
+  - register: {user: alice}
+  - register: {user: bob}
+  - send: {id: m1, from: alice, to: bob, hold: true}
+  - send: {id: m2, from: alice, to: bob}
+  - deliver: {messages: [m1, m2]}
+",
+    );
+}
+
 /// Nesting deeper than the limit is refused before the YAML parser sees it
 /// (whose time grows with the square of the depth), at the bracket that
 /// goes too deep; the long line is quoted around it.
