@@ -161,10 +161,7 @@ pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<V
     for p in files {
         if let Ok(spec) = parse_spec(p) {
             if let Some(name) = spec.builtin().filter(|n| doormat_designs::builtin(n).is_none()) {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("doormat: skipping {}: the `{name}` design is not compiled into this build", show(p));
-                }
+                err!("doormat: skipping {}: the `{name}` design is not compiled into this build", show(p));
                 continue;
             }
         }

@@ -6,7 +6,7 @@
 //!
 //! **Invariant:** a report set is written whole or not at all: every file is
 //! rendered in memory first, then written to a temporary file and renamed.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::print_stdout)]
 
 /// `println!` that ends the program quietly when standard output is a
 /// closed pipe (`doormat list | head`) instead of panicking.
@@ -18,6 +18,16 @@ macro_rules! out {
                 std::process::exit(0);
             }
         }
+    }};
+}
+
+/// `eprintln!` that never panics: when standard error is closed (`doormat
+/// validate bad 2>&1 | true`), the message is dropped and the program goes
+/// on to exit with its own code.
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
     }};
 }
 
@@ -222,17 +232,17 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Input(errors)) => {
-            eprintln!("{errors}");
+            err!("{errors}");
             let n = errors.0.len();
-            eprintln!("doormat: {n} input error{}; nothing was run or written", if n == 1 { "" } else { "s" });
+            err!("doormat: {n} input error{}; nothing was run or written", if n == 1 { "" } else { "s" });
             ExitCode::from(EXIT_INPUT)
         }
         Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
+            err!("error: {msg}");
             ExitCode::from(EXIT_INPUT)
         }
         Err(Failure::Io(e)) => {
-            eprintln!("error: {e:#}");
+            err!("error: {e:#}");
             ExitCode::from(EXIT_IO)
         }
     }
@@ -278,7 +288,9 @@ fn select(specs: Vec<load::Loaded>, wanted: &[String]) -> Result<Vec<load::Loade
 /// Limits for external implementations, from `--timeout`.
 fn limits(timeout: f64) -> Result<doormat_exec::Limits, Failure> {
     if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
-        return Err(Failure::Usage(format!("--timeout {timeout}: expected seconds between 0 and 86400")));
+        return Err(Failure::Usage(format!(
+            "--timeout {timeout}: expected a number of seconds greater than 0 and at most 86400"
+        )));
     }
     Ok(doormat_exec::Limits { timeout: std::time::Duration::from_secs_f64(timeout), ..doormat_exec::Limits::default() })
 }
@@ -386,10 +398,10 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     let (audits, kat_broke) = kat::attach(audits, &selected, &args.vectors)?;
     let code = finish(&audits, &deviations, &args.formats, &args.out, args.check, scenarios.len())?;
     for why in &kat_broke {
-        eprintln!("doormat: {why}");
+        err!("doormat: {why}");
     }
     if !kat_broke.is_empty() && !args.check {
-        eprintln!(
+        err!(
             "doormat: an implementation broke during its known-answer tests; the reports count the case where it broke and every later one as failed"
         );
         return Ok(EXIT_BROKEN);
@@ -408,7 +420,7 @@ fn finish(
 ) -> Result<u8, Failure> {
     for id in deviations.keys() {
         if !audits.iter().any(|a| a.design == *id) {
-            eprintln!("doormat: note: the deviations for `{id}` apply to no audited design");
+            err!("doormat: note: the deviations for `{id}` apply to no audited design");
         }
     }
     let mut gate = doormat_report::Gate::default();
@@ -444,7 +456,7 @@ fn finish(
         let stale: Vec<_> = items.iter().filter(|i| matches!(i.kind, GateKind::Stale(_))).collect();
         for i in items.iter().filter(|i| matches!(i.kind, GateKind::Broken(_))) {
             broke = true;
-            eprintln!("{}: vector {} stopped: {}", a.design, i.vector, i.what);
+            err!("{}: vector {} stopped: {}", a.design, i.vector, i.what);
         }
         let broken = a.broken_claims();
         if unexpected.is_empty() && stale.is_empty() && expected > 0 {
@@ -478,7 +490,7 @@ fn finish(
         audits.len()
     );
     if broke {
-        eprintln!(
+        err!(
             "doormat: an implementation broke in at least one vector; the reports show ERROR verdicts with the reason"
         );
         return Ok(EXIT_BROKEN);
