@@ -45,6 +45,7 @@ macro_rules! out_raw {
 
 mod bench;
 mod check;
+mod files;
 mod kat;
 mod load;
 mod output;
@@ -502,8 +503,7 @@ fn finish(
 fn merge(args: &MergeArgs) -> Result<u8, Failure> {
     let mut shards = Vec::new();
     for p in &args.shards {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(Failure::Io)?;
+        let text = files::read_text(p, files::Kind::Shard).map_err(|e| Failure::Input(e.into()))?;
         let shard: doormat_report::shard::Shard = serde_json::from_str(&text).map_err(|e| {
             Failure::Input(
                 doormat_formats::LoadError::file(&p.display().to_string(), format!("not a doormat shard: {e}")).into(),
