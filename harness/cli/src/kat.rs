@@ -12,10 +12,12 @@
 //! with the reason, the others as not run), never as passed; cases before
 //! the break keep their verdicts.
 //!
-//! **Invariant:** file I/O stays here (a known-answer entry that points to
-//! a file kept elsewhere is followed by [`read_one`]); parsing is
+//! **Invariant:** every file is read through [`crate::files::read`] (a
+//! known-answer entry that points to a file kept elsewhere is followed by
+//! [`read_one`]); parsing is
 //! [`doormat_formats::KatFile::parse`], judging is [`doormat_oracles::kat`].
 
+use crate::files::{self, Kind};
 use crate::{Failure, EXIT_BROKEN, EXIT_FINDINGS, EXIT_OK};
 use doormat_engine::{Design, Primitives};
 use doormat_formats::{KatAccept, KatFile, KatPointer, LoadError, LoadErrors, Spec};
@@ -90,17 +92,34 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<KatFile>, LoadErrors> {
 /// One known-answer file, following it if it is a [`KatPointer`] (to a
 /// file named relative to the pointer's folder, checked against its
 /// `sha256` if pinned).
+///
+/// An `include` may name a file anywhere, but only a regular file whose
+/// name ends in `.json`, `.yaml` or `.yml`, read as a known-answer file
+/// ([`Kind::Kat`]: its size cap too). A problem inside the included file is
+/// reported by its position only: doormat never prints what a file it was
+/// pointed to contains (a pointer to `/proc/self/environ` or a private key
+/// must not echo it); `doormat kat` on that file itself shows the problem.
 pub fn read_one(path: &Path) -> Result<KatFile, LoadError> {
     let name = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| LoadError::file(&name, format!("cannot read: {e}")))?;
+    let src = files::read_text(path, Kind::Kat)?;
     let Some(pointer) = KatPointer::parse(&name, &src)? else {
         return KatFile::parse(&name, &src);
     };
-    let at = |msg: String| LoadError::at(&name, &src, pointer.line, None, msg);
+    // At the path on the `include` line, when it is written there as is.
+    let column = pointer.line.and_then(|l| src.lines().nth(l.checked_sub(1)?)).and_then(|text| {
+        let at = text.find(&pointer.include)?;
+        Some(text[..at].chars().count() + 1)
+    });
+    let at = |msg: String| LoadError::at(&name, &src, pointer.line, column, msg);
     let target = path.parent().unwrap_or(Path::new("")).join(&pointer.include);
     let shown = target.display().to_string();
-    let bytes =
-        std::fs::read(&target).map_err(|e| at(format!("`include` names {shown}, which cannot be read: {e}")))?;
+    if !target.extension().is_some_and(|x| x == "json" || x == "yaml" || x == "yml") {
+        return Err(at(format!(
+            "`include` names {shown}: expected a known-answer file, whose name ends in .json, .yaml or .yml"
+        )));
+    }
+    let unreadable = |e: files::ReadError| at(format!("`include` names {shown}, which cannot be read: {e}"));
+    let bytes = files::read(&target, Kind::Kat).map_err(unreadable)?;
     if let Some(want) = &pointer.sha256 {
         let got = Sha256::digest(&bytes);
         if got.as_slice() != want.as_slice() {
@@ -111,11 +130,26 @@ pub fn read_one(path: &Path) -> Result<KatFile, LoadError> {
             )));
         }
     }
-    let text = String::from_utf8(bytes).map_err(|_| at(format!("{shown} is not UTF-8 text")))?;
-    if KatPointer::parse(&shown, &text)?.is_some() {
-        return Err(at(format!("{shown} is itself a pointer (`include`): expected a known-answer file")));
+    let text = files::text(bytes, Kind::Kat).map_err(unreadable)?;
+    // Where the included file is wrong, without a word of what it holds.
+    let hidden = |e: LoadError| {
+        let place = match (e.line, e.column) {
+            (Some(l), Some(c)) => format!(" (at its line {l}, column {c})"),
+            (Some(l), None) => format!(" (at its line {l})"),
+            _ => String::new(),
+        };
+        at(format!(
+            "`include` names {shown}, which is not a known-answer file{place}; its contents are not shown here (`doormat kat {shown}` shows the problem): expected a known-answer file in Wycheproof's shape"
+        ))
+    };
+    match KatPointer::parse(&shown, &text) {
+        Ok(Some(_)) => {
+            return Err(at(format!("{shown} is itself a pointer (`include`): expected a known-answer file")));
+        }
+        Ok(None) => {}
+        Err(e) => return Err(hidden(e)),
     }
-    KatFile::parse(&shown, &text)
+    KatFile::parse(&shown, &text).map_err(hidden)
 }
 
 /// Adds the "Known-answer tests" section to each audit whose design exposes

@@ -1,6 +1,7 @@
 //! Reading specs and vectors from disk, with every problem reported as a
 //! [`LoadError`] naming the file.
 
+use crate::files::{read_text, Kind};
 use doormat_engine::Design;
 use doormat_formats::{locate, Implementation, LoadError, LoadErrors, Scenario, Spec, Vector};
 use std::collections::BTreeMap;
@@ -13,33 +14,40 @@ fn show(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn read(p: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(p).map_err(|e| {
+/// `*.yaml` / `*.yml` files under `p` (or `p` itself, when it is not a
+/// folder), and `*.json` files in folders named `kat` (known-answer files),
+/// sorted. The walk follows symbolic links to folders but enters each
+/// folder once (a link loop ends), and never opens a file: a FIFO or a
+/// device with such a name is listed, and the reader refuses it.
+pub fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let meta = std::fs::metadata(p).map_err(|e| {
         let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_owned(),
-            std::io::ErrorKind::InvalidData => "not UTF-8 text: expected a YAML file".to_owned(),
+            std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
             _ => e.to_string(),
         };
         LoadError::file(&show(p), what)
-    })
-}
-
-/// `*.yaml` / `*.yml` files under `p` (or `p` itself), and `*.json` files in
-/// folders named `kat` (known-answer files), sorted.
-pub fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    if !p.exists() {
-        return Err(LoadError::file(&show(p), "no such file or directory"));
-    }
-    if p.is_file() {
+    })?;
+    if !meta.is_dir() {
         return Ok(vec![p.to_path_buf()]);
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut stack = vec![p.to_path_buf()];
     while let Some(dir) = stack.pop() {
+        // The folder itself, whatever links led here: each is walked once.
+        let real = std::fs::canonicalize(&dir).map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
+        if !seen.insert(real) {
+            continue;
+        }
         let entries = std::fs::read_dir(&dir).map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
         for entry in entries {
-            let path = entry.map_err(|e| LoadError::file(&show(&dir), e.to_string()))?.path();
-            if path.is_dir() {
+            let entry = entry.map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|e| LoadError::file(&show(&path), e.to_string()))?;
+            // A link counts as what it points to (a broken one as a file, which the reader reports).
+            let is_dir =
+                file_type.is_dir() || (file_type.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()));
+            if is_dir {
                 stack.push(path);
             } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml" || (x == "json" && in_kat(&path))) {
                 // JSON only as a known-answer file (upstream Wycheproof's shape).
@@ -92,7 +100,12 @@ fn at_key(file: &str, src: &str, key: &str, msg: String) -> LoadError {
 /// anything: its fields, and that its implementation exists (built in) or
 /// its command parses (external).
 pub fn parse_spec(p: &Path) -> Result<Spec, LoadErrors> {
-    let src = read(p)?;
+    parse_spec_text(p).map(|(spec, _)| spec)
+}
+
+/// [`parse_spec`], with the text it read.
+fn parse_spec_text(p: &Path) -> Result<(Spec, String), LoadErrors> {
+    let src = read_text(p, Kind::Spec)?;
     let file = show(p);
     let spec = Spec::parse(&file, &stem(p), &src)?;
     match &spec.implementation {
@@ -108,17 +121,16 @@ pub fn parse_spec(p: &Path) -> Result<Spec, LoadErrors> {
         }
         Implementation::Exec(cmd) => match doormat_exec::Command::parse(cmd, None) {
             Err(e) => Err(at_key(&file, &src, "implementation", format!("bad command `{cmd}`: {e}")).into()),
-            Ok(_) => Ok(spec),
+            Ok(_) => Ok((spec, src)),
         },
-        _ => Ok(spec),
+        _ => Ok((spec, src)),
     }
 }
 
 /// Parses one spec file and makes the design it names: a built-in one, or
 /// an external program (whose handshake runs now).
 pub fn spec_file(p: &Path, exec: &ExecOptions) -> Result<Loaded, LoadErrors> {
-    let spec = parse_spec(p)?;
-    let src = read(p)?;
+    let (spec, src) = parse_spec_text(p)?;
     let file = show(p);
     let exec_cmd = match (&exec.replace, &spec.implementation) {
         (Some(cmd), _) => Some((cmd.clone(), None)),
@@ -172,10 +184,7 @@ pub fn specs(dir: &Path, exec: &ExecOptions) -> Result<Vec<Loaded>, LoadErrors> 
     if !exec.allow {
         files.retain(|p| match parse_spec(p) {
             Ok(Spec { implementation: Implementation::Exec(cmd), .. }) => {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("doormat: skipping {}", doormat_report::inert::terminal(&not_allowed(p, &cmd)));
-                }
+                err!("doormat: skipping {}", not_allowed(p, &cmd));
                 false
             }
             _ => true,
@@ -191,10 +200,7 @@ pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<V
     for p in files {
         if let Ok(spec) = parse_spec(p) {
             if let Some(name) = spec.builtin().filter(|n| doormat_designs::builtin(n).is_none()) {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("doormat: skipping {}: the `{name}` design is not compiled into this build", show(p));
-                }
+                err!("doormat: skipping {}: the `{name}` design is not compiled into this build", show(p));
                 continue;
             }
         }
@@ -245,7 +251,7 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
                 }
                 continue;
             }
-            let src = match read(&p) {
+            let src = match read_text(&p, Kind::Vector) {
                 Ok(s) => s,
                 Err(e) => {
                     errors.push(e);
@@ -279,13 +285,18 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
 }
 
 /// Splits paths into spec files and vector paths: files under a directory
-/// named `specs` are specs.
+/// named `specs` are specs. A folder with no such file is an error: there
+/// is nothing to validate in it.
 pub fn classify(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), LoadErrors> {
     let mut specs = Vec::new();
     let mut vectors = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
         match yaml_files(p) {
+            Ok(files) if files.is_empty() => errors.push(LoadError::file(
+                &show(p),
+                "nothing to validate: expected spec or vector files (*.yaml, *.yml; *.json in a `kat` folder) in this folder",
+            )),
             Ok(files) => {
                 for f in files {
                     if f.components().any(|c| c.as_os_str() == "specs") {
@@ -310,7 +321,7 @@ pub fn deviations(dir: &Path) -> Result<BTreeMap<String, doormat_formats::Deviat
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for p in yaml_files(dir)? {
-        let src = read(&p)?;
+        let src = read_text(&p, Kind::Deviations)?;
         match doormat_formats::Deviations::parse(&show(&p), &src) {
             Ok(d) if d.design == stem(&p) => {
                 out.insert(d.design.clone(), d);

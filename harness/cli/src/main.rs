@@ -7,7 +7,7 @@
 //! **Invariant:** a report set is written whole or not at all: every file is
 //! rendered in memory first, then the report directory is replaced whole
 //! (`replace.rs`).
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::print_stdout)]
 
 /// `println!` that ends the program quietly when standard output is a
 /// closed pipe (`doormat list | head`) instead of panicking, and shows
@@ -21,6 +21,17 @@ macro_rules! out {
                 std::process::exit(0);
             }
         }
+    }};
+}
+
+/// `eprintln!` that never panics: when standard error is closed (`doormat
+/// validate bad 2>&1 | true`), the message is dropped and the program goes
+/// on to exit with its own code. Control characters show as `\x1b`.
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let line = doormat_report::inert::terminal(&format!($($t)*));
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }};
 }
 
@@ -39,6 +50,7 @@ macro_rules! out_raw {
 
 mod bench;
 mod check;
+mod files;
 mod kat;
 mod load;
 mod output;
@@ -230,17 +242,17 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Input(errors)) => {
-            eprintln!("{errors}");
+            err!("{errors}");
             let n = errors.0.len();
-            eprintln!("doormat: {n} input error{}; nothing was run or written", if n == 1 { "" } else { "s" });
+            err!("doormat: {n} input error{}; nothing was run or written", if n == 1 { "" } else { "s" });
             ExitCode::from(EXIT_INPUT)
         }
         Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
+            err!("error: {msg}");
             ExitCode::from(EXIT_INPUT)
         }
         Err(Failure::Io(e)) => {
-            eprintln!("error: {e:#}");
+            err!("error: {e:#}");
             ExitCode::from(EXIT_IO)
         }
     }
@@ -286,7 +298,9 @@ fn select(specs: Vec<load::Loaded>, wanted: &[String]) -> Result<Vec<load::Loade
 /// Limits for external implementations, from `--timeout`.
 fn limits(timeout: f64) -> Result<doormat_exec::Limits, Failure> {
     if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
-        return Err(Failure::Usage(format!("--timeout {timeout}: expected seconds between 0 and 86400")));
+        return Err(Failure::Usage(format!(
+            "--timeout {timeout}: expected a number of seconds greater than 0 and at most 86400"
+        )));
     }
     Ok(doormat_exec::Limits { timeout: std::time::Duration::from_secs_f64(timeout), ..doormat_exec::Limits::default() })
 }
@@ -395,10 +409,10 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     let (audits, kat_broke) = kat::attach(audits, &selected, &args.vectors)?;
     let code = finish(&audits, &deviations, &args.formats, &args.out, args.check, scenarios.len())?;
     for why in &kat_broke {
-        eprintln!("doormat: {}", doormat_report::inert::terminal(why));
+        err!("doormat: {why}");
     }
     if !kat_broke.is_empty() && !args.check {
-        eprintln!(
+        err!(
             "doormat: an implementation broke during its known-answer tests; the reports count the case where it broke and every later one as failed"
         );
         return Ok(EXIT_BROKEN);
@@ -417,7 +431,7 @@ fn finish(
 ) -> Result<u8, Failure> {
     for id in deviations.keys() {
         if !audits.iter().any(|a| a.design == *id) {
-            eprintln!("doormat: note: the deviations for `{id}` apply to no audited design");
+            err!("doormat: note: the deviations for `{id}` apply to no audited design");
         }
     }
     let mut gate = doormat_report::Gate::default();
@@ -453,10 +467,7 @@ fn finish(
         let stale: Vec<_> = items.iter().filter(|i| matches!(i.kind, GateKind::Stale(_))).collect();
         for i in items.iter().filter(|i| matches!(i.kind, GateKind::Broken(_))) {
             broke = true;
-            eprintln!(
-                "{}",
-                doormat_report::inert::terminal(&format!("{}: vector {} stopped: {}", a.design, i.vector, i.what))
-            );
+            err!("{}: vector {} stopped: {}", a.design, i.vector, i.what);
         }
         let o = &a.outcome;
         if unexpected.is_empty() && stale.is_empty() && expected > 0 && o.broken_vectors == 0 {
@@ -488,7 +499,7 @@ fn finish(
         audits.len()
     );
     if broke {
-        eprintln!(
+        err!(
             "doormat: an implementation broke in at least one vector; the reports show ERROR verdicts with the reason"
         );
         return Ok(EXIT_BROKEN);
@@ -500,8 +511,7 @@ fn finish(
 fn merge(args: &MergeArgs) -> Result<u8, Failure> {
     let mut shards = Vec::new();
     for p in &args.shards {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(Failure::Io)?;
+        let text = files::read_text(p, files::Kind::Shard).map_err(|e| Failure::Input(e.into()))?;
         let shard: doormat_report::shard::Shard = serde_json::from_str(&text).map_err(|e| {
             Failure::Input(
                 doormat_formats::LoadError::file(&p.display().to_string(), format!("not a doormat shard: {e}")).into(),

@@ -8,7 +8,9 @@
 //! X25519 refuses a non-contributory (all-zero) result, as the ratchet's
 //! `dh` does; Ed25519 verifies strictly (`verify_strict`), as the ratchet
 //! checks signed prekeys. Wrong lengths (an AEAD nonce other than 96 bits
-//! included: the designs never use one) are refused, never a panic.
+//! included: the designs never use one) are refused, never a panic; an
+//! HKDF output longer than 255 × 32 bytes is refused before anything is
+//! allocated.
 
 use aes_gcm::Aes256Gcm;
 use chacha20poly1305::aead::generic_array::GenericArray;
@@ -20,6 +22,9 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
+
+/// The most output HKDF-SHA-256 gives (RFC 5869: 255 blocks of 32 bytes).
+const HKDF_SHA256_MAX: usize = 255 * 32;
 
 /// The dalek and RustCrypto primitives.
 #[derive(Debug, Clone, Copy, Default)]
@@ -103,10 +108,15 @@ impl Primitives for RustCrypto {
     }
 
     fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Vec<u8>, ImplError> {
+        // Refused before the output is allocated: `len` comes from a file
+        // or a request, and can be anything.
+        if len > HKDF_SHA256_MAX {
+            return Err(rejected(&format!("HKDF-SHA-256 output of {len} bytes: expected at most {HKDF_SHA256_MAX}")));
+        }
         let mut okm = vec![0u8; len];
-        Hkdf::<Sha256>::new(Some(salt), ikm)
-            .expand(info, &mut okm)
-            .map_err(|_| rejected(&format!("HKDF-SHA-256 output of {len} bytes: expected at most 8160")))?;
+        Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, &mut okm).map_err(|_| {
+            rejected(&format!("HKDF-SHA-256 output of {len} bytes: expected at most {HKDF_SHA256_MAX}"))
+        })?;
         Ok(okm)
     }
 

@@ -445,6 +445,8 @@ pub trait Primitives: Send + Sync + fmt::Debug {
     }
 
     /// HKDF-SHA-256 (RFC 5869): `len` bytes of output keying material.
+    /// `len` comes from a file or a request and can be anything: an
+    /// implementation refuses one over 255 × 32 before allocating it.
     fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Vec<u8>, ImplError> {
         let _ = (ikm, salt, info, len);
         Err(ImplError::Unsupported("hkdf-sha256".to_owned()))

@@ -15,6 +15,14 @@
 //! is still an error. The names of the ignored keys are kept in
 //! [`KatFile::ignored`] so a tool can show them.
 //!
+//! **Sizes are bounded before anything is allocated.** An HKDF case's
+//! `size` is at most [`MAX_OUTPUT_SIZE`] bytes (HKDF-SHA-256 itself gives
+//! at most [`HKDF_SHA256_MAX`], 255 × 32; a size between the two is for an
+//! `invalid` case, which the primitive must refuse), and a group's
+//! `keySize`, `ivSize` and `tagSize` are at most [`MAX_SIZE_BITS`] bits; a
+//! file asking for more is an input error naming the case or group. Byte
+//! strings are bounded by the file, whose size the reader caps.
+//!
 //! **Invariant:** parsing goes through [`crate::yaml::parse`] (YAML is a
 //! superset of JSON); hex is decoded here, so a [`KatFile`] holds bytes only.
 
@@ -23,6 +31,20 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+/// The most output HKDF-SHA-256 can give, in bytes: 255 blocks of 32
+/// (RFC 5869, section 2.3).
+pub const HKDF_SHA256_MAX: usize = 255 * 32;
+
+/// The largest `size` (bytes) an HKDF case may ask for. Above
+/// [`HKDF_SHA256_MAX`] the primitive must refuse, so sizes up to this
+/// bound check that it does (upstream Wycheproof asks for 8161); a larger
+/// `size` is refused when the file is read, and never reaches a primitive.
+pub const MAX_OUTPUT_SIZE: usize = 65_536;
+
+/// The largest `keySize`, `ivSize` or `tagSize` (bits) a group may give
+/// (upstream Wycheproof goes up to 2056).
+pub const MAX_SIZE_BITS: u32 = 65_536;
 
 /// The algorithm families doormat has primitives for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -258,7 +280,7 @@ struct RawTest {
     #[serde(default)]
     info: Option<String>,
     #[serde(default)]
-    size: Option<usize>,
+    size: Option<u64>,
     #[serde(default)]
     okm: Option<String>,
     #[serde(default)]
@@ -316,6 +338,18 @@ impl KatFile {
                 let line = g.tests.first().and_then(|t| tc_line(src, t.tc_id));
                 return Err(err(line, "a PROTOCOL test group needs `function: NAME`".to_owned()));
             }
+            for (name, bits) in [("keySize", g.key_size), ("ivSize", g.iv_size), ("tagSize", g.tag_size)] {
+                if let Some(b) = bits.filter(|b| *b > MAX_SIZE_BITS) {
+                    let (l, c) = value_at(src, 1, name, u64::from(b)).map_or((None, None), |(l, c)| (Some(l), Some(c)));
+                    return Err(LoadError::at(
+                        file,
+                        src,
+                        l,
+                        c,
+                        format!("the test group's `{name}` is {b} bits: expected at most {MAX_SIZE_BITS}"),
+                    ));
+                }
+            }
             let mut tests = Vec::new();
             for t in g.tests {
                 let line = tc_line(src, t.tc_id);
@@ -323,6 +357,19 @@ impl KatFile {
                     return Err(err(line, format!("tcId {} is used twice: expected unique tcIds", t.tc_id)));
                 }
                 ignored.extend(t.other.keys().cloned());
+                // Checked before anything is allocated for the case.
+                if let Some(n) = t.size.filter(|n| algorithm == KatAlgorithm::HkdfSha256 && *n > MAX_OUTPUT_SIZE as u64)
+                {
+                    let (l, c) =
+                        value_at(src, line.unwrap_or(1), "size", n).map_or((line, None), |(l, c)| (Some(l), Some(c)));
+                    return Err(LoadError::at(
+                        file,
+                        src,
+                        l,
+                        c,
+                        format!("tcId {}: `size` is {n} bytes: expected at most {MAX_OUTPUT_SIZE} (HKDF-SHA-256 gives at most {HKDF_SHA256_MAX}; a larger size is for an `invalid` case)", t.tc_id),
+                    ));
+                }
                 let data = case_data(algorithm, &t).map_err(|m| err(line, m))?;
                 tests.push(KatCase { tc_id: t.tc_id, comment: t.comment, flags: t.flags, result: t.result, data });
             }
@@ -453,6 +500,7 @@ fn case_data(algorithm: KatAlgorithm, t: &RawTest) -> Result<CaseData, String> {
             info: need(&t.info, "info")?,
             size: t
                 .size
+                .and_then(|n| usize::try_from(n).ok())
                 .ok_or_else(|| format!("tcId {id}: missing field `size`: expected the output length in bytes"))?,
             okm: need(&t.okm, "okm")?,
         },
@@ -491,6 +539,22 @@ fn hex_field(s: &str, name: &str, tc_id: Option<u64>) -> Result<Vec<u8>, String>
 fn line_of(src: &str, key: &str) -> Option<usize> {
     let (yaml, json) = (format!("{key}:"), format!("\"{key}\""));
     src.lines().position(|l| l.trim_start().starts_with(&yaml) || l.trim_start().starts_with(&json)).map(|i| i + 1)
+}
+
+/// The line and column of the number `value` given to `key` (`key: N`,
+/// `"key": N`), on line `from` or after.
+fn value_at(src: &str, from: usize, key: &str, value: u64) -> Option<(usize, usize)> {
+    let value = value.to_string();
+    src.lines().enumerate().skip(from.saturating_sub(1)).find_map(|(n, l)| {
+        [format!("{key}:"), format!("\"{key}\":"), format!("\"{key}\" :")].iter().find_map(|k| {
+            let at = l.find(k.as_str())?;
+            let rest = &l[at + k.len()..];
+            let spaces = rest.len() - rest.trim_start().len();
+            let tail = &rest[spaces..];
+            let whole = tail.starts_with(&value) && !tail[value.len()..].starts_with(|c: char| c.is_ascii_digit());
+            whole.then(|| (n + 1, l[..at + k.len() + spaces].chars().count() + 1))
+        })
+    })
 }
 
 /// The line where the case with this tcId starts, when it can be found.
@@ -565,6 +629,30 @@ mod tests {
         assert!(e.message.contains("algorithm"), "{}", e.message);
         let e = KatPointer::parse("a.yaml", "include: ' '\n").unwrap_err();
         assert!(e.message.contains("`include` is empty"), "{}", e.message);
+    }
+
+    #[test]
+    fn sizes_are_bounded_before_anything_is_allocated() {
+        let hkdf = |size: &str| {
+            format!("algorithm: HKDF-SHA-256\ntestGroups:\n  - tests:\n      - {{tcId: 1, result: invalid, ikm: '00', salt: '', info: '', size: {size}, okm: ''}}\n")
+        };
+        for ok in ["8160", "8161", "65536"] {
+            assert!(KatFile::parse("h.yaml", &hkdf(ok)).is_ok(), "{ok}");
+        }
+        for (big, column) in [("65537", 73), ("1000000000000", 73), ("18446744073709551615", 73)] {
+            let e = KatFile::parse("h.yaml", &hkdf(big)).unwrap_err();
+            assert_eq!((e.line, e.column), (Some(4), Some(column)), "{e}");
+            assert!(e.message.starts_with(&format!("tcId 1: `size` is {big} bytes: expected at most 65536")), "{e}");
+        }
+        let json = r#"{"algorithm": "HKDF-SHA-256", "testGroups": [{"tests": [
+          {"tcId": 9, "result": "valid", "ikm": "", "salt": "", "info": "", "okm": "",
+           "size" : 99999999}]}]}"#;
+        let e = KatFile::parse("h.json", json).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(3), Some(21)), "{e}");
+        let aead = "algorithm: AES-GCM\ntestGroups:\n  - keySize: 256\n    tagSize: 4294967295\n    tests: []\n";
+        let e = KatFile::parse("a.yaml", aead).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(4), Some(14)), "{e}");
+        assert_eq!(e.message, "the test group's `tagSize` is 4294967295 bits: expected at most 65536");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod ids;
 pub mod kat;
 pub mod locate;
+pub mod nesting;
 pub mod property;
 pub mod spec;
 pub mod vector;

@@ -882,7 +882,16 @@ impl Checker<'_> {
                     Some(list) => {
                         let mut out = Vec::new();
                         for m in list {
-                            out.push(self.message(span, &subst(m, iter), "before this step")?);
+                            let m = self.message(span, &subst(m, iter), "before this step")?;
+                            if !self.held.contains(&m) {
+                                self.err(
+                                    span,
+                                    m.as_str(),
+                                    format!("message `{m}` was not held: expected a message sent with `hold: true` to deliver"),
+                                );
+                                return None;
+                            }
+                            out.push(m);
                         }
                         Some(out)
                     }

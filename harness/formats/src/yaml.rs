@@ -10,8 +10,20 @@ use crate::locate;
 use serde::de::DeserializeOwned;
 
 /// Parses `src` (named `file` in messages) into `T`, rejecting what `T`
-/// rejects (unknown fields, wrong types, duplicate keys).
+/// rejects (unknown fields, wrong types, duplicate keys), and text that
+/// nests deeper than [`crate::nesting::MAX_DEPTH`] (found in linear time,
+/// before the parser, whose time grows with the square of the depth).
 pub fn parse<T: DeserializeOwned>(file: &str, src: &str) -> Result<T, LoadError> {
+    if let Some((line, column)) = crate::nesting::too_deep(src) {
+        let max = crate::nesting::MAX_DEPTH;
+        return Err(LoadError::at(
+            file,
+            src,
+            Some(line),
+            Some(column),
+            format!("lists and mappings nest more than {max} levels deep here: expected at most {max} levels"),
+        ));
+    }
     let de = serde_yaml::Deserializer::from_str(src);
     serde_yaml::with::singleton_map_recursive::deserialize(de).map_err(|e| {
         let (mut line, mut column) = match e.location() {

@@ -352,6 +352,41 @@ steps:
     );
 }
 
+/// `deliver` names a message sent without `hold: true`: it was delivered
+/// when it was sent, so there is nothing held to deliver.
+#[test]
+fn deliver_never_held() {
+    check_vector(
+        "deliver-never-held",
+        "title: t
+seed: 1
+users: [alice, bob]
+steps:
+  - register: {user: alice}
+  - register: {user: bob}
+  - send: {id: m1, from: alice, to: bob, hold: true}
+  - send: {id: m2, from: alice, to: bob}
+  - deliver: {messages: [m1, m2]}
+",
+    );
+}
+
+/// Nesting deeper than the limit is refused before the YAML parser sees it
+/// (whose time grows with the square of the depth), at the bracket that
+/// goes too deep; the long line is quoted around it.
+#[test]
+fn deep_flow_nesting() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    check_vector("deep-flow-nesting", &format!("title: t\nseed: 1\nusers: [alice]\nsteps: {deep}\n"));
+}
+
+/// The same for block nesting (compact `- - -` lists).
+#[test]
+fn deep_block_nesting() {
+    let deep = "- ".repeat(1000);
+    check_vector("deep-block-nesting", &format!("title: t\nseed: 1\nusers: [alice]\nsteps:\n  {deep}x\n"));
+}
+
 #[test]
 fn expectation_unknown_message_and_user() {
     check_vector(

@@ -221,10 +221,12 @@ impl GenScenario {
                 Move::Deliver { message, to } => {
                     let mut s = String::from("deliver: {");
                     if let Some(mi) = message {
-                        if st.sent.len() == warm {
+                        // Only held messages can be delivered by name.
+                        let held: Vec<usize> = (warm..st.sent.len()).filter(|&i| st.sent[i].2).collect();
+                        if held.is_empty() {
                             continue;
                         }
-                        let i = warm + usize::from(mi) % (st.sent.len() - warm);
+                        let i = held[usize::from(mi) % held.len()];
                         let _ = write!(s, "messages: [{}]", st.sent[i].0);
                     }
                     if let Some(u) = to {

@@ -228,3 +228,34 @@ fn an_x25519_that_accepts_an_all_zero_secret_is_caught_by_the_invalid_case() {
     assert!(s.ok());
     assert!(!s.unlisted.is_empty() && s.unlisted.iter().all(|u| u.flags.iter().any(|f| f == "ZeroSharedSecret")));
 }
+
+/// Primitives that count their HKDF calls and answer nothing else.
+#[derive(Debug, Default)]
+struct CountingHkdf(std::sync::atomic::AtomicUsize);
+
+impl Primitives for CountingHkdf {
+    fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Vec<u8>, ImplError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RustCrypto.hkdf_sha256(ikm, salt, info, len)
+    }
+}
+
+/// The parser refuses a `size` over `MAX_OUTPUT_SIZE`; a case made in code
+/// with one is skipped, and the primitive is never asked to allocate it.
+#[test]
+fn an_hkdf_case_asking_for_too_much_never_reaches_the_primitive() {
+    use doormat_formats::kat::{CaseData, MAX_OUTPUT_SIZE};
+    let src = "algorithm: HKDF-SHA-256\ntestGroups:\n  - tests:\n      - {tcId: 1, result: invalid, ikm: '00', salt: '', info: '', size: 8161, okm: ''}\n";
+    let mut file = KatFile::parse("h.yaml", src).unwrap();
+    let p = CountingHkdf::default();
+    // 8161 reaches the primitive, which refuses it.
+    assert_eq!(table(&run(&p, std::slice::from_ref(&file), &[])), "HKDF-SHA-256 invalid 1/0/0/0\n");
+    assert_eq!(p.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    for huge in [MAX_OUTPUT_SIZE + 1, usize::MAX] {
+        if let CaseData::Hkdf { size, .. } = &mut file.groups[0].tests[0].data {
+            *size = huge;
+        }
+        assert_eq!(table(&run(&p, std::slice::from_ref(&file), &[])), "HKDF-SHA-256 invalid 0/0/0/1\n");
+        assert_eq!(p.0.load(std::sync::atomic::Ordering::SeqCst), 1, "{huge} bytes were asked for");
+    }
+}

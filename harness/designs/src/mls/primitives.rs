@@ -38,13 +38,17 @@
 //! library, with one exception: openmls_rust_crypto *panics* on an AEAD
 //! nonce other than 96 bits (it converts the slice with `into()`). openmls
 //! never passes one (the suite's nonces are 12 bytes), so such a nonce is
-//! refused here before the library is called, as outside the suite. And,
+//! refused here before the library is called, as outside the suite; so is
+//! an HKDF output longer than any known-answer file may ask for
+//! ([`MAX_OUTPUT_SIZE`], 64 KiB), which the library would allocate before
+//! refusing (a huge one would abort the process). And,
 //! as the design calls openmls, every call here runs under `catch_unwind`:
 //! any other panic is reported as [`ImplError::Failed`], never a panic of
 //! the harness.
 
 use super::engine::Provider;
 use doormat_engine::{AeadAlg, ImplError, Primitives};
+use doormat_formats::kat::MAX_OUTPUT_SIZE;
 use openmls_traits::crypto::OpenMlsCrypto;
 use openmls_traits::types::{AeadType, CryptoError, HashType, SignatureScheme};
 use openmls_traits::OpenMlsProvider;
@@ -127,6 +131,17 @@ impl Primitives for OpenMlsPrimitives {
     }
 
     fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Vec<u8>, ImplError> {
+        // openmls_rust_crypto allocates the output before it checks the
+        // length, and an allocation that fails aborts the process (no
+        // panic to catch). Lengths up to what a known-answer file may ask
+        // for (64 KiB) go to the library, which refuses those above 8160
+        // itself; a longer one, which only a request can carry, is refused
+        // here.
+        if len > MAX_OUTPUT_SIZE {
+            return Err(ImplError::Rejected(format!(
+                "HKDF-Expand to {len} bytes: HKDF-SHA-256 gives at most 8160 (not passed to openmls_rust_crypto, which would allocate it before refusing)"
+            )));
+        }
         guarded("HKDF-SHA-256", || {
             let crypto = self.provider.crypto();
             let prk = crypto.hkdf_extract(HashType::Sha2_256, salt, ikm).map_err(|e| refused("HKDF-Extract", e))?;
