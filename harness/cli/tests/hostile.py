@@ -27,6 +27,9 @@ Modes that send too much: `envelope-flood` answers with 20,000 envelopes
 and `huge-answer` with 1,500,000 (36 MB on one line), both streamed;
 `request-flood` adds 9,000 envelopes addressed to nobody to this and every
 later `encrypt` answer (each one makes doormat try it on every device);
+`addressee-flood` adds one envelope addressed to 9,000 devices that do not
+exist to this and every later `encrypt` answer; `event-flood` adds 9,000
+events to this and every later `encrypt` and `decrypt` answer;
 `byte-flood` pads this and every later answer with 1 MiB of spaces (valid
 JSON whitespace).
 """

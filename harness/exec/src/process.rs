@@ -108,6 +108,8 @@ pub(crate) struct Process {
     /// Whether the child was reaped: from then on its process group id may
     /// name another group, and is never signalled again.
     reaped: bool,
+    /// Whether every process of the run was ended (done once).
+    ended: bool,
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
     /// Bytes read past the last line.
@@ -215,7 +217,7 @@ impl Process {
         let mut child = c.spawn().map_err(|e| format!("cannot start `{}`: {e}", cmd.display()))?;
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            end(&mut child, &mut false, &Marks::default());
+            end_all(&mut child, &mut false, &Marks::default());
             return Err("the child's standard streams are not available".to_owned());
         };
         let marks = Marks {
@@ -228,7 +230,7 @@ impl Process {
         // Our ends only: the child's ends are other open file descriptions.
         if let Err(e) = rustix::io::ioctl_fionbio(&stdin, true).and_then(|()| rustix::io::ioctl_fionbio(&stdout, true))
         {
-            end(&mut child, &mut false, &marks);
+            end_all(&mut child, &mut false, &marks);
             return Err(format!("cannot make the pipes of `{}` non-blocking: {e}", cmd.display()));
         }
         let tail = Arc::new(Mutex::new(VecDeque::new()));
@@ -238,6 +240,7 @@ impl Process {
         Ok(Process {
             child,
             reaped: false,
+            ended: false,
             stdin: Some(stdin),
             stdout,
             pending: Vec::new(),
@@ -345,7 +348,7 @@ impl Process {
         // Give a dying process a moment, for its exit status.
         for _ in 0..20 {
             if has_exited(&mut self.child) {
-                end(&mut self.child, &mut self.reaped, &self.marks);
+                self.end();
                 return match self.child.wait() {
                     Ok(status) => format!("the implementation exited ({status}) instead of answering"),
                     Err(_) => "the implementation exited instead of answering".to_owned(),
@@ -380,8 +383,17 @@ impl Process {
     /// carrying the run's token or holding its pipes) and reaps the child.
     pub fn kill(&mut self) {
         self.stdin = None;
-        end(&mut self.child, &mut self.reaped, &self.marks);
+        self.end();
         self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Ends every process of the run and reaps the child, once; standard
+    /// error is still read (what the run wrote last is in the tail).
+    fn end(&mut self) {
+        if !self.ended {
+            end_all(&mut self.child, &mut self.reaped, &self.marks);
+            self.ended = true;
+        }
     }
 }
 
@@ -394,7 +406,7 @@ impl Drop for Process {
 /// Kills `child`'s process group (while the child is not reaped: its id is
 /// the group's), then every escaped process of the run, then reaps the
 /// child.
-fn end(child: &mut Child, reaped: &mut bool, marks: &Marks) {
+fn end_all(child: &mut Child, reaped: &mut bool, marks: &Marks) {
     if !*reaped {
         if let Some(pgid) = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw) {
             let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
