@@ -55,7 +55,7 @@ pub struct Limits {
 
 impl Limits {
     /// The defaults: 10 s per answer, 8 MiB per line, 10,000 envelopes per
-    /// answer; per run, 32 MiB of output, 1,000,000 requests and 100,000
+    /// answer; per run, 32 MiB of output, 250,000 requests and 100,000
     /// list items. The largest of the project's vectors, served by any
     /// built-in design, needs 230 KB per line, 7 envelopes per answer,
     /// 2.4 MB of output, 28,000 requests and 4,020 items; with these bounds
@@ -66,7 +66,7 @@ impl Limits {
         max_line: 8 << 20,
         max_output: 32 << 20,
         max_envelopes: 10_000,
-        max_requests: 1_000_000,
+        max_requests: 250_000,
         max_items: 100_000,
     };
 }
@@ -114,6 +114,8 @@ pub(crate) struct Process {
     stdout: ChildStdout,
     /// Bytes read past the last line.
     pending: Vec<u8>,
+    /// Where reads land ([`CHUNK`] bytes).
+    chunk: Vec<u8>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     /// Tells the standard-error thread to stop.
     stop: Arc<AtomicBool>,
@@ -244,6 +246,7 @@ impl Process {
             stdin: Some(stdin),
             stdout,
             pending: Vec::new(),
+            chunk: vec![0; CHUNK],
             stderr: tail,
             stop,
             marks,
@@ -294,7 +297,6 @@ impl Process {
     pub fn recv(&mut self) -> Result<Vec<u8>, String> {
         let deadline = self.deadline.take().unwrap_or_else(|| Instant::now() + self.limits.timeout);
         let mut line = Vec::new();
-        let mut chunk = vec![0u8; CHUNK];
         loop {
             if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
                 line.extend_from_slice(&self.pending[..i]);
@@ -308,7 +310,7 @@ impl Process {
             if line.len() > self.limits.max_line {
                 return Err(self.line_too_long());
             }
-            let n = match self.stdout.read(&mut chunk) {
+            let n = match self.stdout.read(&mut self.chunk) {
                 Ok(0) => return Err(self.exited()),
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -330,7 +332,7 @@ impl Process {
                     self.limits.max_output
                 ));
             }
-            self.pending.extend_from_slice(&chunk[..n]);
+            self.pending.extend_from_slice(&self.chunk[..n]);
         }
     }
 
