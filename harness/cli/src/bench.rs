@@ -75,7 +75,9 @@ pub fn run(name: &str, implementation: Option<&str>, requests: usize, runs: usiz
             Command { program: exe.display().to_string(), args: vec!["serve".to_owned(), name.to_owned()], cwd: None }
         }
     };
-    let exec = ExecDesign::new(name, command.clone(), Limits::default());
+    // A measurement, not an audit: no budget on requests or output per run.
+    let limits = Limits { max_requests: usize::MAX, max_output: usize::MAX, ..Limits::default() };
+    let exec = ExecDesign::new(name, command.clone(), limits);
     let fail = |what: &str, e: ImplError| Failure::Usage(format!("{what}: {e}"));
     // One warm-up run each, then alternate so drift hits both alike.
     one_run(inproc.as_ref(), requests.min(2000)).map_err(|e| fail("in-process", e))?;

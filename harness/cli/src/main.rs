@@ -107,9 +107,8 @@ enum Command {
     AdapterCheck {
         /// The implementation: `exec:CMD ARG...`
         implementation: String,
-        /// Seconds to wait for each answer
-        #[arg(long, default_value_t = 10.0)]
-        timeout: f64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Serve a built-in design over the exec protocol on standard input and output
     Serve {
@@ -162,15 +161,8 @@ struct AuditArgs {
     /// Run the external programs that specs name (`implementation: {exec: ...}`); without it they are skipped (found in --specs) or refused (given with --spec)
     #[arg(long)]
     allow_exec: bool,
-    /// Seconds to wait for each answer of an external implementation
-    #[arg(long, default_value_t = 10.0)]
-    timeout: f64,
-    /// Longest line an external implementation may write, in bytes
-    #[arg(long, default_value_t = 64 << 20)]
-    max_line: usize,
-    /// Most bytes an external implementation may write in one vector
-    #[arg(long, default_value_t = 1 << 30)]
-    max_output: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Directory the reports go to
     #[arg(long, default_value = "reports")]
     out: PathBuf,
@@ -186,6 +178,55 @@ struct AuditArgs {
     /// Directory of expected-deviations files (`<design>.yaml`) for the gate
     #[arg(long, value_name = "DIR")]
     expected: Option<PathBuf>,
+}
+
+/// The budget of an external implementation, per vector (each vector runs
+/// a fresh process); crossing it is an ERROR verdict.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Seconds to wait for each answer of an external implementation
+    #[arg(long, default_value_t = doormat_exec::Limits::DEFAULT.timeout.as_secs_f64())]
+    timeout: f64,
+    /// Longest line an external implementation may write, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = doormat_exec::Limits::DEFAULT.max_line)]
+    max_line: usize,
+    /// Most bytes an external implementation may write in one vector
+    #[arg(long, value_name = "BYTES", default_value_t = doormat_exec::Limits::DEFAULT.max_output)]
+    max_output: usize,
+    /// Most envelopes in one encrypt answer of an external implementation
+    #[arg(long, value_name = "N", default_value_t = doormat_exec::Limits::DEFAULT.max_envelopes)]
+    max_envelopes: usize,
+    /// Most requests to an external implementation in one vector
+    #[arg(long, value_name = "N", default_value_t = doormat_exec::Limits::DEFAULT.max_requests)]
+    max_requests: usize,
+    /// Most envelopes, addressees, events, keys and records in all answers of one vector
+    #[arg(long, value_name = "N", default_value_t = doormat_exec::Limits::DEFAULT.max_items)]
+    max_items: usize,
+}
+
+impl LimitArgs {
+    /// The limits, each checked.
+    fn limits(&self) -> Result<doormat_exec::Limits, Failure> {
+        for (flag, n) in [
+            ("--max-line", self.max_line),
+            ("--max-output", self.max_output),
+            ("--max-envelopes", self.max_envelopes),
+            ("--max-requests", self.max_requests),
+            ("--max-items", self.max_items),
+        ] {
+            if n == 0 {
+                return Err(Failure::Usage(format!("{flag} 0: expected at least 1")));
+            }
+        }
+        Ok(doormat_exec::Limits {
+            max_line: self.max_line,
+            max_output: self.max_output,
+            max_envelopes: self.max_envelopes,
+            max_requests: self.max_requests,
+            max_items: self.max_items,
+            ..limits(self.timeout)?
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -231,8 +272,8 @@ fn main() -> ExitCode {
         Command::Kat(args) => kat::run(&args),
         Command::Validate { paths } => validate(&paths),
         Command::List { specs, vectors } => list(&specs, &vectors),
-        Command::AdapterCheck { implementation, timeout } => {
-            limits(timeout).and_then(|l| check::run(&implementation, l))
+        Command::AdapterCheck { implementation, limits } => {
+            limits.limits().and_then(|l| check::run(&implementation, l))
         }
         Command::Serve { design } => serve::run(&design),
         Command::Bench { design, implementation, requests, runs } => {
@@ -356,7 +397,7 @@ fn run_all(selected: &[load::Loaded], scenarios: &[Scenario]) -> Result<Vec<Vec<
 
 fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     let exec = load::ExecOptions {
-        limits: doormat_exec::Limits { max_line: args.max_line, max_output: args.max_output, ..limits(args.timeout)? },
+        limits: args.limits.limits()?,
         replace: match &args.implementation {
             None => None,
             Some(i) if args.spec_files.len() == 1 => Some(exec_command(i)?),

@@ -153,6 +153,18 @@ fn hostile_implementations_become_error_verdicts() {
         Case { mode: "hang", reason: "did not answer within 1.5 s", extra: &["--timeout", "1.5"] },
         Case { mode: "long-line", reason: "longer than 1048576 bytes", extra: &["--max-line", "1048576"] },
     ];
+    let (dir, vectors) = two_vectors();
+    for case in &cases {
+        let started = Instant::now();
+        let (out, out_dir) = hostile_audit(dir.path(), &vectors, case.mode, case.extra);
+        assert!(started.elapsed() < Duration::from_secs(60), "{}: the audit took too long", case.mode);
+        check_first_vector_broke(case, &out, &out_dir);
+    }
+}
+
+/// A folder with the spec `hostile.yaml` (the ratchet design's, renamed)
+/// and two vectors.
+fn two_vectors() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let vectors = dir.path().join("vectors");
     std::fs::create_dir(&vectors).unwrap();
@@ -161,35 +173,122 @@ fn hostile_implementations_become_error_verdicts() {
     }
     let spec =
         std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
-    let spec_path = dir.path().join("hostile.yaml");
-    std::fs::write(&spec_path, spec).unwrap();
+    std::fs::write(dir.path().join("hostile.yaml"), spec).unwrap();
+    (dir, vectors)
+}
+
+/// The audit exited 4; its first vector is an ERROR with the case's reason
+/// and the quoted standard error, and the second ran in a fresh process
+/// and passed.
+fn check_first_vector_broke(case: &Case, out: &Output, out_dir: &Path) {
+    assert_eq!(out.status.code(), Some(4), "{}: exit code; stderr: {}", case.mode, text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
+    let vectors = report["vectors"].as_array().unwrap();
+    let first = vectors[0]["error"].as_str().unwrap_or_else(|| panic!("{}: the first vector has no error", case.mode));
+    assert!(first.contains(case.reason), "{}: reason {:?} not in:\n{first}", case.mode, case.reason);
+    if !matches!(case.mode, "kill" | "long-line") {
+        assert!(first.contains("hostile: misbehaving"), "{}: standard error is quoted:\n{first}", case.mode);
+    }
+    assert!(vectors[1].get("error").is_none(), "{}: the next vector ran in a fresh process: {}", case.mode, vectors[1]);
+    let md = std::fs::read_to_string(out_dir.join("hostile.md")).unwrap();
+    assert!(
+        md.contains("ERROR") && md.contains("Runs that broke"),
+        "{}: the Markdown report shows the error",
+        case.mode
+    );
+}
+
+/// Implementations that leave processes behind (background jobs holding
+/// standard output, `setsid` daemons with and without the run's token,
+/// twenty forked children) or that send too much (envelopes, requests,
+/// list items, bytes): each ends its vector in an ERROR verdict with the
+/// reason, within the timeout and a margin (the processes left behind
+/// sleep 60 s, so a read that waited for end-of-file would take that long),
+/// and nothing of it is left running.
+#[test]
+fn escaping_and_flooding_implementations_become_error_verdicts() {
+    python3();
+    let cases = [
+        Case { mode: "background-holds-stdout", reason: "did not answer within 2 s", extra: &["--timeout", "2"] },
+        Case { mode: "background-then-exit", reason: "exited (exit status: 3)", extra: &["--timeout", "2"] },
+        Case { mode: "setsid-daemon", reason: "did not answer within 2 s", extra: &["--timeout", "2"] },
+        Case { mode: "setsid-daemon-noenv", reason: "did not answer within 2 s", extra: &["--timeout", "2"] },
+        Case { mode: "fork-20-children", reason: "did not answer within 2 s", extra: &["--timeout", "2"] },
+        Case {
+            mode: "envelope-flood@encrypt",
+            reason: "(`encrypt`): 20000 envelopes in one answer: expected at most 10000 (the envelope limit)",
+            extra: &["--timeout", "2"],
+        },
+        Case {
+            mode: "huge-answer@encrypt",
+            reason: "(`encrypt`): the implementation wrote a line longer than 8388608 bytes (the line limit)",
+            extra: &["--timeout", "2"],
+        },
+        Case {
+            mode: "request-flood@encrypt",
+            reason: "the run needs more than 5000 requests of the implementation (the request limit)",
+            extra: &["--timeout", "2", "--max-requests", "5000"],
+        },
+        Case {
+            mode: "addressee-flood@encrypt",
+            reason: "carry more than 20000 envelopes, addressees, events, keys and records in all (the item limit)",
+            extra: &["--timeout", "2", "--max-items", "20000"],
+        },
+        Case {
+            mode: "event-flood@encrypt",
+            reason: "carry more than 20000 envelopes, addressees, events, keys and records in all (the item limit)",
+            extra: &["--timeout", "2", "--max-items", "20000"],
+        },
+        Case {
+            mode: "byte-flood",
+            reason: "wrote more than 33554432 bytes in one run (the output limit)",
+            extra: &["--timeout", "2"],
+        },
+    ];
+    let (dir, vectors) = two_vectors();
     for case in &cases {
         let started = Instant::now();
         let (out, out_dir) = hostile_audit(dir.path(), &vectors, case.mode, case.extra);
-        assert!(started.elapsed() < Duration::from_secs(60), "{}: the audit took too long", case.mode);
-        assert_eq!(out.status.code(), Some(4), "{}: exit code; stderr: {}", case.mode, text(&out.stderr));
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
-        let vectors = report["vectors"].as_array().unwrap();
-        let first =
-            vectors[0]["error"].as_str().unwrap_or_else(|| panic!("{}: the first vector has no error", case.mode));
-        assert!(first.contains(case.reason), "{}: reason {:?} not in:\n{first}", case.mode, case.reason);
-        if !matches!(case.mode, "kill" | "long-line") {
-            assert!(first.contains("hostile: misbehaving"), "{}: standard error is quoted:\n{first}", case.mode);
-        }
-        assert!(
-            vectors[1].get("error").is_none(),
-            "{}: the next vector ran in a fresh process: {}",
-            case.mode,
-            vectors[1]
-        );
-        let md = std::fs::read_to_string(out_dir.join("hostile.md")).unwrap();
-        assert!(
-            md.contains("ERROR") && md.contains("Runs that broke"),
-            "{}: the Markdown report shows the error",
-            case.mode
-        );
+        let took = started.elapsed();
+        // Two vectors, the timeout at most once: far below the 60 s the
+        // processes left behind would hold a pipe open.
+        assert!(took < Duration::from_secs(2 + 15), "{}: the audit took {took:?}", case.mode);
+        check_first_vector_broke(case, &out, &out_dir);
     }
+}
+
+/// A shell wrapper whose background job holds standard output for the whole
+/// run (`sh -c 'JOB & exec ADAPTER'`) is audited as usual, and the job ends
+/// with each vector.
+#[test]
+fn a_wrappers_background_job_ends_with_each_vector() {
+    let py = python3();
+    let (dir, vectors) = two_vectors();
+    let script = root().join("harness/cli/tests/hostile.py");
+    let once = dir.path().join("once-wrapper");
+    let (s, d, o) = (script.display(), doormat_bin(), once.display());
+    let imp = format!("exec:sh -c '{py} {s} sleeper {d} {o} & exec {py} {s} none {d} {o}'");
+    let started = Instant::now();
+    let (out, _) = audit_through(dir.path(), &vectors, "wrapper", &imp, &[], &once.display().to_string());
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(40), "the audit took {:?}", started.elapsed());
+}
+
+/// `adapter-check` of a program that exits and leaves a background job
+/// holding its standard output reports the exit at once, not when the job
+/// ends, and the job does not outlive the check.
+#[test]
+fn adapter_check_does_not_wait_for_a_background_job() {
+    let sleeper = format!("sleep 30.{}", std::process::id());
+    let started = Instant::now();
+    let out = doormat(&["adapter-check", "--timeout", "3", &format!("exec:sh -c '{sleeper} & exit 0'")]);
+    let took = started.elapsed();
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("hello") && s.contains("FAIL") && s.contains("exited (exit status: 0)"), "{s}");
+    assert!(took < Duration::from_secs(3 + 5), "adapter-check took {took:?}");
+    assert_eq!(running_with(&sleeper), Vec::<String>::new(), "the background job was left running");
 }
 
 /// A flood of standard error neither blocks nor breaks a correct
@@ -285,14 +384,28 @@ fn hostile_audit(dir: &Path, vectors: &Path, mode: &str, extra: &[&str]) -> (Out
     let script = root().join("harness/cli/tests/hostile.py");
     let once = dir.join(format!("once-{mode}"));
     let imp = format!("exec:{py} {} {mode} {} {}", script.display(), doormat_bin(), once.display());
-    let out_dir = dir.join(format!("out-{mode}"));
+    audit_through(dir, vectors, mode, &imp, extra, &once.display().to_string())
+}
+
+/// Runs `doormat audit` of the spec `dir/hostile.yaml` on `vectors` through
+/// the implementation `imp`, reports to `dir/out-LABEL`, and checks that no
+/// process whose command line mentions `marker` is left behind.
+fn audit_through(
+    dir: &Path,
+    vectors: &Path,
+    label: &str,
+    imp: &str,
+    extra: &[&str],
+    marker: &str,
+) -> (Output, PathBuf) {
+    let out_dir = dir.join(format!("out-{label}"));
     let spec = dir.join("hostile.yaml");
     let mut args = vec![
         "audit",
         "--spec",
         spec.to_str().unwrap(),
         "--impl",
-        &imp,
+        imp,
         "--vectors",
         vectors.to_str().unwrap(),
         "--out",
@@ -300,12 +413,11 @@ fn hostile_audit(dir: &Path, vectors: &Path, mode: &str, extra: &[&str]) -> (Out
     ];
     args.extend_from_slice(extra);
     let out = doormat(&args);
-    let marker = once.display().to_string();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !running_with(&marker).is_empty() && Instant::now() < deadline {
+    while !running_with(marker).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(running_with(&marker), Vec::<String>::new(), "{mode}: processes left behind");
+    assert_eq!(running_with(marker), Vec::<String>::new(), "{label}: processes left behind");
     (out, out_dir)
 }
 

@@ -11,11 +11,33 @@ use doormat_engine::{
 };
 use doormat_formats::wire::{
     self, AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, Op, PublishOk, RecoverOk,
-    Request, Response, StateOk, TargetOk, WireEntry, WireEvent, WirePrimitive, B64,
+    Request, StateOk, TargetOk, WireEntry, WireError, WireEvent, WirePrimitive, B64,
 };
 use doormat_formats::{DeviceAddr, UserId};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A response line with its `ok` member checked for syntax only: the first
+/// reading, which allocates nothing for `ok` (the shape of
+/// [`wire::Response`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Head {
+    id: u64,
+    #[serde(default)]
+    ok: Option<IgnoredAny>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+/// A response line's `ok` member read straight into the operation's type:
+/// the second reading (no untyped tree, so a line costs a few times its
+/// length at most).
+#[derive(Deserialize)]
+struct OkOf<T> {
+    ok: T,
+}
 
 /// The child process of the current run and what is known about it.
 #[derive(Debug, Default)]
@@ -26,6 +48,11 @@ pub(crate) struct Session {
     pub(crate) broken: Option<String>,
     /// Bumped at every restart; handles of older generations are dead.
     generation: u64,
+    /// The limits of the current run.
+    limits: Limits,
+    /// List items (envelopes, addressees, events, keys, records) the
+    /// answers of the current run carried.
+    items: usize,
 }
 
 type Shared = Arc<Mutex<Session>>;
@@ -78,7 +105,7 @@ impl Session {
             Ok(r) => r,
             Err(e) => return Err(self.fail(format!("request {id} (`{name}`): {e}"))),
         };
-        let resp: Response = match serde_json::from_slice(&reply) {
+        let head: Head = match serde_json::from_slice(&reply) {
             Ok(r) => r,
             Err(e) => {
                 let shown: String = String::from_utf8_lossy(&reply).chars().take(200).collect();
@@ -87,14 +114,15 @@ impl Session {
                 )));
             }
         };
-        if resp.id != id {
+        if head.id != id {
             return Err(self.fail(format!(
                 "request {id} (`{name}`): the response has id {}: expected {id} (answers must come in order)",
-                resp.id
+                head.id
             )));
         }
-        match (resp.ok, resp.error) {
-            (Some(ok), None) => serde_json::from_value(ok)
+        match (head.ok, head.error) {
+            (Some(_), None) => serde_json::from_slice::<OkOf<T>>(&reply)
+                .map(|o| o.ok)
                 .map_err(|e| self.fail(format!("request {id} (`{name}`): malformed `ok`: {e}"))),
             (None, Some(err)) => Err(match err.kind {
                 ErrorKind::Rejected => ImplError::Rejected(err.message),
@@ -103,6 +131,34 @@ impl Session {
             }),
             _ => Err(self.fail(format!("request {id} (`{name}`): a response needs exactly one of `ok` and `error`"))),
         }
+    }
+
+    /// Breaks the run if the last answer, an `encrypt`, has more envelopes
+    /// than the envelope limit allows.
+    fn check_envelopes(&mut self, n: usize) -> Result<(), ImplError> {
+        let max = self.limits.max_envelopes;
+        if n <= max {
+            return Ok(());
+        }
+        let id = self.next_id.saturating_sub(1);
+        Err(self.fail(format!(
+            "request {id} (`encrypt`): {n} envelopes in one answer: expected at most {max} (the envelope limit)"
+        )))
+    }
+
+    /// Counts the `n` list items of the last answer (an `op`) toward the
+    /// run's item limit, and breaks the run past it. Each item costs doormat
+    /// memory for the rest of the run, whatever its size on the wire.
+    fn charge(&mut self, op: &str, n: usize) -> Result<(), ImplError> {
+        self.items = self.items.saturating_add(n);
+        let max = self.limits.max_items;
+        if self.items <= max {
+            return Ok(());
+        }
+        let id = self.next_id.saturating_sub(1);
+        Err(self.fail(format!(
+            "request {id} (`{op}`): the answers of this run carry more than {max} envelopes, addressees, events, keys and records in all (the item limit)"
+        )))
     }
 
     /// Stops any old child and starts a new one, with the handshake (whose
@@ -115,6 +171,8 @@ impl Session {
         self.broken = None;
         self.next_id = 0;
         self.generation += 1;
+        self.limits = limits;
+        self.items = 0;
         match Process::spawn(cmd, limits) {
             Ok(p) => self.process = Some(p),
             Err(e) => return Err(self.fail(e)),
@@ -356,6 +414,7 @@ impl ExecDevice {
 impl Device for ExecDevice {
     fn publish(&mut self) -> Result<Bundle, ImplError> {
         let ok: PublishOk = self.op(Op::Publish { device: self.handle })?;
+        lock(&self.session).charge("publish", ok.one_time.len())?;
         Ok(Bundle {
             identity: ok.identity.0,
             prekey: ok.prekey.0,
@@ -382,6 +441,12 @@ impl Device for ExecDevice {
             plaintext: B64(req.plaintext.to_vec()),
         };
         let ok: EncryptOk = self.op(op)?;
+        {
+            let mut s = lock(&self.session);
+            s.check_envelopes(ok.envelopes.len())?;
+            let addressees = ok.envelopes.iter().map(|e| e.to.len()).fold(0usize, usize::saturating_add);
+            s.charge("encrypt", ok.envelopes.len().saturating_add(addressees).saturating_add(ok.events.len()))?;
+        }
         let mut envelopes = Vec::new();
         for e in ok.envelopes {
             let to = e.to.iter().map(|t| addr(t, &self.session)).collect::<Result<_, _>>()?;
@@ -398,6 +463,7 @@ impl Device for ExecDevice {
             body: B64(env.body.to_vec()),
         };
         let ok: DecryptOk = self.op(op)?;
+        lock(&self.session).charge("decrypt", ok.events.len())?;
         let sender = match ok.sender {
             Some(s) => Some(addr(&s, &self.session)?),
             None => None,
@@ -427,6 +493,7 @@ impl Device for ExecDevice {
             contact: contact.to_string(),
             identity: B64(identity.to_vec()),
         })?;
+        lock(&self.session).charge("verify", ok.events.len())?;
         events(ok.events, &self.session)
     }
 
@@ -473,6 +540,7 @@ impl Authority for ExecAuthority {
     fn recover(&mut self, view: &[&[u8]]) -> Result<Vec<Vec<u8>>, ImplError> {
         let view = view.iter().map(|b| B64(b.to_vec())).collect();
         let ok: RecoverOk = device_op(&self.session, self.generation, Op::Recover { authority: self.handle, view })?;
+        lock(&self.session).charge("recover", ok.found.len())?;
         Ok(ok.found.into_iter().map(|b| b.0).collect())
     }
 }

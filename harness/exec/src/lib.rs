@@ -12,13 +12,21 @@
 //! The child is never trusted: every response is checked against the
 //! protocol, every wait has a timeout, lines and total output are capped,
 //! standard error is drained continuously into a bounded tail, and every
-//! child is killed and reaped, whatever happens. A misbehaving child marks
+//! child is killed and reaped, whatever happens: each runs in a process
+//! group of its own, marked with a token in its environment, and ending a
+//! run ends the group and every process that carries the token or holds
+//! the run's pipes. Each run (one vector) has a budget: envelopes per
+//! answer, requests, and bytes received ([`Limits`]). A misbehaving child marks
 //! the design *broken* for the current run (the engine then stops the run
 //! with an ERROR verdict); the next run starts a fresh process.
+
+#[cfg(not(unix))]
+compile_error!("doormat-exec needs a Unix: process groups, signals and poll(2) keep hostile implementations in check");
 
 mod design;
 mod primitives;
 mod process;
+mod sweep;
 
 pub use design::{ExecDesign, Probe};
 pub use process::{Command, Limits};
