@@ -62,6 +62,9 @@ struct State {
 #[derive(Debug, Clone)]
 struct TrickDevice(State);
 
+/// An envelope's parts: addressee, sender public key, sender address, nonce, ciphertext.
+type Parsed = (Vec<u8>, [u8; 32], Vec<u8>, [u8; 12], Vec<u8>);
+
 const APP_KEY: [u8; 32] = *b"the same key in every app copy!!";
 
 fn public(secret: &[u8; 32]) -> [u8; 32] {
@@ -114,7 +117,7 @@ impl TrickDevice {
     }
 
     /// `to (len-prefixed) ‖ sender public ‖ sender address (len-prefixed) ‖ nonce ‖ ciphertext`.
-    fn parse(body: &[u8]) -> Option<(Vec<u8>, [u8; 32], Vec<u8>, [u8; 12], Vec<u8>)> {
+    fn parse(body: &[u8]) -> Option<Parsed> {
         let (&n, rest) = body.split_first()?;
         let (to, rest) = rest.split_at_checked(n as usize)?;
         let (pk, rest) = rest.split_at_checked(32)?;
