@@ -79,7 +79,7 @@ mod primitives;
 pub(crate) use primitives::VodozemacPrimitives;
 
 use crate::persist::{pairs, Peer};
-use crate::seen::{event, Seen};
+use crate::seen::{event, Seen, Withheld};
 use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::{Bundle, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError};
 use doormat_formats::{DeviceAddr, UserId};
@@ -471,11 +471,13 @@ impl Channel {
     ) -> Vec<&'r DirectoryEntry> {
         self.seen.members(req.conversation, req.members, events);
         self.seen.directory(&self.addr, req.recipients, events);
+        // What the user is only now told about gets this message not.
+        let withheld = Withheld::from_events(events);
         let mut done = BTreeSet::new();
         let mut out = Vec::new();
         for entry in req.recipients {
             let peer = Peer::from(&entry.device);
-            if peer == self.addr || !done.insert(peer.clone()) {
+            if peer == self.addr || !done.insert(peer.clone()) || withheld.holds(&peer) {
                 continue;
             }
             if self.verified.get(&peer).is_some_and(|pinned| *pinned != entry.identity) {
