@@ -268,12 +268,50 @@ fn sequence(c: &mut Checker) {
         true,
         match foreign {
             Err(ImplError::Rejected(_)) => Outcome::Ok(format!("{carol} rejected an envelope for bob/phone")),
-            Ok(Some(_)) => {
+            Ok(Some(p)) if p == b"adapter-check message 1" => {
                 Outcome::Ok(format!("answered, but {carol} READ an envelope for bob/phone: the audit will report it"))
             }
+            Ok(Some(_)) => Outcome::Ok(format!(
+                "answered with bytes that are not the message ({carol} did not read it; `rejected` is expected)"
+            )),
             Ok(None) | Err(_) => Outcome::Ok("answered (an error other than `rejected` or no plaintext)".to_owned()),
         },
     );
+    // Optional: forensic open (every key a state holds, no courtesy).
+    let mut copy = devices[2].1.fork();
+    let mut forensic = Vec::new();
+    let mut outcome = None;
+    for e in first.envelopes.iter().filter(|e| e.to.contains(&bob)) {
+        match copy.forensic_open(&InEnvelope { from: &alice, conversation: "alice+bob", body: &e.body }) {
+            Ok(pts) => forensic.extend(pts),
+            Err(ImplError::Unsupported(why)) => {
+                outcome = Some((
+                    false,
+                    Outcome::Skip(format!("not offered ({why}); seizure verdicts will be client-level only")),
+                ));
+                break;
+            }
+            Err(ImplError::Rejected(_)) => {}
+            Err(e) => {
+                outcome = Some((true, err(&e)));
+                break;
+            }
+        }
+    }
+    drop(copy);
+    let (required, outcome) = outcome.unwrap_or_else(|| {
+        if forensic.iter().any(|p| p == b"adapter-check message 1") {
+            (
+                true,
+                Outcome::Ok(format!(
+                    "answered, but {carol}'s keys READ an envelope for bob/phone: the audit will report it"
+                )),
+            )
+        } else {
+            (true, Outcome::Ok(format!("answered: {carol}'s keys open nothing addressed to bob/phone")))
+        }
+    });
+    c.report("forensic_open", required, outcome);
     let garbage =
         devices[1].1.decrypt(&InEnvelope { from: &alice, conversation: "alice+bob", body: b"\x00garbage\xff" });
     c.report(

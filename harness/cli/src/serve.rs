@@ -14,8 +14,8 @@ use doormat_engine::{
     TargetContent,
 };
 use doormat_formats::wire::{
-    AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, MacOk, OkmOk, Op, OpenOk,
-    OutputsOk, PublishOk, RecoverOk, Request, Response, SealOk, SharedOk, StateOk, TargetOk, ValidOk, WireAead,
+    AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, ForensicOk, HelloOk, MacOk, OkmOk, Op,
+    OpenOk, OutputsOk, PublishOk, RecoverOk, Request, Response, SealOk, SharedOk, StateOk, TargetOk, ValidOk, WireAead,
     WireCapabilities, WireEnvelope, WireError, WireEvent, WirePrimitive, B64, PROTOCOL,
 };
 use doormat_formats::{DeviceAddr, UserId};
@@ -79,7 +79,10 @@ impl Server {
                 protocol: PROTOCOL,
                 name: self.design.name().to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                capabilities: WireCapabilities { export_state: self.design.capabilities().export_state },
+                capabilities: WireCapabilities {
+                    export_state: self.design.capabilities().export_state,
+                    forensic_open: true,
+                },
                 authorities: self.design.authorities(),
                 primitives: if self.primitives.is_some() { WirePrimitive::ALL.to_vec() } else { Vec::new() },
                 kat_protocol: self.primitives.as_ref().and_then(|p| p.protocol()),
@@ -142,6 +145,15 @@ impl Server {
                     sender: r.sender.map(|s| s.to_string()),
                     events: wire_events(r.events),
                 })
+            }
+            Op::ForensicOpen { device, from, conversation, body } => {
+                let from = addr(&from)?;
+                let pts = self.device(device)?.forensic_open(&InEnvelope {
+                    from: &from,
+                    conversation: &conversation,
+                    body: &body.0,
+                })?;
+                ok(ForensicOk { plaintexts: pts.into_iter().map(B64).collect() })
             }
             Op::Fork { device } => {
                 let f = self.device(device)?.fork();

@@ -10,8 +10,8 @@ use doormat_engine::{
     OutEnvelope, Primitives, Received, Seed, Sent, TargetContent,
 };
 use doormat_formats::wire::{
-    self, AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, HelloOk, Op, PublishOk, RecoverOk,
-    Request, StateOk, TargetOk, WireEntry, WireError, WireEvent, WirePrimitive, B64,
+    self, AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, ForensicOk, HelloOk, Op,
+    PublishOk, RecoverOk, Request, StateOk, TargetOk, WireEntry, WireError, WireEvent, WirePrimitive, B64,
 };
 use doormat_formats::{DeviceAddr, UserId};
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -53,6 +53,8 @@ pub(crate) struct Session {
     /// List items (envelopes, addressees, events, keys, records) the
     /// answers of the current run carried.
     items: usize,
+    /// Whether the current process's `hello` offered `forensic_open`.
+    forensic: bool,
 }
 
 type Shared = Arc<Mutex<Session>>;
@@ -178,6 +180,7 @@ impl Session {
             Err(e) => return Err(self.fail(e)),
         }
         let hello: HelloOk = self.call(Op::Hello { protocol: wire::PROTOCOL })?;
+        self.forensic = hello.capabilities.forensic_open;
         if hello.protocol != wire::PROTOCOL {
             return Err(self.fail(format!("it speaks protocol {}: expected {}", hello.protocol, wire::PROTOCOL)));
         }
@@ -469,6 +472,21 @@ impl Device for ExecDevice {
             None => None,
         };
         Ok(Received { plaintext: ok.plaintext.map(|p| p.0), sender, events: events(ok.events, &self.session)? })
+    }
+
+    fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
+        if !lock(&self.session).forensic {
+            return Err(ImplError::Unsupported("forensic open (not offered in `hello`)".to_owned()));
+        }
+        let op = Op::ForensicOpen {
+            device: self.handle,
+            from: env.from.to_string(),
+            conversation: env.conversation.to_owned(),
+            body: B64(env.body.to_vec()),
+        };
+        let ok: ForensicOk = self.op(op)?;
+        lock(&self.session).charge("forensic_open", ok.plaintexts.len())?;
+        Ok(ok.plaintexts.into_iter().map(|p| p.0).collect())
     }
 
     fn fork(&self) -> Box<dyn Device> {

@@ -70,6 +70,10 @@ pub enum Op {
     },
     /// Decrypt an envelope.
     Decrypt { device: u64, from: String, conversation: String, body: B64 },
+    /// Everything the keys a device's state holds recover from an envelope,
+    /// with no replay, duplicate, address, sender or conversation check
+    /// (optional: only when `hello` offers `forensic_open`).
+    ForensicOpen { device: u64, from: String, conversation: String, body: B64 },
     /// Copy a device.
     Fork { device: u64 },
     /// Free a device.
@@ -121,6 +125,7 @@ impl Op {
             Op::Publish { .. } => "publish",
             Op::Encrypt { .. } => "encrypt",
             Op::Decrypt { .. } => "decrypt",
+            Op::ForensicOpen { .. } => "forensic_open",
             Op::Fork { .. } => "fork",
             Op::DropDevice { .. } => "drop_device",
             Op::ExportState { .. } => "export_state",
@@ -276,6 +281,9 @@ pub struct HelloOk {
 pub struct WireCapabilities {
     /// `export_state` / `import_device` work.
     pub export_state: bool,
+    /// `forensic_open` works (optional; false when left out).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forensic_open: bool,
 }
 
 /// `create_device`, `import_device`, `fork` results.
@@ -341,6 +349,14 @@ pub struct DecryptOk {
     pub sender: Option<String>,
     /// Notices.
     pub events: Vec<WireEvent>,
+}
+
+/// `forensic_open` results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForensicOk {
+    /// Every plaintext the state's keys recover (empty: none).
+    pub plaintexts: Vec<B64>,
 }
 
 /// Empty results.
