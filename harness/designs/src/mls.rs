@@ -11,14 +11,39 @@
 //! serializations of RFC 9420 `KeyPackage`s, with the lifetime fixed to
 //! 2020-01-01..2100-01-01 so that no clock enters their bytes.
 //!
+//! **Who may change the group** (RFC 9420 as it means it: only members
+//! add and remove, by Commit, and the delivery service can do neither):
+//! a device commits what its own user did, which [`Device::user_action`]
+//! tells it, and nothing the provider merely states. It creates the MLS
+//! group of a group conversation only if its user created the conversation
+//! on it; of a one-to-one conversation whenever its user writes to the one
+//! contact the request names (that is the user's choice). It adds every
+//! device the directory serves for a member its user put in (at creation, or
+//! added later), its own user's devices when it creates the group, and a
+//! device its user linked later; it removes the leaves of a member its user
+//! removed. Each is done by its next Commit in that conversation, since a
+//! device can only send a Commit with a message; a member cannot remove
+//! itself. Everything else the provider lists is left out: a member or
+//! device named in `EncryptRequest.members` or served in `recipients` that
+//! nobody added is not in the group, so it gets nothing; the sender is told
+//! once per conversation (`member added` for such a member, `device added`
+//! for such a device of a member), a warning that the provider's list and
+//! the group differ. A member the provider stops listing stays, until a
+//! member's user removes it. Members and devices others add reach this
+//! device through their Commits, like any change. So a device that no
+//! Welcome has reached cannot write to a group conversation at all (it is
+//! refused), and a new member, or a newly linked device, reads only from
+//! the Commit that adds it: the next message of a device whose user added
+//! it (or, for a linked device, of one of its user's devices already in the
+//! group).
+//!
 //! **Sending** (`encrypt`): the device takes its group for the conversation
-//! (creating one if it has none) and compares the group's leaves with the
-//! devices the provider served. Served devices not in the group are added
-//! with a KeyPackage the provider served: the one-time one of this first
+//! (creating one if it may) and commits the changes above. A device to add
+//! needs a KeyPackage the provider served: the one-time one of this first
 //! contact, one kept from an earlier first contact, or the last-resort one; a
 //! device with no valid KeyPackage (signed by the served identity, naming
-//! the served device) cannot be added and does not receive. Leaves not served
-//! any more are removed. The device also updates its own leaf (a fresh
+//! the served device) cannot be added and does not receive (its member
+//! stays to be added). The device also updates its own leaf (a fresh
 //! UpdatePath), which is what heals it after a compromise (RFC 9420 §16.6),
 //! when it has received something since its last update and every member
 //! that ever wrote in the conversation has written in the current epoch: the
@@ -42,7 +67,7 @@
 //! device holds an older state of replaces it (the device was removed and
 //! added again). A Commit for the current epoch is processed and merged; one
 //! for an earlier epoch is skipped only if it is byte for byte one the device
-//! applied; one for a later epoch means an earlier one is missing (refused).
+//! applied, or older than the Welcome it joined by; one for a later epoch means an earlier one is missing (refused).
 //! The application message must come last and be signed by the device the
 //! provider names as sender. An envelope of nothing but what the device
 //! already has is a duplicate, answered without plaintext. Application
@@ -62,8 +87,10 @@
 //! or a kept past epoch's secret tree, and refuses one whose key it used
 //! and deleted, and the device's own (its sending ratchet only moves on).
 //!
-//! **Groups per conversation:** two devices that both start a conversation
-//! before either hears from the other create two groups; both are kept, and
+//! **Groups per conversation:** two devices that both start a one-to-one
+//! conversation before either hears from the other create two groups (and
+//! so does a contact's device its user linked, writing before it was
+//! added); all are kept, and
 //! messages are accepted in any group the device is in. A device sends in the
 //! group with the smallest id among those it is still in, so all converge.
 //!
@@ -74,14 +101,16 @@
 //! (served, in a Welcome, or added by a Commit) shows `identity changed`, and
 //! so does every send while the directory serves a key for a device other
 //! than the one its leaf in the group has: the group keeps that leaf (only
-//! the member itself can change it).
+//! the member itself can change it). What the provider lists and nobody
+//! added is shown once, as above.
 //! The first sight of a conversation (creating its first group, or joining
 //! one) shows no adds; a further group of the same conversation shows the
 //! devices the others did not have. [`Device::verify`] pins a device's key:
 //! the device is then never added with another key (every send served
 //! another key shows `identity changed`), a leaf with another key is removed
-//! at the next send, and messages signed by it under another key are
-//! refused.
+//! at the next send (the user's own act; a member's device served under the
+//! verified key is then added back), and messages signed by it under
+//! another key are refused.
 //!
 //! **Randomness** ([`engine`]): the openmls provider draws every random byte
 //! from a ChaCha20 generator seeded with the device seed and reseeded with
@@ -122,9 +151,9 @@ use crate::wire::rejected;
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
-    OutEnvelope, Received, Sent,
+    OutEnvelope, Received, Sent, UserAction,
 };
-use doormat_formats::DeviceAddr;
+use doormat_formats::{DeviceAddr, UserId};
 use engine::{Provider, CIPHERSUITE};
 use openmls::prelude::tls_codec::{Deserialize as TlsDeserialize, Serialize as TlsSerialize};
 use openmls::prelude::{
@@ -221,6 +250,10 @@ struct GroupMeta {
     /// SHA-256 of the Welcome this device joined by, to recognise it when
     /// it comes again.
     joined_with: Option<[u8; 32]>,
+    /// The epoch this device joined at by that Welcome: Commits of earlier
+    /// epochs are already in the state it joined with.
+    #[serde(default)]
+    joined_at: Option<u64>,
 }
 
 /// A device's state but its openmls storage and generator (no `Debug`: it
@@ -247,6 +280,33 @@ struct State {
     cached: BTreeMap<Peer, Vec<Vec<u8>>>,
     /// Per conversation, the devices this device ever heard from in it.
     spoken: BTreeMap<String, BTreeSet<Peer>>,
+    /// Per conversation, what this device's user did on it and this device
+    /// has not committed yet.
+    #[serde(default)]
+    intents: BTreeMap<String, Intent>,
+    /// Devices of this device's user that the user linked while this device
+    /// existed: it adds them to every group it sends in.
+    #[serde(default)]
+    linked: BTreeSet<Peer>,
+    /// Per conversation, the members (device `""`) and devices the provider
+    /// listed that the group lacked and this device did not add, already
+    /// shown to the user.
+    #[serde(default)]
+    listed: BTreeMap<String, BTreeSet<Peer>>,
+}
+
+/// What a device's own user did in one conversation, on this device, that
+/// its next Commit there carries out (see [`Device::user_action`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Intent {
+    /// The user created the conversation here: this device may create its
+    /// group.
+    create: bool,
+    /// Users to add: every device the directory serves for them at that
+    /// Commit (trust on first use, as for any first contact).
+    add: BTreeSet<String>,
+    /// Users to remove: every leaf of theirs.
+    remove: BTreeSet<String>,
 }
 
 /// What [`Device::export_state`] writes.
@@ -335,6 +395,45 @@ impl Device for MlsDevice {
         self.st.pinned.insert(peer, identity.to_vec());
         Ok(events)
     }
+
+    /// Records what the user did, for this device's next Commit in the
+    /// conversation (a device can only send a Commit with a message): the
+    /// group it created and its members, a member added or removed, a new
+    /// device of the user's own (added to every group this device sends
+    /// in). A member cannot commit its own removal in MLS, so removing the
+    /// user's own account is ignored here; so is an action about another
+    /// user's device.
+    fn user_action(&mut self, action: &UserAction<'_>) -> Result<(), ImplError> {
+        let me = self.st.addr.user.clone();
+        match *action {
+            UserAction::CreateGroup { conversation, members } => {
+                let intent = self.st.intents.entry(conversation.to_owned()).or_default();
+                intent.create = true;
+                for user in members.iter().filter(|u| u.as_str() != me) {
+                    intent.remove.remove(user.as_str());
+                    intent.add.insert(user.as_str().to_owned());
+                }
+            }
+            UserAction::AddMember { conversation, user } if user.as_str() != me => {
+                let intent = self.st.intents.entry(conversation.to_owned()).or_default();
+                intent.remove.remove(user.as_str());
+                intent.add.insert(user.as_str().to_owned());
+            }
+            UserAction::RemoveMember { conversation, user } if user.as_str() != me => {
+                let intent = self.st.intents.entry(conversation.to_owned()).or_default();
+                intent.add.remove(user.as_str());
+                intent.remove.insert(user.as_str().to_owned());
+            }
+            UserAction::LinkDevice { device } => {
+                let peer = Peer::from(device);
+                if peer.user == me && peer != self.st.addr {
+                    self.st.linked.insert(peer);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 impl MlsDevice {
@@ -355,6 +454,9 @@ impl MlsDevice {
                 pinned: BTreeMap::new(),
                 cached: BTreeMap::new(),
                 spoken: BTreeMap::new(),
+                intents: BTreeMap::new(),
+                linked: BTreeSet::new(),
+                listed: BTreeMap::new(),
             },
         }
     }
@@ -443,6 +545,7 @@ impl MlsDevice {
         let (gid, baseline) = match self.canonical(req.conversation) {
             Some(gid) => (gid, None),
             None => {
+                self.may_create(req)?;
                 if served.is_empty() {
                     return Ok(Sent { envelopes: Vec::new(), events: events.into_iter().collect() });
                 }
@@ -450,11 +553,16 @@ impl MlsDevice {
                 (self.create_group(req.conversation)?, Some(known))
             }
         };
+        let creating = baseline.is_some();
         let mut group = self.load(&gid)?;
         let before = leaves(&group);
+        let intent = self.st.intents.get(req.conversation).cloned().unwrap_or_default();
 
+        // Removals: only of members this device's user removed, of leaves
+        // under a key other than the one the user verified, and of leaves
+        // that name no device. A device the provider stops listing stays:
+        // only a member can remove another (RFC 9420 §12.1.3).
         let mut removals = Vec::new();
-        let mut kept: BTreeSet<&Peer> = BTreeSet::new();
         for member in group.members() {
             let Some(peer) = device_of(&member.credential) else {
                 removals.push(member.index);
@@ -463,24 +571,36 @@ impl MlsDevice {
             if peer == me {
                 continue;
             }
-            let unserved = !served.contains_key(&peer);
+            let removed = intent.remove.contains(&peer.user);
             let unpinned = self.st.pinned.get(&peer).is_some_and(|k| *k != member.signature_key);
-            if unserved || unpinned {
+            if removed || unpinned {
                 removals.push(member.index);
-            } else if let Some((p, entry)) = served.get_key_value(&peer) {
-                kept.insert(p);
+            } else if let Some(entry) = served.get(&peer) {
                 if entry.identity != member.signature_key {
                     // The directory disagrees with the group about this
                     // device's key: the group's leaf stays (only the member
                     // itself can change it), and the user is warned at every
                     // send while the disagreement lasts.
-                    events.insert(event(EventKind::IdentityChanged, p));
+                    events.insert(event(EventKind::IdentityChanged, &peer));
                 }
             }
         }
+        // Adds: only devices this device's user vouches for (every device
+        // the directory serves for a member the user added, or put in the
+        // group or one-to-one conversation it created; its own devices when
+        // it creates the group, and those it linked later). Whatever else
+        // the provider lists is not added, and so gets nothing.
         let mut adds = Vec::new();
         for (peer, entry) in &served {
-            if kept.contains(peer) {
+            if has(&before, peer) {
+                continue;
+            }
+            let vouched = intent.add.contains(&peer.user)
+                || self.st.linked.contains(peer)
+                || (creating && peer.user == me.user)
+                || (self.st.pinned.get(peer) == Some(&entry.identity)
+                    && before.iter().any(|(p, _)| p.user == peer.user));
+            if !vouched {
                 continue;
             }
             if self.st.pinned.get(peer).is_some_and(|k| *k != entry.identity) {
@@ -562,6 +682,9 @@ impl MlsDevice {
             meta.epoch = to;
             meta.members = after;
         }
+        let now = leaves(&group);
+        self.settle(req.conversation, &now);
+        self.listed(req, &served, &now, &mut events);
 
         let app = group
             .create_message(&self.provider, &signer, req.plaintext)
@@ -571,6 +694,91 @@ impl MlsDevice {
         let mut envelopes: Vec<OutEnvelope> = farewell.into_iter().collect();
         envelopes.extend(self.envelopes(&gid, &app)?);
         Ok(Sent { envelopes, events: events.into_iter().collect() })
+    }
+
+    /// Whether this device may create a group for the conversation of
+    /// `req`, of which it holds none. A group conversation: only if its user
+    /// created it on this device (told by [`Device::user_action`]); any other
+    /// device waits for a member's Welcome (the provider saying it is a
+    /// member is not enough). A one-to-one conversation: its user is writing
+    /// to the one contact the request names, which is the user's choice;
+    /// that contact becomes the member to add.
+    fn may_create(&mut self, req: &EncryptRequest<'_>) -> Result<(), ImplError> {
+        let conversation = req.conversation;
+        if req.group {
+            if self.st.intents.get(conversation).is_some_and(|i| i.create) {
+                return Ok(());
+            }
+            return Err(rejected(format!(
+                "this device is in no MLS group of `{conversation}`: its user did not create it here, and no member's Welcome has reached it"
+            )));
+        }
+        let me = self.st.addr.user.as_str();
+        let contacts: BTreeSet<&str> = req.members.iter().map(UserId::as_str).filter(|u| *u != me).collect();
+        let contact = match (contacts.len(), req.members.iter().any(|u| u.as_str() == me)) {
+            (1, true) => contacts.into_iter().next().unwrap_or_default().to_owned(),
+            _ => {
+                return Err(rejected(format!(
+                    "a one-to-one conversation must name this device's user and one contact, not {} users",
+                    req.members.len()
+                )))
+            }
+        };
+        let intent = self.st.intents.entry(conversation.to_owned()).or_default();
+        intent.create = true;
+        intent.remove.remove(&contact);
+        intent.add.insert(contact);
+        Ok(())
+    }
+
+    /// Drops what this device's user asked for in `conversation` that the
+    /// group's leaves `now` show done: members added that have a leaf,
+    /// members removed that have none, the creation.
+    fn settle(&mut self, conversation: &str, now: &Leaves) {
+        let Some(intent) = self.st.intents.get_mut(conversation) else { return };
+        let member = |user: &String| now.iter().any(|(p, _)| p.user == *user);
+        intent.create = false;
+        intent.add.retain(|u| !member(u));
+        intent.remove.retain(member);
+        if intent.add.is_empty() && intent.remove.is_empty() {
+            self.st.intents.remove(conversation);
+        }
+    }
+
+    /// The notices for what the provider lists and the group (leaves `now`)
+    /// does not have, which this device's user did not vouch for and which
+    /// it therefore did not add: `member added` for a member the provider
+    /// names who is not in the group, `device added` for a device of a
+    /// member who is. Each is shown once per conversation; it gets nothing.
+    fn listed(
+        &mut self,
+        req: &EncryptRequest<'_>,
+        served: &BTreeMap<Peer, &DirectoryEntry>,
+        now: &Leaves,
+        events: &mut BTreeSet<Event>,
+    ) {
+        let me = self.st.addr.user.clone();
+        let pending: BTreeSet<String> =
+            self.st.intents.get(req.conversation).map(|i| i.add.clone()).unwrap_or_default();
+        let in_group = |user: &str| now.iter().any(|(p, _)| p.user == user);
+        let told = self.st.listed.entry(req.conversation.to_owned()).or_default();
+        for user in req.members {
+            let user = user.as_str();
+            if user == me || in_group(user) || pending.contains(user) {
+                continue;
+            }
+            if told.insert(Peer { user: user.to_owned(), device: String::new() }) {
+                events.insert(Event { kind: EventKind::MemberAdded, user: UserId::from(user), device: None });
+            }
+        }
+        for peer in served.keys() {
+            if has(now, peer) || !in_group(&peer.user) || self.st.linked.contains(peer) {
+                continue;
+            }
+            if told.insert(peer.clone()) {
+                events.insert(event(EventKind::DeviceAdded, peer));
+            }
+        }
     }
 
     /// The envelopes of one application message: the Commits the members
@@ -681,6 +889,7 @@ impl MlsDevice {
                 heard: BTreeMap::new(),
                 received: false,
                 joined_with: None,
+                joined_at: None,
             },
         );
         Ok(gid)
@@ -853,6 +1062,7 @@ impl MlsDevice {
                 heard: BTreeMap::new(),
                 received: false,
                 joined_with: Some(hash),
+                joined_at: Some(epoch),
             },
         );
         Ok(())
@@ -901,6 +1111,11 @@ impl MlsDevice {
                     let mine = group.epoch().as_u64();
                     if epoch < mine {
                         if meta.log.iter().any(|(e, c)| *e == epoch && c.as_slice() == bytes) {
+                            continue;
+                        }
+                        if meta.joined_at.is_some_and(|joined| epoch < joined) {
+                            // Made before this device joined: the Welcome's
+                            // state already holds its effect.
                             continue;
                         }
                         return Err(rejected(format!(

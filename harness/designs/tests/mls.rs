@@ -1,9 +1,11 @@
 //! The `mls` design through the adapter traits only: one-to-one and group
-//! delivery, members and devices added and removed (with the notices every
-//! member shows), a provider-served ghost device, verification, tampering and
-//! replay, out-of-order delivery across a Commit, groups created
-//! concurrently, forks, state export, healing after a seizure, determinism,
-//! and garbage that must never make it panic.
+//! delivery, members and devices added and removed by their users' own
+//! actions only (with the notices every member shows), a provider-served
+//! ghost device and a member nobody added never added, verification,
+//! tampering and replay, out-of-order delivery across a Commit, groups
+//! created concurrently, forks, state export, healing after a seizure,
+//! determinism, garbage that must never make it panic, and forensic open
+//! (what openmls itself recovers with a state's secrets).
 
 #![cfg(feature = "mls")]
 #![allow(clippy::unwrap_used)]
@@ -11,7 +13,7 @@
 mod common;
 
 use common::{addr, seed_for, users, Net};
-use doormat_engine::{DirectoryEntry, Event, EventKind, ImplError, InEnvelope, Sent};
+use doormat_engine::{Event, EventKind, ImplError, InEnvelope, Sent, UserAction};
 use doormat_formats::UserId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -83,12 +85,44 @@ fn app_body(sent: &Sent) -> Vec<u8> {
     sent.envelopes.last().unwrap().body.clone()
 }
 
+/// Alice, bob and carol, one phone each; alice's user has created `team`
+/// of the three on her phone.
 fn trio() -> Net {
     let mut net = Net::new("mls");
     for d in ["alice/phone", "bob/phone", "carol/phone"] {
         net.register(d);
     }
+    create(&mut net, "alice/phone", TEAM, TRIO);
     net
+}
+
+/// `device`'s user creates the group `conversation` of `members` on it.
+fn create(net: &mut Net, device: &str, conversation: &str, members: &[&str]) {
+    let members = users(members);
+    net.device(device).user_action(&UserAction::CreateGroup { conversation, members: &members }).unwrap();
+}
+
+/// `device`'s user adds `user` to `conversation` on it.
+fn add_member(net: &mut Net, device: &str, conversation: &str, user: &str) {
+    let user = UserId::from(user);
+    net.device(device).user_action(&UserAction::AddMember { conversation, user: &user }).unwrap();
+}
+
+/// `device`'s user removes `user` from `conversation` on it.
+fn remove_member(net: &mut Net, device: &str, conversation: &str, user: &str) {
+    let user = UserId::from(user);
+    net.device(device).user_action(&UserAction::RemoveMember { conversation, user: &user }).unwrap();
+}
+
+/// A user links `device`: every device the user already has is told, then
+/// the new one registers.
+fn link(net: &mut Net, device: &str) {
+    let new = addr(device);
+    let own: Vec<String> = net.devices.keys().filter(|d| d.user == new.user).map(ToString::to_string).collect();
+    for d in own {
+        net.device(&d).user_action(&UserAction::LinkDevice { device: &new }).unwrap();
+    }
+    net.register(device);
 }
 
 #[test]
@@ -139,6 +173,7 @@ fn a_group_with_several_devices_reaches_every_other_device() {
     for d in ["alice/phone", "alice/laptop", "bob/phone", "carol/phone", "carol/tablet"] {
         net.register(d);
     }
+    create(&mut net, "alice/phone", TEAM, TRIO);
     let all = ["alice/laptop", "alice/phone", "bob/phone", "carol/phone", "carol/tablet"];
     for (round, from) in ["alice/phone", "carol/tablet", "bob/phone", "alice/laptop", "alice/phone"].iter().enumerate()
     {
@@ -159,6 +194,7 @@ fn an_added_member_is_shown_to_every_member_and_reads_only_what_follows() {
     deliver(&mut net, "carol/phone", TEAM, &old);
 
     let quad = ["alice", "bob", "carol", "dave"];
+    add_member(&mut net, "alice/phone", TEAM, "dave");
     let sent = net.send("alice/phone", TEAM, &quad, "dave is here");
     let added = event(EventKind::MemberAdded, "dave", None);
     assert!(sent.events.contains(&added), "the sender is shown the add: {:?}", sent.events);
@@ -179,6 +215,7 @@ fn a_removed_member_reads_nothing_sent_after_the_removal() {
     let mut net = trio();
     say(&mut net, "alice/phone", TEAM, TRIO, "all three");
     say(&mut net, "carol/phone", TEAM, TRIO, "carol speaks");
+    remove_member(&mut net, "bob/phone", TEAM, "carol");
     let sent = net.send("bob/phone", TEAM, ALICE_BOB, "carol is gone");
     let removed = event(EventKind::MemberRemoved, "carol", None);
     assert!(sent.events.contains(&removed), "{:?}", sent.events);
@@ -213,36 +250,166 @@ fn a_removed_device_still_reads_what_was_sent_while_it_was_a_member() {
     let held = net.send("bob/phone", TEAM, TRIO, "held for carol");
     deliver(&mut net, "bob/phone", TEAM, &held.only("alice/phone"));
     // Alice removes carol; carol learns it, then gets the held message.
+    remove_member(&mut net, "alice/phone", TEAM, "carol");
     let removal = net.send("alice/phone", TEAM, ALICE_BOB, "without carol");
     deliver(&mut net, "alice/phone", TEAM, &removal);
     let got = deliver(&mut net, "bob/phone", TEAM, &held.only("carol/phone"));
     assert_eq!(got["carol/phone"].text.as_deref(), Some("held for carol"));
 }
 
+/// The GCHQ "ghost": the provider lists an extra device for bob, to
+/// everyone but bob. No member vouches for it (bob's user never linked it),
+/// so nobody adds it and it gets nothing; each sender served it is told,
+/// once, that the provider lists a device of bob's the group does not have.
 #[test]
-fn a_ghost_device_the_provider_serves_is_shown_to_everyone_and_its_owner_removes_it() {
+fn a_ghost_device_the_provider_serves_is_shown_and_never_added() {
     let mut net = trio();
     say(&mut net, "alice/phone", TEAM, TRIO, "one");
     say(&mut net, "bob/phone", TEAM, TRIO, "two");
-    // The provider lists an extra device for bob, to everyone but bob.
     net.register("bob/ghost");
-    let to_alice = net.entries("alice/phone", TRIO);
-    assert!(to_alice.iter().any(|e| e.device == addr("bob/ghost")));
-    let sent = net.send_to("alice/phone", TEAM, TRIO, &to_alice, "the plan").unwrap();
     let ghost = event(EventKind::DeviceAdded, "bob", Some("bob/ghost"));
-    assert!(sent.events.contains(&ghost), "the sender must be told: {:?}", sent.events);
-    let got = deliver(&mut net, "alice/phone", TEAM, &sent);
-    for member in ["bob/phone", "carol/phone"] {
-        assert!(got[member].events.contains(&ghost), "{member} must be told: {:?}", got[member].events);
+    for (round, from) in ["alice/phone", "carol/phone", "alice/phone"].into_iter().enumerate() {
+        let entries = net.entries(from, TRIO);
+        assert!(entries.iter().any(|e| e.device == addr("bob/ghost")));
+        let text = format!("the plan {round}");
+        let sent = net.send_to(from, TEAM, TRIO, &entries, &text).unwrap();
+        assert_eq!(sent.events.contains(&ghost), round < 2, "told once per device: {from} {:?}", sent.events);
+        assert!(sent.envelopes.iter().all(|e| !e.to.contains(&addr("bob/ghost"))), "nothing for the ghost");
+        for e in &sent.envelopes {
+            let r = net.recv("bob/ghost", from, TEAM, &e.body);
+            assert!(r.map_or(true, |r| r.plaintext.is_none()), "the ghost read {text}");
+        }
+        let got = deliver(&mut net, from, TEAM, &sent);
+        let want: Vec<&str> = ["alice/phone", "bob/phone", "carol/phone"].into_iter().filter(|d| *d != from).collect();
+        assert_eq!(readers(&got, &text), want);
+        assert!(got.values().all(|g| !g.events.contains(&ghost)), "no member added it: {got:?}");
     }
-    assert_eq!(readers(&got, "the plan"), ["bob/ghost", "bob/phone", "carol/phone"], "visible, but read");
-    // Bob is not served the ghost: his next send removes it, and says so.
-    let to_bob: Vec<DirectoryEntry> =
-        net.entries("bob/phone", TRIO).into_iter().filter(|e| e.device != addr("bob/ghost")).collect();
-    let sent = net.send_to("bob/phone", TEAM, TRIO, &to_bob, "not my device").unwrap();
-    assert!(sent.events.contains(&event(EventKind::DeviceRemoved, "bob", Some("bob/ghost"))), "{:?}", sent.events);
+}
+
+/// RFC 9420: only a member can add anyone. The provider names mallory as a
+/// member of the group and serves her devices; no member's user added her,
+/// so no sender adds her: she gets nothing, and each sender is told once
+/// that the provider lists a member the group does not have.
+#[test]
+fn a_member_the_provider_lists_but_nobody_added_is_never_added() {
+    let mut net = trio();
+    net.register("mallory/phone");
+    say(&mut net, "alice/phone", TEAM, TRIO, "before");
+    let with_mallory = ["alice", "bob", "carol", "mallory"];
+    let listed = event(EventKind::MemberAdded, "mallory", None);
+    for (round, from) in ["carol/phone", "alice/phone", "carol/phone"].into_iter().enumerate() {
+        let text = format!("quarterly numbers {round}");
+        let sent = net.send(from, TEAM, &with_mallory, &text);
+        assert_eq!(sent.events.contains(&listed), round < 2, "{from}: {:?}", sent.events);
+        assert!(sent.envelopes.iter().all(|e| !e.to.contains(&addr("mallory/phone"))));
+        for e in &sent.envelopes {
+            let r = net.recv("mallory/phone", from, TEAM, &e.body);
+            assert!(r.map_or(true, |r| r.plaintext.is_none()), "mallory read {text}");
+            let forensic = forensic(net.device("mallory/phone").fork().as_mut(), from, TEAM, &e.body);
+            assert_eq!(forensic, Vec::<String>::new());
+        }
+        let got = deliver(&mut net, from, TEAM, &sent);
+        let want: Vec<&str> = ["alice/phone", "bob/phone", "carol/phone"].into_iter().filter(|d| *d != from).collect();
+        assert_eq!(readers(&got, &text), want);
+    }
+    // Once a member's user adds her, she joins, with the notices of a real add.
+    add_member(&mut net, "bob/phone", TEAM, "mallory");
+    let sent = net.send("bob/phone", TEAM, &with_mallory, "welcome mallory");
+    assert!(sent.events.contains(&listed), "{:?}", sent.events);
     let got = deliver(&mut net, "bob/phone", TEAM, &sent);
-    assert_eq!(readers(&got, "not my device"), ["alice/phone", "carol/phone"]);
+    assert_eq!(readers(&got, "welcome mallory"), ["alice/phone", "carol/phone", "mallory/phone"]);
+    assert!(got["alice/phone"].events.contains(&listed));
+}
+
+/// A member added by another member's user joins with that member's next
+/// Commit; until then the others, served the new member by the provider,
+/// do not encrypt to them (they cannot tell the add from a provider's lie).
+/// Removal likewise: a member the provider stops listing stays until a
+/// member's user removes them.
+#[test]
+fn adds_and_removals_are_made_only_by_the_members_user_who_made_them() {
+    let mut net = trio();
+    net.register("dave/phone");
+    say(&mut net, "alice/phone", TEAM, TRIO, "hello");
+    let quad = ["alice", "bob", "carol", "dave"];
+    add_member(&mut net, "alice/phone", TEAM, "dave");
+    // Carol writes first: the provider lists dave, carol does not add him.
+    let sent = net.send("carol/phone", TEAM, &quad, "before alice commits");
+    assert!(sent.events.contains(&event(EventKind::MemberAdded, "dave", None)));
+    let got = deliver(&mut net, "carol/phone", TEAM, &sent);
+    assert_eq!(readers(&got, "before alice commits"), ["alice/phone", "bob/phone"]);
+    // Dave is in no group yet: his device cannot write to it.
+    let entries = net.entries("dave/phone", &quad);
+    assert!(is_rejected(&net.send_to("dave/phone", TEAM, &quad, &entries, "hi")));
+    // Alice's next message carries her Commit: dave joins.
+    let got = say(&mut net, "alice/phone", TEAM, &quad, "dave joins");
+    assert_eq!(readers(&got, "dave joins"), ["bob/phone", "carol/phone", "dave/phone"]);
+    let got = say(&mut net, "dave/phone", TEAM, &quad, "hello from dave");
+    assert_eq!(readers(&got, "hello from dave"), ["alice/phone", "bob/phone", "carol/phone"]);
+    // The provider stops listing carol: bob does not remove her.
+    let got = say(&mut net, "bob/phone", TEAM, &["alice", "bob", "dave"], "carol still here");
+    assert_eq!(readers(&got, "carol still here"), ["alice/phone", "carol/phone", "dave/phone"]);
+    // Bob's user removes her: his next Commit does.
+    remove_member(&mut net, "bob/phone", TEAM, "carol");
+    let sent = net.send("bob/phone", TEAM, &["alice", "bob", "dave"], "without carol");
+    assert!(sent.events.contains(&event(EventKind::MemberRemoved, "carol", None)));
+    let got = deliver(&mut net, "bob/phone", TEAM, &sent);
+    assert_eq!(readers(&got, "without carol"), ["alice/phone", "dave/phone"]);
+}
+
+/// A member's device that no Welcome has reached cannot write to the group:
+/// only the group's creator creates it, on the device its user created it
+/// on; the provider saying a device is a member does not make it one.
+#[test]
+fn a_group_is_created_only_where_its_user_created_it() {
+    let mut net = Net::new("mls");
+    for d in ["alice/phone", "bob/phone", "carol/phone"] {
+        net.register(d);
+    }
+    let entries = net.entries("bob/phone", TRIO);
+    let r = net.send_to("bob/phone", TEAM, TRIO, &entries, "bob first");
+    assert!(is_rejected(&r), "{r:?}");
+    create(&mut net, "alice/phone", TEAM, TRIO);
+    let first = net.send("alice/phone", TEAM, TRIO, "alice creates");
+    // Bob's Welcome is held: still nothing to write in.
+    let entries = net.entries("bob/phone", TRIO);
+    assert!(is_rejected(&net.send_to("bob/phone", TEAM, TRIO, &entries, "still early")));
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", TEAM, &first), "alice creates"), ["bob/phone", "carol/phone"]);
+    let got = say(&mut net, "bob/phone", TEAM, TRIO, "now bob");
+    assert_eq!(readers(&got, "now bob"), ["alice/phone", "carol/phone"]);
+}
+
+/// A device linked by its user joins each conversation with the next
+/// Commit of one of the user's devices already in it; the other side, served
+/// the new device by the provider, is told but does not add it.
+#[test]
+fn a_linked_device_joins_when_its_owners_device_next_sends() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "m1");
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "m2");
+    link(&mut net, "bob/laptop");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "m3");
+    assert_eq!(sent.events, [event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))]);
+    assert!(sent.envelopes.iter().all(|e| !e.to.contains(&addr("bob/laptop"))), "alice does not add it");
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &sent), "m3"), ["bob/phone"]);
+    // Bob's phone writes: its Commit adds the laptop, which reads from then on.
+    let sent = net.send("bob/phone", AB, ALICE_BOB, "m4");
+    assert!(sent.events.contains(&event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))));
+    let got = deliver(&mut net, "bob/phone", AB, &sent);
+    assert_eq!(readers(&got, "m4"), ["alice/phone", "bob/laptop"]);
+    assert!(got["alice/phone"].events.contains(&event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))));
+    let got = say(&mut net, "alice/phone", AB, ALICE_BOB, "m5");
+    assert_eq!(readers(&got, "m5"), ["bob/laptop", "bob/phone"]);
+    let got = say(&mut net, "bob/laptop", AB, ALICE_BOB, "m6");
+    assert_eq!(readers(&got, "m6"), ["alice/phone", "bob/phone"]);
+    // A link of another user's device, told to alice's phone, adds nothing.
+    net.register("carol/phone");
+    net.device("alice/phone").user_action(&UserAction::LinkDevice { device: &addr("bob/tablet") }).unwrap();
+    net.register("bob/tablet");
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "m7");
+    assert!(sent.envelopes.iter().all(|e| !e.to.contains(&addr("bob/tablet"))));
 }
 
 #[test]
@@ -355,10 +522,12 @@ fn a_member_behind_by_several_commits_catches_up_from_the_next_message() {
     say(&mut net, "alice/phone", TEAM, TRIO, "hello");
     // Two Commits carol does not get: alice adds dave, bob removes him.
     let quad = ["alice", "bob", "carol", "dave"];
+    add_member(&mut net, "alice/phone", TEAM, "dave");
     let add = net.send("alice/phone", TEAM, &quad, "dave joins");
     for d in ["bob/phone", "dave/phone"] {
         deliver(&mut net, "alice/phone", TEAM, &add.only(d));
     }
+    remove_member(&mut net, "bob/phone", TEAM, "dave");
     let remove = net.send("bob/phone", TEAM, TRIO, "dave leaves");
     for d in ["alice/phone", "dave/phone"] {
         deliver(&mut net, "bob/phone", TEAM, &remove.only(d));
