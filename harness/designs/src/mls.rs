@@ -48,7 +48,10 @@
 //! when it has received something since its last update and every member
 //! that ever wrote in the conversation has written in the current epoch: the
 //! traffic then shows the members are in step, so two of them rarely commit
-//! for the same epoch at once. Adds, removals and the update go into one
+//! for the same epoch at once. That counts on members who never wrote not
+//! committing, so a device's first message in a conversation carries no
+//! update (one held by the provider would otherwise meet the update of a
+//! member who did not know it writes, and split the group). Adds, removals and the update go into one
 //! Commit, merged at once; then the application message is encrypted.
 //!
 //! **Envelopes** (body format in [`frame`]: `"DMLS" || version || group id ||
@@ -278,7 +281,8 @@ struct State {
     /// KeyPackages served on first contact and not used yet.
     #[serde(with = "pairs")]
     cached: BTreeMap<Peer, Vec<Vec<u8>>>,
-    /// Per conversation, the devices this device ever heard from in it.
+    /// Per conversation, the devices this device ever heard from in it, and
+    /// itself once it wrote there.
     spoken: BTreeMap<String, BTreeSet<Peer>>,
     /// Per conversation, what this device's user did on it and this device
     /// has not committed yet.
@@ -621,11 +625,15 @@ impl MlsDevice {
         // arrived since its last update and every other member that ever
         // wrote in this conversation has written in the current epoch. The
         // second condition keeps two members from committing for the same
-        // epoch at once whenever the traffic itself shows they are in step
-        // (members that never write never commit either).
+        // epoch at once whenever the traffic itself shows they are in step.
+        // It counts on members that never wrote not committing, so a
+        // device's first message in a conversation carries no update: the
+        // others do not know yet that it writes, and would not wait for it.
         let epoch = group.epoch().as_u64();
         let spoken = self.st.spoken.get(req.conversation);
+        let written = spoken.is_some_and(|s| s.contains(&me));
         let turn = meta.received
+            && written
             && before.iter().all(|(p, _)| {
                 *p == me || !spoken.is_some_and(|s| s.contains(p)) || meta.heard.get(p).is_some_and(|e| *e >= epoch)
             });
@@ -682,6 +690,7 @@ impl MlsDevice {
             meta.epoch = to;
             meta.members = after;
         }
+        self.st.spoken.entry(req.conversation.to_owned()).or_default().insert(me);
         let now = leaves(&group);
         self.settle(req.conversation, &now);
         self.listed(req, &served, &now, &mut events);

@@ -154,12 +154,17 @@ fn a_first_message_is_a_welcome_then_the_message_and_later_turns_carry_a_commit(
     assert!(welcome.events.is_empty(), "joining a conversation for the first time shows nothing");
     let msg = net.recv("bob/phone", "alice/phone", AB, &first.envelopes[1].body).unwrap();
     assert_eq!(msg.plaintext.as_deref(), Some(b"hello".as_slice()));
-    // Bob answers: having received, he updates his leaf (a Commit first).
-    let reply = net.send("bob/phone", AB, ALICE_BOB, "hi");
+    // Bob's first message carries no update: alice does not know yet that
+    // he writes, so she would not wait for his Commit before making hers.
+    let first_reply = net.send("bob/phone", AB, ALICE_BOB, "hi");
+    assert_eq!(first_reply.envelopes.len(), 1, "the message alone");
+    assert_eq!(readers(&deliver(&mut net, "bob/phone", AB, &first_reply), "hi"), ["alice/phone"]);
+    // His next one, having received since he joined, updates his leaf.
+    let reply = net.send("bob/phone", AB, ALICE_BOB, "hi again");
     assert_eq!(reply.envelopes.len(), 2, "a Commit, then the message");
     assert!(reply.envelopes.iter().all(|e| e.to == [addr("alice/phone")]));
     let got = deliver(&mut net, "bob/phone", AB, &reply);
-    assert_eq!(readers(&got, "hi"), ["alice/phone"]);
+    assert_eq!(readers(&got, "hi again"), ["alice/phone"]);
     // Nothing in the provider's bytes is plaintext.
     for e in first.envelopes.iter().chain(&reply.envelopes) {
         assert!(!e.body.windows(5).any(|w| w == b"hello"));
@@ -568,6 +573,28 @@ fn members_writing_at_once_do_not_fork_the_group() {
     }
 }
 
+/// A member's first message in a group carries no update Commit, so one
+/// held by the provider cannot collide with the update of a member who had
+/// not heard from it (two Commits for one epoch split a group for good,
+/// RFC 9420 §14): the held message still reads, and the group goes on.
+#[test]
+fn a_held_first_message_does_not_split_the_group() {
+    let mut net = trio();
+    say(&mut net, "alice/phone", TEAM, TRIO, "hello");
+    // Carol and bob have both heard from alice, the only one who wrote;
+    // both write for the first time, and carol's message is held.
+    let held = net.send("carol/phone", TEAM, TRIO, "carol's first, held");
+    let got = say(&mut net, "bob/phone", TEAM, TRIO, "bob's first");
+    assert_eq!(readers(&got, "bob's first"), ["alice/phone", "carol/phone"]);
+    let got = deliver(&mut net, "carol/phone", TEAM, &held);
+    assert_eq!(readers(&got, "carol's first, held"), ["alice/phone", "bob/phone"]);
+    for from in ["carol/phone", "alice/phone", "bob/phone", "carol/phone", "alice/phone"] {
+        let text = format!("{from} goes on");
+        let want: Vec<&str> = ["alice/phone", "bob/phone", "carol/phone"].into_iter().filter(|d| *d != from).collect();
+        assert_eq!(readers(&say(&mut net, from, TEAM, TRIO, &text), &text), want);
+    }
+}
+
 #[test]
 fn a_welcome_held_back_is_repeated_with_later_messages() {
     let mut net = trio();
@@ -632,7 +659,9 @@ fn forks_are_independent_of_the_device() {
     assert_eq!(net.device("bob/phone").decrypt(&env).unwrap().plaintext.as_deref(), Some(b"once".as_slice()));
     assert!(is_rejected(&fork.decrypt(&env)));
     assert!(is_rejected(&net.device("bob/phone").decrypt(&env)));
-    // A fork that moves on does not move the device.
+    // A fork that moves on does not move the device (bob has written
+    // before, so the fork's message carries his update).
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
     let mut fork = net.device("bob/phone").fork();
     let reply = {
         let entries = net.entries("bob/phone", ALICE_BOB);
@@ -835,6 +864,7 @@ fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
     // her own update Commit: the second copy processes it (absorbs it, as a
     // thief's app would) and reads the message; the first is locked out.
     assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &m3), "m3"), ["bob/phone"]);
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
     let reply = net.send("bob/phone", AB, ALICE_BOB, "reply");
     assert!(reply.envelopes.len() > 1, "bob commits an update");
     deliver(&mut net, "bob/phone", AB, &reply);
@@ -887,8 +917,9 @@ fn forensic_open_skips_the_clients_checks_and_reads_past_epochs_openmls_keeps() 
     let env = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
     assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&env)));
     assert_eq!(net.device("bob/phone").fork().forensic_open(&env).unwrap(), [b"unread".to_vec()]);
-    // Bob moves the group on (his update Commit); alice's held message is
-    // of the epoch before, which openmls still keeps.
+    // Bob moves the group on (his update Commit, in his second message);
+    // alice's held message is of the epoch before, which openmls still keeps.
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
     let reply = net.send("bob/phone", AB, ALICE_BOB, "next epoch");
     assert!(reply.envelopes.len() > 1, "bob commits an update");
     assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", AB, &app_body(&unread)), ["unread"]);
