@@ -89,8 +89,10 @@ fn expected(fail: &[Property], pass: &[Property]) -> Vec<(Property, Verdict)> {
 
 use Property::*;
 
-/// Properties MLS keeps only within the limits its spec states.
-const MLS_LIMITED: [Property; 2] = [RecipientsOnly, ChangeVisible];
+/// Properties MLS keeps only within the limits its spec states (trust on
+/// first use; membership changed only by members' commits, which go out
+/// with the next message of the device that makes them).
+const MLS_LIMITED: [Property; 3] = [RecipientsOnly, ChangeVisible, Delivers];
 
 /// Every property except those listed holds as claimed.
 fn claims(contradicted: &[Property], within_limits: &[Property]) -> Vec<(Property, Claim)> {

@@ -45,7 +45,7 @@
 //! the served device) cannot be added and does not receive (its member
 //! stays to be added). The device also updates its own leaf (a fresh
 //! UpdatePath), which is what heals it after a compromise (RFC 9420 §16.6),
-//! when it has received something since its last update and every member
+//! when it has received something since its last message and every member
 //! that ever wrote in the conversation has written in the current epoch: the
 //! traffic then shows the members are in step, so two of them rarely commit
 //! for the same epoch at once. That counts on members who never wrote not
@@ -248,7 +248,7 @@ struct GroupMeta {
     #[serde(with = "pairs")]
     heard: BTreeMap<Peer, u64>,
     /// Whether anything from another member arrived since this device last
-    /// updated its leaf.
+    /// wrote (or updated its leaf).
     received: bool,
     /// SHA-256 of the Welcome this device joined by, to recognise it when
     /// it comes again.
@@ -622,13 +622,15 @@ impl MlsDevice {
         let meta = self.meta(&gid)?;
         // Update this device's leaf (healing it, should it have been
         // compromised) once it has heard from the others: when something
-        // arrived since its last update and every other member that ever
-        // wrote in this conversation has written in the current epoch. The
-        // second condition keeps two members from committing for the same
-        // epoch at once whenever the traffic itself shows they are in step.
-        // It counts on members that never wrote not committing, so a
-        // device's first message in a conversation carries no update: the
-        // others do not know yet that it writes, and would not wait for it.
+        // arrived since its last message and every other member that ever
+        // wrote in this conversation has written in the current epoch. Both
+        // keep two members from committing for the same epoch at once
+        // whenever the traffic itself shows they are in step: an answer is
+        // what makes it a device's turn, so two devices never take their turn
+        // on the same message. It counts on members that never wrote not
+        // committing, so a device's first message in a conversation carries
+        // no update: the others do not know yet that it writes, and would not
+        // wait for it.
         let epoch = group.epoch().as_u64();
         let spoken = self.st.spoken.get(req.conversation);
         let written = spoken.is_some_and(|s| s.contains(&me));
@@ -691,6 +693,7 @@ impl MlsDevice {
             meta.members = after;
         }
         self.st.spoken.entry(req.conversation.to_owned()).or_default().insert(me);
+        self.meta_mut(&gid)?.received = false;
         let now = leaves(&group);
         self.settle(req.conversation, &now);
         self.listed(req, &served, &now, &mut events);

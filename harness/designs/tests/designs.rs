@@ -8,13 +8,18 @@ mod common;
 
 use common::{addr, Net};
 use doormat_designs::names;
-use doormat_engine::{ImplError, InEnvelope};
+use doormat_engine::{ImplError, InEnvelope, UserAction};
 
+/// Five devices of three users; alice's user has created `team` of the
+/// three on her phone (as the harness tells the creating device).
 fn group(design: &str) -> Net {
     let mut net = Net::new(design);
     for d in ["alice/phone", "alice/laptop", "bob/phone", "carol/phone", "carol/tablet"] {
         net.register(d);
     }
+    let members = common::users(&["alice", "bob", "carol"]);
+    let created = UserAction::CreateGroup { conversation: "team", members: &members };
+    net.device("alice/phone").user_action(&created).unwrap();
     net
 }
 

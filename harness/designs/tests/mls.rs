@@ -159,7 +159,8 @@ fn a_first_message_is_a_welcome_then_the_message_and_later_turns_carry_a_commit(
     let first_reply = net.send("bob/phone", AB, ALICE_BOB, "hi");
     assert_eq!(first_reply.envelopes.len(), 1, "the message alone");
     assert_eq!(readers(&deliver(&mut net, "bob/phone", AB, &first_reply), "hi"), ["alice/phone"]);
-    // His next one, having received since he joined, updates his leaf.
+    // Once alice has answered, his next one updates his leaf.
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "and?");
     let reply = net.send("bob/phone", AB, ALICE_BOB, "hi again");
     assert_eq!(reply.envelopes.len(), 2, "a Commit, then the message");
     assert!(reply.envelopes.iter().all(|e| e.to == [addr("alice/phone")]));
@@ -595,6 +596,28 @@ fn a_held_first_message_does_not_split_the_group() {
     }
 }
 
+/// An answer is what makes it a device's turn to update: alice's update,
+/// made on bob's first message and held by the provider, cannot meet an
+/// update of bob's, since bob has received nothing since he wrote.
+#[test]
+fn a_held_update_does_not_meet_another_update() {
+    let mut net = Net::new("mls");
+    net.register("alice/phone");
+    net.register("bob/phone");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "m1");
+    say(&mut net, "bob/phone", AB, ALICE_BOB, "m2");
+    let held = net.send("alice/phone", AB, ALICE_BOB, "m3");
+    assert!(held.envelopes.len() > 1, "alice's turn: an update Commit");
+    let sent = net.send("bob/phone", AB, ALICE_BOB, "m4");
+    assert_eq!(sent.envelopes.len(), 1, "bob has had no answer: no update");
+    assert_eq!(readers(&deliver(&mut net, "bob/phone", AB, &sent), "m4"), ["alice/phone"]);
+    assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &held), "m3"), ["bob/phone"]);
+    for (from, to) in [("alice/phone", "bob/phone"), ("bob/phone", "alice/phone")].into_iter().cycle().take(6) {
+        let text = format!("{from} goes on");
+        assert_eq!(readers(&say(&mut net, from, AB, ALICE_BOB, &text), &text), [to]);
+    }
+}
+
 #[test]
 fn a_welcome_held_back_is_repeated_with_later_messages() {
     let mut net = trio();
@@ -660,8 +683,9 @@ fn forks_are_independent_of_the_device() {
     assert!(is_rejected(&fork.decrypt(&env)));
     assert!(is_rejected(&net.device("bob/phone").decrypt(&env)));
     // A fork that moves on does not move the device (bob has written
-    // before, so the fork's message carries his update).
+    // before and alice answered, so the fork's message carries his update).
     say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "go on");
     let mut fork = net.device("bob/phone").fork();
     let reply = {
         let entries = net.entries("bob/phone", ALICE_BOB);
@@ -865,6 +889,7 @@ fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
     // thief's app would) and reads the message; the first is locked out.
     assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &m3), "m3"), ["bob/phone"]);
     say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "go on");
     let reply = net.send("bob/phone", AB, ALICE_BOB, "reply");
     assert!(reply.envelopes.len() > 1, "bob commits an update");
     deliver(&mut net, "bob/phone", AB, &reply);
@@ -920,6 +945,7 @@ fn forensic_open_skips_the_clients_checks_and_reads_past_epochs_openmls_keeps() 
     // Bob moves the group on (his update Commit, in his second message);
     // alice's held message is of the epoch before, which openmls still keeps.
     say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
+    say(&mut net, "alice/phone", AB, ALICE_BOB, "go on");
     let reply = net.send("bob/phone", AB, ALICE_BOB, "next epoch");
     assert!(reply.envelopes.len() > 1, "bob commits an update");
     assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", AB, &app_body(&unread)), ["unread"]);
