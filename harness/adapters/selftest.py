@@ -199,7 +199,7 @@ def run(argv, cwd, leaky):
             "protocol": lambda v: v == 1,
             "name": lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9_-]+", v) is not None,
             "version": lambda v: isinstance(v, str),
-            "capabilities": lambda v: isinstance(v, dict) and set(v) == {"export_state"}
+            "capabilities": lambda v: isinstance(v, dict) and set(v) <= {"export_state", "forensic_open"} and "export_state" in v and all(isinstance(x, bool) for x in v.values())
             and isinstance(v["export_state"], bool),
             "authorities": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
         }, "hello")

@@ -30,12 +30,15 @@ comes from a verified contact under another identity. Any exception while
 decrypting is a refusal, never a crash.
 
 Notices. Like a careful client (trust on first use): the first sighting of a
-device, user or conversation is recorded silently; afterwards a new device
+device, of a user's device list or of a conversation is recorded silently; afterwards a new device
 of a known user is `device-added`, a vanished one `device-removed`, a new
 identity for a known device `identity-changed`, a change in a known
 conversation's members `member-added` / `member-removed`. `verify` pins a
 contact's identity: a mismatch is shown as `identity-changed`, and the
 sender then skips that device (sends it nothing) and refuses its messages.
+A device, identity or member that a notice of this `encrypt` names gets
+nothing from it: the user is told before anything goes to a newcomer, which
+gets messages from the next one on.
 
 Randomness. Everything random comes from a SHA-256 counter-mode generator
 keyed by the seed, re-keyed with every `add_entropy` input. No os.urandom,
@@ -188,6 +191,7 @@ class Device:
         self.identities = {}  # addr -> identity bytes (seen)
         self.devices = {}  # user -> set of device names (seen)
         self.conversations = {}  # conversation -> set of members (seen)
+        self.listed = set()  # users whose device list this client was served
         self.verified = {}  # addr -> identity bytes (pinned by the user)
         self.replay = set()  # (sender addr, sender identity hex, counter)
         self._derive_keys()
@@ -228,6 +232,7 @@ class Device:
             "conversations": {c: sorted(m) for c, m in sorted(self.conversations.items())},
             "verified": {a: b64e(i) for a, i in sorted(self.verified.items())},
             "replay": sorted([a, i, c] for (a, i, c) in self.replay),
+            "listed": sorted(self.listed),
         }
 
     @classmethod
@@ -246,6 +251,7 @@ class Device:
         d.conversations = {c: set(ms) for c, ms in j["conversations"].items()}
         d.verified = {a: base64.b64decode(i, validate=True) for a, i in j["verified"].items()}
         d.replay = {(a, i, int(c)) for a, i, c in j["replay"]}
+        d.listed = set(j.get("listed", []))
         return d
 
     def fork(self):
@@ -272,8 +278,14 @@ class Device:
             served[me_user].add(me_dev)
         for user, now in served.items():
             known = self.devices.get(user)
+            first_list = user not in self.listed
+            self.listed.add(user)
             if known is None:
                 self.devices[user] = set(now)
+                continue
+            if first_list:
+                # The first list served for a user is first sight too.
+                self.devices[user] = set(now) | known
                 continue
             for dev in sorted(now - known):
                 events.add(event("device-added", user, f"{user}/{dev}"))
@@ -336,10 +348,16 @@ class Device:
              "plaintext": b64e(plaintext)},
             sort_keys=True, separators=(",", ":"),
         ).encode()
+        # What the user is only now being told about gets this message not:
+        # a notice while the message goes out would come too late.
+        held_devices = {e[2] for e in events if e[0] in ("device-added", "identity-changed") and e[2]}
+        held_users = {e[1] for e in events if e[0] == "member-added"}
         envelopes = []
         done = set()
         for addr, identity in entries:
             if addr == self.addr or addr in done:
+                continue
+            if addr in held_devices or split_addr(addr)[0] in held_users:
                 continue
             done.add(addr)
             pinned = self.verified.get(addr)

@@ -120,21 +120,31 @@ fn every_builtin_design_gets_the_expected_verdicts() {
     let not_claimed_fails = |c: &[(Property, Claim)]| c.to_vec();
     let relay: Vec<(Property, Claim)> =
         Property::ALL.iter().map(|&p| (p, if p == Delivers { Claim::Holds } else { Claim::NotClaimedFails })).collect();
-    // Megolm gives no post-compromise security within a session (not claimed).
+    // Megolm gives neither forward secrecy for stored sessions (a seized
+    // device opens every earlier message with forensic open) nor
+    // post-compromise security within a session; it claims neither.
     let megolm: Vec<(Property, Claim)> = claims(&[], &[RecipientsOnly, ChangeVisible, Delivers])
         .into_iter()
-        .map(|(p, c)| if p == PostCompromise { (p, Claim::NotClaimedFails) } else { (p, c) })
+        .map(|(p, c)| if matches!(p, ForwardSecrecy | PostCompromise) { (p, Claim::NotClaimedFails) } else { (p, c) })
         .collect();
+    // The honest designs tell before they send: a newcomer misses the
+    // message during which its notice appears (a delivery limit they state).
+    let told_first = [RecipientsOnly, ChangeVisible, Delivers];
     let cases: Vec<(&str, Vec<(Property, Claim)>)> = vec![
-        ("backup-escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible])),
-        ("client-scan", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible])),
-        ("escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible])),
+        // The backup key never changes: a seized state reads every backup,
+        // earlier and later, and its history holds the plaintexts.
+        (
+            "backup-escrow",
+            claims(&[RecipientsOnly, OutsiderBlind, ForwardSecrecy, PostCompromise], &[ChangeVisible, Delivers]),
+        ),
+        ("client-scan", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible, Delivers])),
+        ("escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible, Delivers])),
         ("ghost", claims(&[RecipientsOnly, ChangeVisible], &[])),
         ("megolm", megolm),
         ("mls", claims(&[], &MLS_LIMITED)),
-        ("olm", claims(&[], &[RecipientsOnly, ChangeVisible])),
+        ("olm", claims(&[], &told_first)),
         ("plaintext-relay", not_claimed_fails(&relay)),
-        ("ratchet", claims(&[], &[RecipientsOnly, ChangeVisible])),
+        ("ratchet", claims(&[], &told_first)),
     ];
     let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, doormat_designs::names(), "every built-in design has an expected row");
@@ -170,7 +180,8 @@ fn ratchet_fails_only_within_its_stated_limits() {
             assert_ne!(j.verdict, Verdict::Error, "{}: {}", r.vector, j.note);
         }
         for e in &r.expectations {
-            assert!(e.held, "ratchet, {}: {} — {:?}", r.vector, e.expected, e.observed);
+            let limited = spec.limits.iter().any(|l| l.property == e.property && l.covers(&r.vector, &r.tags));
+            assert!(e.held || limited, "ratchet, {}: {} — {:?}", r.vector, e.expected, e.observed);
         }
     }
 }
@@ -208,14 +219,22 @@ fn findings_name_the_right_parties() {
     let parties: Vec<&str> = cv.findings[0].evidence.iter().filter_map(|e| e.party.as_deref()).collect();
     assert_eq!(parties, ["alice/phone", "carol/phone"]);
 
-    // The same move against the honest design is visible access, not a failure.
+    // The same move against the honest design: each sender is told, and
+    // holds that message back from the ghost (prevented); nothing is hidden.
     let honest = audit(doormat_designs::builtin("ratchet").unwrap().as_ref());
     let v = finding(&honest, "ghost-mid-group", RecipientsOnly);
-    assert_eq!(v.verdict, Verdict::Pass);
+    assert_eq!(v.verdict, Verdict::Pass, "{v:?}");
+    let cv = finding(&honest, "ghost-mid-group", ChangeVisible);
+    assert_eq!((cv.verdict, cv.grade.as_deref()), (Verdict::Pass, Some("prevented")), "{}", cv.note);
+    // Told first, the ghost reads the sender's next message: visible access.
+    let later = finding(&honest, "ghost-one-to-one", RecipientsOnly);
+    assert_eq!(later.verdict, Verdict::Pass, "{later:?}");
     assert!(
-        v.observations[0].sentence.contains("alice/phone was shown \"device added: bob/ghost\""),
+        later.observations.iter().any(|o| o
+            .sentence
+            .contains("alice/phone was shown \"device added: bob/tablet\" at step 6, before sending at step 8")),
         "{:?}",
-        v.observations
+        later.observations
     );
 
     // The scanning service reads exactly the targeted messages.
@@ -315,7 +334,7 @@ fn a_hex_copy_of_the_text_is_caught_by_provider_blind() {
     let t = table(&results);
     assert_eq!(t[0], (ProviderBlind, Verdict::Fail));
     assert_eq!(t[2], (OutsiderBlind, Verdict::Pass));
-    assert_eq!(t[4], (Delivers, Verdict::Pass));
+    delivers_as_the_ratchet(&results);
     let f = &results[0].judgement(ProviderBlind).unwrap().findings[0];
     assert_eq!(f.evidence[0].encoding.as_deref(), Some("hex-upper"), "{f:?}");
 }
@@ -326,5 +345,17 @@ fn a_hard_coded_key_is_caught_by_outsider_blind_and_recipients_only() {
     let results = audit(&design);
     let t = table(&results);
     assert_eq!(&t[..3], &expected(&[RecipientsOnly, OutsiderBlind], &[ProviderBlind])[..3]);
-    assert_eq!(t[4], (Delivers, Verdict::Pass));
+    delivers_as_the_ratchet(&results);
+}
+
+/// The leak does not change delivery: it fails only where the ratchet's
+/// spec states its delivery limit (a newcomer misses the message during
+/// which it is announced).
+fn delivers_as_the_ratchet(results: &[VectorResult]) {
+    let spec = spec("ratchet");
+    for r in results {
+        let j = r.judgement(Delivers).unwrap();
+        let limited = spec.limits.iter().any(|l| l.property == Delivers && l.covers(&r.vector, &r.tags));
+        assert!(j.verdict != Verdict::Fail || limited, "{}: {:?}", r.vector, j.findings);
+    }
 }

@@ -166,6 +166,9 @@ fn export_keeps_the_escrow_key() {
     assert!(is_rejected(&ratchet.import_device(&addr("alice/phone"), &state)));
 }
 
+/// Notices are ratchet's: a device added to bob's list is shown in the send
+/// that first serves it, which holds the message back from it (bob's phone
+/// reads it); the next send, without a notice, reaches it.
 #[test]
 fn notices_are_ratchets() {
     let mut net = group();
@@ -174,6 +177,10 @@ fn notices_are_ratchets() {
     let sent: Sent = net.send("alice/phone", AB, ALICE_BOB, "to all of bob");
     assert_eq!(sent.events.len(), 1);
     assert_eq!((sent.events[0].kind, sent.events[0].device.clone()), (EventKind::DeviceAdded, Some(addr("bob/extra"))));
+    net.assert_left_out("bob/extra", "alice/phone", AB, &sent);
+    assert_eq!(net.deliver_to("bob/phone", "alice/phone", AB, &sent), ["to all of bob"]);
+    let sent: Sent = net.send("alice/phone", AB, ALICE_BOB, "told, then sent");
+    assert_eq!(sent.events, []);
     let got = net.recv("bob/extra", "alice/phone", AB, &Net::body_for(&sent, "bob/extra")).unwrap();
-    assert_eq!(got.plaintext.as_deref(), Some(&b"to all of bob"[..]));
+    assert_eq!(got.plaintext.as_deref(), Some(&b"told, then sent"[..]));
 }

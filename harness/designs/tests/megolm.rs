@@ -168,6 +168,10 @@ fn removing_a_member_rotates_the_session_and_shuts_them_out() {
     assert!(is_rejected(&try_read(carol.as_mut(), "bob/phone", &group_envelope(&bobs).body)));
 }
 
+/// A device gone from the list rotates the session. A device under a new
+/// key is shown in the send that first serves it, which shares nothing with
+/// it (here, with bob's only device left out, nothing goes out at all); the
+/// next send shares a new session with the new key.
 #[test]
 fn a_device_that_leaves_the_list_or_changes_keys_rotates_the_session() {
     let mut net = net_of(&["alice/phone", "bob/phone", "bob/laptop"]);
@@ -181,8 +185,12 @@ fn a_device_that_leaves_the_list_or_changes_keys_rotates_the_session() {
     net.register_seeded("bob/phone", seed_for("bob/phone, re-installed"));
     let sent2 = net.send("alice/phone", TEAM, &members, "new keys");
     assert_eq!(sent2.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
-    assert_ne!(session_of(&sent2), session_of(&sent));
-    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent2)["bob/phone"], "new keys");
+    assert_eq!(sent2.envelopes, [], "held back from the key alice is only now told about");
+    let sent3 = net.send("alice/phone", TEAM, &members, "told, then sent");
+    assert_eq!(sent3.events, [], "shown once");
+    assert_eq!(keyed(&sent3), ["bob/phone"]);
+    assert_ne!(session_of(&sent3), session_of(&sent));
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent3)["bob/phone"], "told, then sent");
 }
 
 #[test]
@@ -199,18 +207,28 @@ fn a_session_is_replaced_after_a_hundred_messages() {
     assert_eq!(keyed(&sent), ["bob/phone"]);
 }
 
+/// A device that joins is shown in the send that first serves it, which
+/// neither shares the room key with it nor addresses it; the next send
+/// shares the current session from where it stands (no rotation), so the
+/// device reads that one and nothing earlier, the held-back one included.
 #[test]
 fn a_device_that_joins_later_reads_nothing_earlier() {
     let mut net = net_of(&["alice/phone", "bob/phone"]);
     let members = ["alice", "bob"];
     let early: Vec<Sent> = (0..3).map(|i| say(&mut net, "alice/phone", &members, &format!("early {i}"))).collect();
     net.register("bob/laptop");
+    let held = net.send("alice/phone", TEAM, &members, "held back");
+    assert_eq!(held.events, [event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))]);
+    assert_eq!(keyed(&held), Vec::<String>::new(), "no room key for the device alice is only now told about");
+    assert_eq!(group_envelope(&held).to, [addr("bob/phone")]);
+    assert_eq!(session_of(&held), session_of(&early[0]));
+    net.assert_left_out("bob/laptop", "alice/phone", TEAM, &held);
     let later = net.send("alice/phone", TEAM, &members, "later");
-    assert_eq!(later.events, [event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))]);
+    assert_eq!(later.events, []);
     assert_eq!(keyed(&later), ["bob/laptop"], "the current session, from where it stands");
     assert_eq!(session_of(&later), session_of(&early[0]), "joining does not rotate");
     assert_eq!(deliver(&mut net, "alice/phone", TEAM, &later)["bob/laptop"], "later");
-    for sent in &early {
+    for sent in early.iter().chain([&held]) {
         let r = net.recv("bob/laptop", "alice/phone", TEAM, &group_envelope(sent).body);
         assert!(is_rejected(&r), "{r:?}");
     }
@@ -355,20 +373,39 @@ fn a_failed_decrypt_leaves_the_device_as_it_was() {
     assert_ne!(net.device("bob/phone").export_state().unwrap(), before);
 }
 
+/// Notices come before the send that shares the key: a device or member
+/// alice is only now told about gets no room key and is no addressee of
+/// the send that shows the notice, and reads from the next send on. A
+/// receiver learns of a known user's new device from its room key.
 #[test]
-fn notices_come_with_the_send_that_shares_the_key() {
+fn notices_come_before_the_send_that_shares_the_key() {
     let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
     let sent = say(&mut net, "alice/phone", &["alice", "bob"], "just us");
     assert_eq!(sent.events, [], "first contact is silent");
     net.register("bob/ghost");
     let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "to all of bob");
     assert_eq!(sent.events, [event(EventKind::DeviceAdded, "bob", Some("bob/ghost"))]);
-    assert_eq!(keyed(&sent), ["bob/ghost"]);
+    assert_eq!(keyed(&sent), Vec::<String>::new());
+    assert_eq!(group_envelope(&sent).to, [addr("bob/phone")]);
+    net.assert_left_out("bob/ghost", "alice/phone", TEAM, &sent);
     deliver(&mut net, "alice/phone", TEAM, &sent);
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "told, then sent");
+    assert_eq!(sent.events, []);
+    assert_eq!(keyed(&sent), ["bob/ghost"]);
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent)["bob/ghost"], "told, then sent");
     let sent = net.send("alice/phone", TEAM, &["alice", "bob", "carol"], "welcome carol");
     assert_eq!(sent.events, [event(EventKind::MemberAdded, "carol", None)]);
+    assert_eq!(keyed(&sent), Vec::<String>::new());
+    net.assert_left_out("carol/phone", "alice/phone", TEAM, &sent);
     let got = net.recv("bob/phone", "alice/phone", TEAM, &group_envelope(&sent).body).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"welcome carol"[..]));
     assert_eq!(got.events, [event(EventKind::MemberAdded, "carol", None)]);
+    let got = net.recv("bob/ghost", "alice/phone", TEAM, &group_envelope(&sent).body).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"welcome carol"[..]));
+    let sent = net.send("alice/phone", TEAM, &["alice", "bob", "carol"], "hello carol");
+    assert_eq!(sent.events, []);
+    assert_eq!(keyed(&sent), ["carol/phone"]);
+    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent)["carol/phone"], "hello carol");
     // A receiver learns of a new device of a known user from its room key.
     net.register("alice/tablet");
     let sent = net.send("alice/tablet", TEAM, &["alice", "bob", "carol"], "from my tablet");
@@ -491,9 +528,11 @@ fn forensic_open_reads_a_replay_plain_decryption_refuses() {
 }
 
 /// What the keys do not give: a device that joined a session late has it
-/// from its first index only, so forensic open reads nothing earlier; a
-/// device never given a session (carol, for alice's messages to bob) and a
-/// twin at bob's address (another account) read nothing at all.
+/// from its first index only (the send after the one that showed it to
+/// alice), so forensic open reads nothing earlier, not even the message
+/// held back from it; a device never given a session (carol, for alice's
+/// messages to bob) and a twin at bob's address (another account) read
+/// nothing at all.
 #[test]
 fn forensic_open_needs_the_session_from_the_messages_index() {
     let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
@@ -501,10 +540,16 @@ fn forensic_open_needs_the_session_from_the_messages_index() {
     say(&mut net, "carol/phone", &["alice", "bob", "carol"], "carol knows everyone");
     let early = say(&mut net, "alice/phone", &members, "early");
     net.register("bob/laptop");
+    let held = say(&mut net, "alice/phone", &members, "held back");
+    assert_eq!(held.events, [event(EventKind::DeviceAdded, "bob", Some("bob/laptop"))]);
+    assert_eq!(keyed(&held), Vec::<String>::new());
     let later = say(&mut net, "alice/phone", &members, "later");
+    assert_eq!(keyed(&later), ["bob/laptop"]);
+    assert_eq!(session_of(&later), session_of(&early), "one session throughout");
     let laptop = net.device("bob/laptop").export_state().unwrap();
     let laptop = net.design.import_device(&addr("bob/laptop"), &laptop).unwrap();
     assert_eq!(forensic(laptop.fork().as_mut(), "alice/phone", &group_envelope(&early).body), Vec::<String>::new());
+    assert_eq!(forensic(laptop.fork().as_mut(), "alice/phone", &group_envelope(&held).body), Vec::<String>::new());
     assert_eq!(forensic(laptop.fork().as_mut(), "alice/phone", &group_envelope(&later).body), ["later"]);
     let real = forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", &group_envelope(&early).body);
     assert_eq!(real, ["early"], "bob's own keys do");

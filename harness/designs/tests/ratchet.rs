@@ -460,6 +460,9 @@ fn publish_keeps_a_hundred_one_time_prekeys() {
     assert_eq!(again.one_time[..99], bundle.one_time[1..]);
 }
 
+/// A changed key is shown to the sender once, in the send that first
+/// serves it; that send holds the message back from the new key (alice is
+/// only now told), and the next one goes to it, on a new session.
 #[test]
 fn a_changed_identity_is_shown_once_to_the_sender() {
     let mut net = pair();
@@ -469,8 +472,12 @@ fn a_changed_identity_is_shown_once_to_the_sender() {
     net.register_seeded("bob/phone", seed_for("bob/phone, new key"));
     let sent = net.send("alice/phone", AB, ALICE_BOB, "after the change");
     assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    assert_eq!(sent.envelopes, [], "held back from the key alice is only now told about");
+    net.assert_left_out("bob/phone", "alice/phone", AB, &sent);
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "told, then sent");
+    assert_eq!(sent.events, [], "shown once");
     assert_eq!(Net::body_for(&sent, "bob/phone")[1], KIND_PREKEY, "a new session for the new key");
-    assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "after the change");
+    assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "told, then sent");
     assert_eq!(net.send("alice/phone", AB, ALICE_BOB, "again").events, []);
 }
 
@@ -485,27 +492,40 @@ fn a_changed_identity_is_shown_to_the_receiver() {
     assert_eq!(got.events, [event(EventKind::IdentityChanged, "alice", Some("alice/phone"))]);
 }
 
+/// Devices added to a known user's list (a contact's or the sender's own)
+/// are shown in the send that first serves them, which holds the message
+/// back from them; they get messages from the next send on. A device gone
+/// from the list is shown; a known user writing from a new device is shown
+/// to the receiver.
 #[test]
 fn new_and_vanished_devices_are_shown() {
     let mut net = pair();
     net.exchange("alice/phone", "bob/phone", "hi");
-    // A device of a contact the sender knows: shown in the very `Sent` that
-    // encrypts to it.
+    // A device of a contact the sender knows: shown in the `Sent` that first
+    // serves it, and left out of that message.
     net.register("bob/ghost");
     let sent = net.send("alice/phone", AB, ALICE_BOB, "to all of bob");
     assert_eq!(sent.events, [event(EventKind::DeviceAdded, "bob", Some("bob/ghost"))]);
+    assert_eq!(sent.envelopes.len(), 1);
+    net.assert_left_out("bob/ghost", "alice/phone", AB, &sent);
+    assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "to all of bob");
+    // Told, alice's next message goes to it.
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "again");
+    assert_eq!(sent.events, []);
     assert_eq!(sent.envelopes.len(), 2);
-    let got = net.recv("bob/ghost", "alice/phone", AB, &Net::body_for(&sent, "bob/ghost")).unwrap();
-    assert_eq!(got.plaintext.as_deref(), Some(&b"to all of bob"[..]));
-    assert_eq!(net.send("alice/phone", AB, ALICE_BOB, "again").events, []);
+    assert_eq!(net.deliver_to("bob/ghost", "alice/phone", AB, &sent), ["again"]);
     // A device on the sender's own account.
     net.register("alice/ghost");
     let sent = net.send("alice/phone", AB, ALICE_BOB, "own account");
     assert_eq!(sent.events, [event(EventKind::DeviceAdded, "alice", Some("alice/ghost"))]);
-    // A device that vanished from the directory.
+    net.assert_left_out("alice/ghost", "alice/phone", AB, &sent);
+    // A device that vanished from the directory; alice/ghost, shown before,
+    // now gets the message.
     net.directory.remove(&addr("bob/ghost"));
     let sent = net.send("alice/phone", AB, ALICE_BOB, "gone");
     assert_eq!(sent.events, [event(EventKind::DeviceRemoved, "bob", Some("bob/ghost"))]);
+    assert!(!common::addressed(&sent, "bob/ghost"));
+    assert_eq!(net.deliver_to("alice/ghost", "alice/phone", AB, &sent), ["gone"]);
     // On the receiving side: a known user writes from a device never seen.
     net.register("bob/tablet");
     let sent = net.send("bob/tablet", AB, ALICE_BOB, "from my tablet");
@@ -513,6 +533,10 @@ fn new_and_vanished_devices_are_shown() {
     assert_eq!(got.events, [event(EventKind::DeviceAdded, "bob", Some("bob/tablet"))]);
 }
 
+/// A member added is shown to the sender in the send that first lists
+/// them, which holds the message back from all their devices (the other
+/// members read it, with the notice); they get messages from the next send
+/// on. A member removed is shown and gets nothing.
 #[test]
 fn member_changes_are_shown_to_sender_and_receivers() {
     let mut net = Net::new("ratchet");
@@ -524,10 +548,18 @@ fn member_changes_are_shown_to_sender_and_receivers() {
     net.recv("bob/phone", "alice/phone", "team", &Net::body_for(&sent, "bob/phone")).unwrap();
     let sent = net.send("alice/phone", "team", &["alice", "bob", "carol"], "welcome carol");
     assert_eq!(sent.events, [event(EventKind::MemberAdded, "carol", None)]);
+    assert_eq!(sent.envelopes.len(), 1);
+    net.assert_left_out("carol/phone", "alice/phone", "team", &sent);
     let got = net.recv("bob/phone", "alice/phone", "team", &Net::body_for(&sent, "bob/phone")).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"welcome carol"[..]));
     assert_eq!(got.events, [event(EventKind::MemberAdded, "carol", None)]);
+    let sent = net.send("alice/phone", "team", &["alice", "bob", "carol"], "hello carol");
+    assert_eq!(sent.events, []);
+    assert_eq!(sent.envelopes.len(), 2);
     let got = net.recv("carol/phone", "alice/phone", "team", &Net::body_for(&sent, "carol/phone")).unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"hello carol"[..]));
     assert_eq!(got.events, [], "carol sees the group for the first time");
+    assert_eq!(net.deliver_to("bob/phone", "alice/phone", "team", &sent), ["hello carol"]);
     let sent = net.send("alice/phone", "team", &["alice", "carol"], "bye bob");
     assert_eq!(sent.events, [event(EventKind::MemberRemoved, "bob", None)]);
     assert_eq!(sent.envelopes.len(), 1);
@@ -549,16 +581,26 @@ fn a_failed_decrypt_leaves_the_device_as_it_was() {
     assert_ne!(net.device("bob/phone").export_state().unwrap(), before);
 }
 
+/// A key the provider substitutes for a known device is shown in the send
+/// that first serves it, and that send encrypts nothing to it; unverified,
+/// the client trusts the new key from the next send on (after the notice),
+/// so the impostor reads that one and the real bob does not.
 #[test]
-fn a_substituted_key_is_shown_in_the_sent_that_encrypts_to_it() {
+fn a_substituted_key_is_shown_before_anything_is_encrypted_to_it() {
     let mut net = pair();
     net.exchange("alice/phone", "bob/phone", "hi");
     let (mut impostor, bundle) = net.impostor("bob/phone", "impostor");
     let mut entries = net.entries("alice/phone", ALICE_BOB);
     Net::substitute(&mut entries, "bob/phone", &bundle);
-    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "to the impostor").unwrap();
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "held back").unwrap();
     assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
-    // Unverified, the client trusts the new key (and said so): the impostor reads it.
+    assert_eq!(sent.envelopes, [], "nothing to the key alice is only now told about");
+    assert_eq!(common::fork_reads(impostor.as_ref(), "alice/phone", AB, &sent), Vec::<Vec<u8>>::new());
+    // Unverified, the client trusts the new key (and said so): the impostor reads what follows.
+    let mut entries = net.entries("alice/phone", ALICE_BOB);
+    Net::substitute(&mut entries, "bob/phone", &bundle);
+    let sent = net.send_to("alice/phone", AB, ALICE_BOB, &entries, "to the impostor").unwrap();
+    assert_eq!(sent.events, [], "shown once, before");
     let body = Net::body_for(&sent, "bob/phone");
     let got = impostor.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &body }).unwrap();
     assert_eq!(got.plaintext.as_deref(), Some(&b"to the impostor"[..]));
@@ -586,6 +628,10 @@ fn verify_shows_a_mismatch_and_accepts_a_match() {
     assert_eq!(net.device("alice/phone").verify(&addr("carol/phone"), &[7; 64]).unwrap(), []);
 }
 
+/// A verified device served under another key gets nothing (and a notice
+/// every time) while the rest of the message goes out; served the verified
+/// key again, it is shown the change back and gets messages from the send
+/// after that; the pin survives export and import.
 #[test]
 fn a_verified_contact_is_not_encrypted_to_under_another_key() {
     let mut net = Net::new("ratchet");
@@ -609,8 +655,17 @@ fn a_verified_contact_is_not_encrypted_to_under_another_key() {
             .decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &e.body })
             .is_err()));
     }
-    // Served the verified key again, bob/phone gets messages again.
+    // Served the verified key again: the client shows the change back (it
+    // last saw the impostor's key) and so holds that message back from
+    // bob/phone; from the next one on, bob/phone gets messages again.
+    let sent = net.send("alice/phone", AB, ALICE_BOB, "changed back");
+    assert_eq!(sent.events, [event(EventKind::IdentityChanged, "bob", Some("bob/phone"))]);
+    let to: Vec<String> = sent.envelopes.iter().flat_map(|e| e.to.iter().map(ToString::to_string)).collect();
+    assert_eq!(to, ["bob/laptop"]);
+    net.assert_left_out("bob/phone", "alice/phone", AB, &sent);
+    net.deliver_to("bob/laptop", "alice/phone", AB, &sent);
     let sent = net.send("alice/phone", AB, ALICE_BOB, "back to normal");
+    assert_eq!(sent.events, []);
     assert_eq!(sent.envelopes.len(), 2);
     assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "back to normal");
     // The pin survives export and import.

@@ -165,6 +165,48 @@ impl Net {
     }
 }
 
+/// Whether `sent` has an envelope addressed to `to`.
+pub fn addressed(sent: &Sent, to: &str) -> bool {
+    let to = addr(to);
+    sent.envelopes.iter().any(|e| e.to.contains(&to))
+}
+
+/// What a fork of `device` opens of `sent`, as the provider could hand it
+/// over (from `from`, in `conversation`): every envelope, whoever it is
+/// addressed to, tried in order on the same fork; the plaintexts opened,
+/// refusals skipped. `device` itself is left as it was.
+pub fn fork_reads(device: &dyn Device, from: &str, conversation: &str, sent: &Sent) -> Vec<Vec<u8>> {
+    let from = addr(from);
+    let mut fork = device.fork();
+    sent.envelopes
+        .iter()
+        .filter_map(|e| fork.decrypt(&InEnvelope { from: &from, conversation, body: &e.body }).ok())
+        .filter_map(|r| r.plaintext)
+        .collect()
+}
+
+impl Net {
+    /// `to` was left out of `sent`: no envelope is addressed to it, and
+    /// none of them, handed to it in order, opens to any text.
+    pub fn assert_left_out(&self, to: &str, from: &str, conversation: &str, sent: &Sent) {
+        assert!(!addressed(sent, to), "{to} was sent an envelope");
+        let read = fork_reads(self.devices[&addr(to)].as_ref(), from, conversation, sent);
+        assert!(read.is_empty(), "{to} opened {read:?}");
+    }
+
+    /// Delivers to `to` every envelope of `sent` addressed to it, in order
+    /// (each must be accepted); the texts it read.
+    pub fn deliver_to(&mut self, to: &str, from: &str, conversation: &str, sent: &Sent) -> Vec<String> {
+        let mut read = Vec::new();
+        for e in sent.envelopes.iter().filter(|e| e.to.contains(&addr(to))) {
+            let got = self.recv(to, from, conversation, &e.body).unwrap();
+            assert_eq!(got.sender, Some(addr(from)), "{from} -> {to}");
+            read.extend(got.plaintext.map(|t| String::from_utf8(t).unwrap()));
+        }
+        read
+    }
+}
+
 impl Net {
     /// A device of the design at `victim`'s address but seeded from `label`
     /// (an impostor the provider controls, pushed the same authority data),
