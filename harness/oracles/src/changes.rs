@@ -58,35 +58,25 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
                 m.id,
                 m.step
             )),
-            Told::WhileSending(s) => evidence.push(Evidence {
-                step: m.step,
-                message: Some(m.id.0.clone()),
-                party: Some(sender.to_string()),
-                record: None,
-                offset: None,
-                encoding: None,
-                text: format!(
-                    "step {}: {sender} encrypted {} to {}, and was shown \"{}\" only by that same operation, after the message had gone (warned only while sending)",
-                    m.step,
+            Told::WhileSending(s) => evidence.push(unwarned(
+                m,
+                sender,
+                format!(
+                    "encrypted {} to {}, and was shown \"{}\" only by that same operation, after the message had gone (warned only while sending)",
                     m.id,
                     describe_change(run, c),
                     s.event.kind
                 ),
-            }),
-            Told::Silent => evidence.push(Evidence {
-                step: m.step,
-                message: Some(m.id.0.clone()),
-                party: Some(sender.to_string()),
-                record: None,
-                offset: None,
-                encoding: None,
-                text: format!(
-                    "step {}: {sender} encrypted {} while served {}, and was shown no notice naming it (silent)",
-                    m.step,
+            )),
+            Told::Silent => evidence.push(unwarned(
+                m,
+                sender,
+                format!(
+                    "encrypted {} while served {}, and was shown no notice naming it (silent)",
                     m.id,
                     describe_change(run, c)
                 ),
-            }),
+            )),
         }
     }
     let grades = grades.iter().map(|(g, n)| format!("{n} {g}")).collect::<Vec<_>>().join(", ");
@@ -110,4 +100,18 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
         Judgement::from_findings(p, findings, note, "every one was told before sending, or the change reached nothing");
     j.grade = worst.map(|w| w.grade().to_owned());
     j
+}
+
+/// Evidence that `sender` sent message `m` to a change without being told
+/// in time; `what` follows "step N: SENDER ".
+fn unwarned(m: &doormat_engine::truth::MessageTruth, sender: &DeviceAddr, what: String) -> Evidence {
+    Evidence {
+        step: m.step,
+        message: Some(m.id.0.clone()),
+        party: Some(sender.to_string()),
+        record: None,
+        offset: None,
+        encoding: None,
+        text: format!("step {}: {sender} {what}", m.step),
+    }
 }

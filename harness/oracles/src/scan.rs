@@ -218,27 +218,23 @@ impl Scanner {
             self.scan_haystack(ac, record.bytes, |canary, offset, len, encoding| {
                 hits.push(Hit { record: record.id, canary, offset, len, encoding: encoding.to_owned() });
             });
-            for_each_byte_array(record.bytes, |start, output| {
+            // Decoded views: what the scanner finds inside names the view.
+            let mut decoded = |view: String, start: usize, output: &[u8]| {
                 self.scan_haystack(ac, output, |canary, _, len, encoding| {
                     hits.push(Hit {
                         record: record.id,
                         canary,
                         offset: start,
                         len,
-                        encoding: format!("JSON array of byte numbers at offset {start} → {encoding}"),
+                        encoding: format!("{view} → {encoding}"),
                     });
                 });
+            };
+            for_each_byte_array(record.bytes, |start, output| {
+                decoded(format!("JSON array of byte numbers at offset {start}"), start, output);
             });
             for_each_stream(record.bytes, |kind, start, output| {
-                self.scan_haystack(ac, output, |canary, _, len, encoding| {
-                    hits.push(Hit {
-                        record: record.id,
-                        canary,
-                        offset: start,
-                        len,
-                        encoding: format!("{kind} stream at offset {start} → {encoding}"),
-                    });
-                });
+                decoded(format!("{kind} stream at offset {start}"), start, output);
             });
         }
         hits.sort();
