@@ -566,17 +566,7 @@ impl Channel {
     /// Opens an Olm envelope body (kind 0 or 1) that the provider says
     /// `from` sent, and authenticates what it carries.
     pub(crate) fn open(&mut self, from: &Peer, body: &[u8]) -> Result<Opened, ImplError> {
-        let mut r = Reader::new(body);
-        let version = r.u8("version")?;
-        if version != VERSION {
-            return Err(rejected(format!("unknown envelope version {version}")));
-        }
-        let kind = r.u8("message kind")?;
-        let message = match kind {
-            KIND_PREKEY | KIND_NORMAL => OlmMessage::from_parts(usize::from(kind), r.rest())
-                .map_err(|e| rejected(format!("not an Olm message: {}", decode_error(&e))))?,
-            other => return Err(rejected(format!("unknown Olm message kind {other}"))),
-        };
+        let message = olm_message(body)?;
         let opened = match &message {
             OlmMessage::PreKey(m) => self.open_prekey(from, m, &message)?,
             OlmMessage::Normal(_) => self.open_normal(from, &message)?,
@@ -679,17 +669,7 @@ impl Channel {
     /// absorbed, as the thief's copy of the app would keep it. `None` when no
     /// key the state holds opens it.
     pub(crate) fn forensic_open(&mut self, body: &[u8]) -> Result<Option<Recovered>, ImplError> {
-        let mut r = Reader::new(body);
-        let version = r.u8("version")?;
-        if version != VERSION {
-            return Err(rejected(format!("unknown envelope version {version}")));
-        }
-        let kind = r.u8("message kind")?;
-        let message = match kind {
-            KIND_PREKEY | KIND_NORMAL => OlmMessage::from_parts(usize::from(kind), r.rest())
-                .map_err(|e| rejected(format!("not an Olm message: {}", decode_error(&e))))?,
-            other => return Err(rejected(format!("unknown Olm message kind {other}"))),
-        };
+        let message = olm_message(body)?;
         for list in self.sessions.values_mut() {
             for stored in list.iter_mut() {
                 let mut session = load_session(stored)?;
@@ -769,5 +749,21 @@ impl Channel {
         }
         self.verified.insert(peer, identity.to_vec());
         events
+    }
+}
+
+/// The Olm message an envelope body (`version ‖ kind ‖ message`, kind 0 or
+/// 1) carries.
+fn olm_message(body: &[u8]) -> Result<OlmMessage, ImplError> {
+    let mut r = Reader::new(body);
+    let version = r.u8("version")?;
+    if version != VERSION {
+        return Err(rejected(format!("unknown envelope version {version}")));
+    }
+    let kind = r.u8("message kind")?;
+    match kind {
+        KIND_PREKEY | KIND_NORMAL => OlmMessage::from_parts(usize::from(kind), r.rest())
+            .map_err(|e| rejected(format!("not an Olm message: {}", decode_error(&e)))),
+        other => Err(rejected(format!("unknown Olm message kind {other}"))),
     }
 }
