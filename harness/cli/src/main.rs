@@ -514,7 +514,15 @@ fn finish(
         if unexpected.is_empty() && stale.is_empty() && expected > 0 && o.broken_vectors == 0 {
             out!("{:<16} nothing unexpected: {expected} expected deviation(s) ({} vectors)", a.design, a.vectors.len());
         } else if unexpected.is_empty() && stale.is_empty() && o.broken_vectors == 0 {
-            out!("{:<16} every claim held ({} vectors)", a.design, a.vectors.len());
+            let list = |ps: &[doormat_formats::Property]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let mut limits = String::new();
+            if !o.within_limits.is_empty() {
+                limits.push_str(&format!("; {} only within stated limits", list(&o.within_limits)));
+            }
+            if !o.client_level.is_empty() {
+                limits.push_str(&format!("; {} only at client level (no forensic open)", list(&o.client_level)));
+            }
+            out!("{:<16} every claim held ({} vectors{limits})", a.design, a.vectors.len());
         } else {
             let mut line = format!("{:<16} {}", a.design, o.line());
             if o.contradicted.is_empty() && o.broken_vectors == 0 {

@@ -103,7 +103,7 @@ impl Server {
                     one_time: b.one_time.into_iter().map(B64).collect(),
                 })
             }
-            Op::Encrypt { device, conversation, group, members, recipients, plaintext } => {
+            Op::Encrypt { device, conversation, group, members, recipients, plaintext, acknowledged } => {
                 let members: Vec<UserId> = members.into_iter().map(UserId).collect();
                 let recipients = recipients
                     .into_iter()
@@ -123,8 +123,13 @@ impl Server {
                     recipients: &recipients,
                     plaintext: &plaintext.0,
                 };
-                let sent = self.device(device)?.encrypt(&req)?;
+                let dev = self.device(device)?;
+                if acknowledged {
+                    dev.user_action(&doormat_engine::UserAction::Acknowledge)?;
+                }
+                let sent = dev.encrypt(&req)?;
                 ok(EncryptOk {
+                    blocked: sent.blocked,
                     envelopes: sent
                         .envelopes
                         .into_iter()

@@ -129,7 +129,10 @@ fn every_builtin_design_gets_the_expected_verdicts() {
         .collect();
     // The honest designs tell before they send: a newcomer misses the
     // message during which its notice appears (a delivery limit they state).
-    let told_first = [RecipientsOnly, ChangeVisible, Delivers];
+    // And a session started without a one-time prekey rests on a key the
+    // device keeps for life: its first messages stay open to a later
+    // seizure (a forward-secrecy limit they state).
+    let told_first = [RecipientsOnly, ChangeVisible, Delivers, ForwardSecrecy];
     let cases: Vec<(&str, Vec<(Property, Claim)>)> = vec![
         // The backup key never changes: a seized state reads every backup,
         // earlier and later, and its history holds the plaintexts.
@@ -137,9 +140,9 @@ fn every_builtin_design_gets_the_expected_verdicts() {
             "backup-escrow",
             claims(&[RecipientsOnly, OutsiderBlind, ForwardSecrecy, PostCompromise], &[ChangeVisible, Delivers]),
         ),
-        ("client-scan", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible, Delivers])),
-        ("escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible, Delivers])),
-        ("ghost", claims(&[RecipientsOnly, ChangeVisible], &[])),
+        ("client-scan", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible, Delivers, ForwardSecrecy])),
+        ("escrow", claims(&[RecipientsOnly, OutsiderBlind], &[ChangeVisible, Delivers, ForwardSecrecy])),
+        ("ghost", claims(&[RecipientsOnly, ChangeVisible], &[ForwardSecrecy])),
         ("megolm", megolm),
         ("mls", claims(&[], &MLS_LIMITED)),
         ("olm", claims(&[], &told_first)),
@@ -212,7 +215,7 @@ fn findings_name_the_right_parties() {
     let g = &finding(&ghost, "ghost-mid-group", RecipientsOnly).findings[0];
     assert_eq!(
         g.sentence,
-        "bob/ghost, a device the provider added to bob's account at step 8, which bob never enrolled, read 2 messages (m4 and m5); alice/phone and carol/phone were shown no change"
+        "bob/ghost, a device the provider added to bob's account at step 8, which bob never enrolled, read 2 messages (m4 and m5); alice/phone and carol/phone were not told before sending"
     );
     let cv = finding(&ghost, "ghost-mid-group", ChangeVisible);
     assert_eq!(cv.verdict, Verdict::Fail);
@@ -266,6 +269,14 @@ fn a_seized_plaintext_device_exposes_everything_and_the_ratchet_heals() {
     let pcs = finding(&ratchet, "seize-and-heal", PostCompromise);
     assert_eq!(pcs.verdict, Verdict::Pass, "{}", pcs.note);
     assert!(pcs.note.contains("bob/phone healed with alice/phone at step"), "{}", pcs.note);
+    // The copy that acts after the heal: Alice refuses what it sends as Bob,
+    // and it reads nothing after.
+    for design in ["ratchet", "olm", "mls"] {
+        let results = audit(doormat_designs::builtin(design).unwrap().as_ref());
+        let pcs = finding(&results, "active-copy", PostCompromise);
+        assert_eq!(pcs.verdict, Verdict::Pass, "{design}: {:?}", pcs.findings);
+        assert!(pcs.note.contains("the seized copy sent 1 message as the device after that"), "{design}: {}", pcs.note);
+    }
 }
 
 /// How a wrapper leaks.

@@ -142,7 +142,7 @@ impl Device for EscrowDevice {
             .map(|e| Ok(OutEnvelope { to: e.to, body: Framed { ratchet: &e.body, leaf, content: &content }.encode()? }))
             .collect::<Result<Vec<_>, ImplError>>()?;
         self.inner = inner;
-        Ok(Sent { envelopes, events: sent.events })
+        Ok(Sent { envelopes, events: sent.events, blocked: sent.blocked })
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {

@@ -73,7 +73,7 @@ impl Device for GhostDevice {
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
         let sent = self.inner.encrypt_accepting_all(req)?;
-        Ok(Sent { envelopes: sent.envelopes, events: Vec::new() })
+        Ok(Sent { envelopes: sent.envelopes, events: Vec::new(), blocked: false })
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {

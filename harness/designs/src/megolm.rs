@@ -262,7 +262,7 @@ impl MegolmDevice {
         }
         out.pickle = pickle_value(group.pickle())?;
         self.outbound.insert(req.conversation.to_owned(), out);
-        Ok(Sent { envelopes, events: events.into_iter().collect() })
+        Ok(Sent { envelopes, events: events.into_iter().collect(), blocked: false })
     }
 
     /// A new outbound session for `conversation`, and the inbound session

@@ -551,7 +551,7 @@ impl MlsDevice {
             None => {
                 self.may_create(req)?;
                 if served.is_empty() {
-                    return Ok(Sent { envelopes: Vec::new(), events: events.into_iter().collect() });
+                    return Ok(Sent { envelopes: Vec::new(), events: events.into_iter().collect(), blocked: false });
                 }
                 let known = self.known(req.conversation, &[]);
                 (self.create_group(req.conversation)?, Some(known))
@@ -705,7 +705,7 @@ impl MlsDevice {
             .map_err(|e| failed("cannot serialize the message", e))?;
         let mut envelopes: Vec<OutEnvelope> = farewell.into_iter().collect();
         envelopes.extend(self.envelopes(&gid, &app)?);
-        Ok(Sent { envelopes, events: events.into_iter().collect() })
+        Ok(Sent { envelopes, events: events.into_iter().collect(), blocked: false })
     }
 
     /// Whether this device may create a group for the conversation of

@@ -139,7 +139,7 @@ impl OlmDevice {
             let body = self.ch.seal(entry, CONTENT_MESSAGE, &payload)?;
             envelopes.push(OutEnvelope { to: vec![entry.device.clone()], body });
         }
-        Ok(Sent { envelopes, events: events.into_iter().collect() })
+        Ok(Sent { envelopes, events: events.into_iter().collect(), blocked: false })
     }
 
     fn decrypt_one(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {

@@ -93,7 +93,7 @@ impl Device for RelayDevice {
         }
         let mut body = MAGIC.to_vec();
         body.extend(Payload::encode(req.conversation, req.members, req.plaintext)?);
-        Ok(Sent { envelopes: vec![OutEnvelope { to, body }], events: Vec::new() })
+        Ok(Sent { envelopes: vec![OutEnvelope { to, body }], events: Vec::new(), blocked: false })
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {

@@ -362,7 +362,7 @@ impl RatchetDevice {
             let body = self.seal_for(&peer, entry, req.conversation, &payload)?;
             envelopes.push(OutEnvelope { to: vec![entry.device.clone()], body });
         }
-        Ok(Sent { envelopes, events: events.into_iter().collect() })
+        Ok(Sent { envelopes, events: events.into_iter().collect(), blocked: false })
     }
 
     /// One envelope body for one recipient device, starting a session from

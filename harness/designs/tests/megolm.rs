@@ -240,7 +240,12 @@ fn a_megolm_message_is_bound_to_the_device_that_shared_its_session() {
     let all = ["alice", "bob", "carol"];
     say(&mut net, "carol/phone", &all, "carol shares her key with bob");
     let sent = net.send("alice/phone", TEAM, &all, "from alice");
-    deliver(&mut net, "alice/phone", TEAM, &Sent { envelopes: sent.envelopes[..2].to_vec(), events: vec![] });
+    deliver(
+        &mut net,
+        "alice/phone",
+        TEAM,
+        &Sent { envelopes: sent.envelopes[..2].to_vec(), events: vec![], blocked: false },
+    );
     let body = &group_envelope(&sent).body;
     // The provider says carol sent alice's message.
     assert!(is_rejected(&net.recv("bob/phone", "carol/phone", TEAM, body)));

@@ -843,7 +843,7 @@ impl Only for Sent {
             .filter(|e| e.to.contains(&d))
             .map(|e| doormat_engine::OutEnvelope { to: vec![d.clone()], body: e.body.clone() })
             .collect();
-        Sent { envelopes, events: Vec::new() }
+        Sent { envelopes, events: Vec::new(), blocked: false }
     }
 }
 

@@ -137,6 +137,9 @@ pub enum UserAction<'a> {
         /// The new device.
         device: &'a DeviceAddr,
     },
+    /// The user acknowledged the notices of an `encrypt` that came back
+    /// [`Sent::blocked`]; the same message is asked for again next.
+    Acknowledge,
 }
 
 /// A user-visible notice a client shows.
@@ -185,6 +188,10 @@ pub struct Sent {
     pub envelopes: Vec<OutEnvelope>,
     /// Notices the sender's client showed before sending.
     pub events: Vec<Event>,
+    /// The client sent nothing: it holds the message until its user
+    /// acknowledges the notices in `events`. The harness, as the user,
+    /// acknowledges ([`UserAction::Acknowledge`]) and asks again.
+    pub blocked: bool,
 }
 
 /// The result of a decryption.

@@ -117,6 +117,8 @@ pub struct Provider {
     ghosts: Vec<Listing>,
     substitutions: BTreeMap<DeviceAddr, Substitution>,
     first_contact: BTreeSet<(DeviceAddr, DeviceAddr, Served)>,
+    /// Users whose devices are served without one-time items.
+    withheld: BTreeSet<UserId>,
     /// (sender, device) pairs whose envelopes go to the impostor.
     diverted: BTreeSet<(DeviceAddr, DeviceAddr)>,
     /// Envelopes stored, in submission order.
@@ -163,6 +165,12 @@ impl Provider {
         self.substitutions.insert(device.clone(), Substitution { listing: Listing::new(device, bundle), requesters });
     }
 
+    /// From now on, serves `user`'s devices without their one-time items,
+    /// as when they ran out: sessions start on the prekey alone.
+    pub fn withhold_one_time(&mut self, user: &UserId) {
+        self.withheld.insert(user.clone());
+    }
+
     /// The directory entries of `user`'s devices as served to `requester`,
     /// each marked genuine or not; a one-time item is handed out on the
     /// requester's first contact with each served key, while any last.
@@ -183,8 +191,9 @@ impl Provider {
                 }
             }
             let first = self.first_contact.insert((requester.clone(), device.clone(), Served::Genuine));
+            let one_time = first && !self.withheld.contains(user);
             if let Some(l) = self.directory.get_mut(user).and_then(|l| l.iter_mut().find(|l| l.device == device)) {
-                out.push((l.entry(first), Served::Genuine));
+                out.push((l.entry(one_time), Served::Genuine));
             }
         }
         if requester.user != *user {

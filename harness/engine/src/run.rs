@@ -140,6 +140,8 @@ pub struct Shown {
     pub device: DeviceAddr,
     /// The notice.
     pub event: Event,
+    /// Shown by an `encrypt` that sent nothing until the user acknowledged it.
+    pub blocking: bool,
 }
 
 /// An operation a design failed at (other than a delivery).
@@ -258,7 +260,15 @@ struct Runner<'a> {
     impostors: BTreeMap<DeviceAddr, Box<dyn Device>>,
     authorities: Vec<(String, Box<dyn Authority>)>,
     pushes: Vec<(String, Vec<u8>)>,
+    /// The state of each seizure, as taken (forward secrecy, forensic reads).
     clones: Vec<Option<Box<dyn Device>>>,
+    /// Each seized copy as the thief runs it: it follows every envelope to
+    /// and from its device as the provider stores it, and sends as the
+    /// device when a step says so.
+    live: Vec<Option<Box<dyn Device>>>,
+    /// What each live copy read while following, recorded after the
+    /// seizure's other reads at the end of the run.
+    followed: Vec<Vec<Read>>,
     provider_added: BTreeMap<GroupId, Vec<UserId>>,
     index: Index,
     entropy: u64,
@@ -277,6 +287,8 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         authorities: Vec::new(),
         pushes: Vec::new(),
         clones: Vec::new(),
+        live: Vec::new(),
+        followed: Vec::new(),
         provider_added: BTreeMap::new(),
         index: Index::default(),
         entropy: 0,
@@ -341,6 +353,7 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
     drop(std::mem::take(&mut r.impostors));
     drop(std::mem::take(&mut r.authorities));
     drop(std::mem::take(&mut r.clones));
+    drop(std::mem::take(&mut r.live));
     design.end_run();
     r.run.view = std::mem::take(&mut r.provider.view);
     r.run.envelopes = std::mem::take(&mut r.provider.envelopes);
@@ -468,8 +481,13 @@ impl Runner<'_> {
                 self.set_members(n, group, m);
                 Ok(())
             }
-            Action::Send { message, from, to, body, hold } => {
-                self.send(n, message, from, to, body.as_deref(), *hold);
+            Action::Send { message, from, to, body, hold, seized } => {
+                let by = if *seized { self.live_copy(from) } else { None };
+                // Without a copy (the design could not export the state, and
+                // the seizure says why) there is no one to send.
+                if *seized == by.is_some() {
+                    self.send(n, message, from, to, body.as_deref(), *hold, by);
+                }
                 Ok(())
             }
             Action::Deliver { messages, to } => {
@@ -481,6 +499,10 @@ impl Runner<'_> {
             Action::ProviderAdd { group, user } => {
                 self.provider_added.entry(group.clone()).or_default().push(user.clone());
                 self.run.changes.push(Change { step: n, user: user.clone(), kind: ChangeKind::Member(group.clone()) });
+                Ok(())
+            }
+            Action::WithholdOneTime { user } => {
+                self.provider.withhold_one_time(user);
                 Ok(())
             }
             Action::Drop { messages, to } => {
@@ -574,7 +596,54 @@ impl Runner<'_> {
         seed::derive(self.seed, "entropy", &[self.design.name(), &self.entropy.to_string()])
     }
 
-    fn send(&mut self, n: usize, message: &MessageId, from: &DeviceAddr, to: &Target, body: Option<&str>, hold: bool) {
+    /// The live copy of the latest seizure of `device`, if any.
+    fn live_copy(&self, device: &DeviceAddr) -> Option<usize> {
+        self.run
+            .seizures
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, s)| s.device == *device && self.live[*i].is_some())
+            .map(|(i, _)| i)
+    }
+
+    /// Every live seized copy whose device envelope `idx` is to or from
+    /// tries it, as a thief following the device's traffic at the provider
+    /// would, keeping what it absorbs from envelopes addressed to the device.
+    fn follow(&mut self, idx: usize) {
+        let end = self.run.scenario.steps.len() + 1;
+        let forged_by = self.run.truth.envelope_message.get(&idx).and_then(|&mi| self.run.truth.messages[mi].forged_by);
+        for i in 0..self.live.len() {
+            let env = &self.provider.envelopes[idx];
+            let device = &self.run.seizures[i].device;
+            if forged_by == Some(i) || !(env.to.contains(device) || env.from == *device) {
+                continue;
+            }
+            let addressed = env.to.contains(device);
+            let Some(copy) = self.live[i].as_ref() else { continue };
+            let mut fork = copy.fork();
+            if let Ok(found) = try_open(fork.as_mut(), env, &self.index) {
+                if addressed {
+                    self.live[i] = Some(fork);
+                }
+                note(&mut self.followed[i], end, Reader::Seized(i), idx, found, Access::Seized);
+            }
+        }
+    }
+
+    /// Sends a message from `from`, or, with `by`, from the live seized copy
+    /// `by` of `from` (the thief speaking as the device).
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        n: usize,
+        message: &MessageId,
+        from: &DeviceAddr,
+        to: &Target,
+        body: Option<&str>,
+        hold: bool,
+        by: Option<usize>,
+    ) {
         let canary = canary::canary(self.seed, message);
         let plaintext = compose(self.seed, message, body);
         let conversation = conversation_of(&from.user, to);
@@ -635,9 +704,13 @@ impl Runner<'_> {
             canary,
             intended,
             envelopes: Vec::new(),
+            forged_by: by,
         });
-        for change in changed {
-            self.run.exposures.push(Exposure { change, message: msg_index, sender: from.clone() });
+        // A thief's copy is not a sender the design owes a notice to.
+        if by.is_none() {
+            for change in changed {
+                self.run.exposures.push(Exposure { change, message: msg_index, sender: from.clone() });
+            }
         }
         let entropy = self.fresh_entropy();
         let req = EncryptRequest {
@@ -647,17 +720,51 @@ impl Runner<'_> {
             recipients: &recipients,
             plaintext: &plaintext,
         };
-        let Some(dev) = self.devices.get_mut(from) else { return };
+        let dev = match by {
+            Some(i) => self.live[i].as_mut(),
+            None => self.devices.get_mut(from),
+        };
+        let Some(dev) = dev else { return };
         dev.add_entropy(&entropy);
-        let sent = match dev.encrypt(&req) {
+        // A client may hold the message until its user acknowledges what it
+        // shows: the harness acknowledges, once, and asks again.
+        let mut shown = Vec::new();
+        let mut sent = dev.encrypt(&req);
+        if let Ok(s) = &mut sent {
+            if s.blocked && !s.envelopes.is_empty() {
+                sent = Err(ImplError::Failed(format!(
+                    "the client said it held the message for its user to acknowledge, yet emitted {} envelope(s)",
+                    s.envelopes.len()
+                )));
+            } else if s.blocked {
+                shown.extend(std::mem::take(&mut s.events).into_iter().map(|e| (e, true)));
+                sent = dev.user_action(&UserAction::Acknowledge).and_then(|()| dev.encrypt(&req));
+                if let Ok(s) = &sent {
+                    if s.blocked {
+                        sent = Err(ImplError::Failed(
+                            "the client still held the message after its user acknowledged the notices".to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+        let sent = match sent {
             Ok(s) => s,
             Err(error) => {
-                self.run.failures.push(Failure { step: n, device: from.to_string(), operation: "encrypt", error });
+                let device = match by {
+                    Some(_) => format!("the seized copy of {from}"),
+                    None => from.to_string(),
+                };
+                self.run.failures.push(Failure { step: n, device, operation: "encrypt", error });
                 return;
             }
         };
-        for event in sent.events {
-            self.run.shown.push(Shown { step: n, device: from.clone(), event });
+        shown.extend(sent.events.into_iter().map(|e| (e, false)));
+        // What the thief's copy shows nobody sees.
+        if by.is_none() {
+            for (event, blocking) in shown {
+                self.run.shown.push(Shown { step: n, device: from.clone(), event, blocking });
+            }
         }
         let mut mine = Vec::new();
         for out in sent.envelopes {
@@ -672,6 +779,7 @@ impl Runner<'_> {
             self.run.truth.envelope_message.insert(idx, msg_index);
             self.run.truth.messages[msg_index].envelopes.push(idx);
             mine.push(idx);
+            self.follow(idx);
             self.attempts(n, idx);
             for d in to_list {
                 if self.provider.is_diverted(from, &d) {
@@ -750,7 +858,7 @@ impl Runner<'_> {
                     Ok(rcv) => {
                         if real {
                             for event in rcv.events {
-                                self.run.shown.push(Shown { step: n, device: addr.clone(), event });
+                                self.run.shown.push(Shown { step: n, device: addr.clone(), event, blocking: false });
                             }
                         }
                         let exact = rcv.plaintext.as_ref().and_then(|pt| {
@@ -854,7 +962,7 @@ impl Runner<'_> {
                     match dev.verify(contact, identity) {
                         Ok(events) => {
                             for event in events {
-                                self.run.shown.push(Shown { step: n, device: addr.clone(), event });
+                                self.run.shown.push(Shown { step: n, device: addr.clone(), event, blocking: false });
                             }
                         }
                         Err(error) => self.run.failures.push(Failure {
@@ -886,6 +994,8 @@ impl Runner<'_> {
             Ok((c, state)) => (Some(c), state, None),
             Err(e) => (None, Vec::new(), Some(e)),
         };
+        self.live.push(clone.as_ref().map(|c| c.fork()));
+        self.followed.push(Vec::new());
         self.clones.push(clone);
         self.run.seizures.push(Seizure { step: n, device: addr.clone(), error, state });
     }
@@ -1002,11 +1112,13 @@ impl Runner<'_> {
     }
 
     /// Each seized copy tries what its device received before the seizure
-    /// (forward secrecy), then follows everything addressed to or sent by
-    /// the device afterwards, in order (post-compromise security).
+    /// (forward secrecy) and, forensically, everything the provider holds;
+    /// what its live copy read while following the device's traffic after
+    /// the seizure ([`Runner::follow`], post-compromise security) is
+    /// recorded after those.
     fn seized_copies(&mut self, n: usize) {
         for (i, clone) in std::mem::take(&mut self.clones).into_iter().enumerate() {
-            let Some(mut clone) = clone else { continue };
+            let Some(clone) = clone else { continue };
             let (t, device) = (self.run.seizures[i].step, self.run.seizures[i].device.clone());
             let before: BTreeSet<usize> = self
                 .run
@@ -1031,19 +1143,8 @@ impl Runner<'_> {
                     note(&mut self.run.reads, n, Reader::Seized(i), idx, found, how);
                 }
             }
-            for (idx, env) in self.provider.envelopes.iter().enumerate() {
-                if env.step < t || !(env.to.contains(&device) || env.from == device) {
-                    continue;
-                }
-                let mut fork = clone.fork();
-                if let Ok(found) = try_open(fork.as_mut(), env, &self.index) {
-                    // The copy follows what reached its device, as a thief would.
-                    if env.to.contains(&device) {
-                        clone = fork;
-                    }
-                    note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
-                }
-            }
+            // Then what the live copy read while following the device.
+            self.run.reads.append(&mut self.followed[i]);
         }
     }
 }

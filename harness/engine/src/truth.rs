@@ -39,6 +39,11 @@ pub struct MessageTruth {
     pub intended: BTreeSet<DeviceAddr>,
     /// Envelopes the sender emitted for it (indexes into `Run::envelopes`).
     pub envelopes: Vec<usize>,
+    /// Set when the seized copy of `from` sent it (index into
+    /// `Run::seizures`), not the device's owner: no delivery is owed, and
+    /// a recipient that accepts it after the owner healed shows the copy
+    /// can still speak as the device.
+    pub forged_by: Option<usize>,
 }
 
 impl MessageTruth {

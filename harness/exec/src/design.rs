@@ -287,7 +287,12 @@ impl Design for ExecDesign {
             generation,
             Op::CreateDevice { addr: addr.to_string(), seed: B64(seed.to_vec()) },
         )?;
-        Ok(Box::new(ExecDevice { session: Arc::clone(&self.session), generation, handle: ok.device }))
+        Ok(Box::new(ExecDevice {
+            session: Arc::clone(&self.session),
+            generation,
+            handle: ok.device,
+            acknowledged: false,
+        }))
     }
 
     fn import_device(&self, addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
@@ -297,7 +302,12 @@ impl Design for ExecDesign {
             generation,
             Op::ImportDevice { addr: addr.to_string(), state: B64(state.to_vec()) },
         )?;
-        Ok(Box::new(ExecDevice { session: Arc::clone(&self.session), generation, handle: ok.device }))
+        Ok(Box::new(ExecDevice {
+            session: Arc::clone(&self.session),
+            generation,
+            handle: ok.device,
+            acknowledged: false,
+        }))
     }
 
     fn authorities(&self) -> Vec<String> {
@@ -368,6 +378,8 @@ struct ExecDevice {
     session: Shared,
     generation: u64,
     handle: u64,
+    /// The user acknowledged a blocked `encrypt`: the next one says so.
+    acknowledged: bool,
 }
 
 impl std::fmt::Debug for ExecDevice {
@@ -442,6 +454,7 @@ impl Device for ExecDevice {
                 })
                 .collect(),
             plaintext: B64(req.plaintext.to_vec()),
+            acknowledged: std::mem::take(&mut self.acknowledged),
         };
         let ok: EncryptOk = self.op(op)?;
         {
@@ -455,7 +468,7 @@ impl Device for ExecDevice {
             let to = e.to.iter().map(|t| addr(t, &self.session)).collect::<Result<_, _>>()?;
             envelopes.push(OutEnvelope { to, body: e.body.0 });
         }
-        Ok(Sent { envelopes, events: events(ok.events, &self.session)? })
+        Ok(Sent { envelopes, events: events(ok.events, &self.session)?, blocked: ok.blocked })
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
@@ -472,6 +485,14 @@ impl Device for ExecDevice {
             None => None,
         };
         Ok(Received { plaintext: ok.plaintext.map(|p| p.0), sender, events: events(ok.events, &self.session)? })
+    }
+
+    fn user_action(&mut self, action: &doormat_engine::UserAction<'_>) -> Result<(), ImplError> {
+        // The protocol carries only acknowledgement, on the next `encrypt`.
+        if matches!(action, doormat_engine::UserAction::Acknowledge) {
+            self.acknowledged = true;
+        }
+        Ok(())
     }
 
     fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
@@ -493,7 +514,7 @@ impl Device for ExecDevice {
         // A failed fork breaks the run; the dead copy answers nothing.
         let handle = self.op::<DeviceOk>(Op::Fork { device: self.handle }).map_or(u64::MAX, |ok| ok.device);
         let generation = if handle == u64::MAX { 0 } else { self.generation };
-        Box::new(ExecDevice { session: Arc::clone(&self.session), generation, handle })
+        Box::new(ExecDevice { session: Arc::clone(&self.session), generation, handle, acknowledged: false })
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

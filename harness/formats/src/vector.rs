@@ -71,6 +71,8 @@ pub enum Step {
     Substitute(SubstituteStep),
     /// Provider move: tell senders a group has a member nobody added.
     ProviderAdd(ProviderAddStep),
+    /// Provider move: serve a user's devices without one-time prekeys.
+    WithholdPrekeys(WithholdStep),
     /// Provider move: throw held envelopes away.
     Drop(DropStep),
     /// Provider move: deliver copies of a message's envelopes again.
@@ -197,6 +199,14 @@ pub struct VerifyStep {
     pub users: Vec<String>,
 }
 
+/// `withhold_prekeys: {user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithholdStep {
+    /// Whose devices are served without one-time prekeys from now on.
+    pub user: String,
+}
+
 /// `seize: {device}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +299,10 @@ pub struct SendStep {
     /// Keep the envelopes at the provider until a `deliver` step.
     #[serde(default)]
     pub hold: bool,
+    /// Sent by the seized copy of `from` (a `seize` step must come first),
+    /// speaking as the device through the provider; its owner sends nothing.
+    #[serde(default)]
+    pub seized: bool,
 }
 
 /// `deliver: {messages, to}`: with no fields, everything held.
@@ -382,7 +396,7 @@ pub enum Action {
     /// A member leaves.
     RemoveMember { group: GroupId, user: UserId, by: DeviceAddr },
     /// A message is sent.
-    Send { message: MessageId, from: DeviceAddr, to: Target, body: Option<String>, hold: bool },
+    Send { message: MessageId, from: DeviceAddr, to: Target, body: Option<String>, hold: bool, seized: bool },
     /// Held envelopes are delivered.
     Deliver { messages: Option<Vec<MessageId>>, to: Option<Party> },
     /// The provider serves an extra device in `device.user`'s list to everyone else.
@@ -392,6 +406,9 @@ pub enum Action {
     Substitute { device: DeviceAddr, requesters: Vec<UserId> },
     /// The provider tells senders `user` is a member of `group`.
     ProviderAdd { group: GroupId, user: UserId },
+    /// From now on the provider serves `user`'s devices without one-time
+    /// prekeys (as when they ran out).
+    WithholdOneTime { user: UserId },
     /// Held envelopes are thrown away.
     Drop { messages: Vec<MessageId>, to: Option<Party> },
     /// A tampered (or replayed) copy of a message's envelopes is delivered.
@@ -480,6 +497,7 @@ impl Vector {
             groups: BTreeMap::new(),
             messages: BTreeSet::new(),
             held: BTreeSet::new(),
+            seized: BTreeSet::new(),
             taken: BTreeSet::new(),
             provider_added: BTreeSet::new(),
             later: Vec::new(),
@@ -547,6 +565,8 @@ struct Checker<'a> {
     groups: BTreeMap<GroupId, Vec<UserId>>,
     messages: BTreeSet<MessageId>,
     held: BTreeSet<MessageId>,
+    /// Devices a `seize` step has copied so far.
+    seized: BTreeSet<DeviceAddr>,
     taken: BTreeSet<DeviceAddr>,
     provider_added: BTreeSet<(GroupId, UserId)>,
     later: Vec<(Option<Span>, String)>,
@@ -871,10 +891,21 @@ impl Checker<'_> {
                     );
                     return None;
                 };
+                if s.seized && !self.seized.contains(&from) {
+                    self.err(
+                        span,
+                        &s.from,
+                        format!(
+                            "no `seize` of `{from}` comes before this step: expected one before a `seized: true` send"
+                        ),
+                    );
+                    return None;
+                }
                 if s.hold {
                     self.held.insert(m.clone());
                 }
-                Some(Action::Send { message: m, from, to, body: s.body.as_ref().map(|b| subst(b, iter)), hold: s.hold })
+                let body = s.body.as_ref().map(|b| subst(b, iter));
+                Some(Action::Send { message: m, from, to, body, hold: s.hold, seized: s.seized })
             }
             Step::Deliver(s) => {
                 let messages = match &s.messages {
@@ -1025,7 +1056,12 @@ impl Checker<'_> {
                 }
                 Some(Action::Verify { users })
             }
-            Step::Seize(s) => Some(Action::Seize { device: self.device(span, &s.device)? }),
+            Step::WithholdPrekeys(s) => Some(Action::WithholdOneTime { user: self.user(span, &s.user)? }),
+            Step::Seize(s) => {
+                let device = self.device(span, &s.device)?;
+                self.seized.insert(device.clone());
+                Some(Action::Seize { device })
+            }
             Step::Target(s) => match (&s.message, &s.text) {
                 (Some(m), None) => {
                     let m = subst(m, iter);

@@ -67,6 +67,10 @@ pub enum Op {
         members: Vec<String>,
         recipients: Vec<WireEntry>,
         plaintext: B64,
+        /// The user acknowledged the notices of the previous `encrypt` of
+        /// this message, which answered `blocked` (absent: false).
+        #[serde(default, skip_serializing_if = "is_false")]
+        acknowledged: bool,
     },
     /// Decrypt an envelope.
     Decrypt { device: u64, from: String, conversation: String, body: B64 },
@@ -337,6 +341,15 @@ pub struct EncryptOk {
     pub envelopes: Vec<WireEnvelope>,
     /// Notices.
     pub events: Vec<WireEvent>,
+    /// Nothing was sent: the client holds the message until its user
+    /// acknowledges `events` (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub blocked: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `decrypt` results.

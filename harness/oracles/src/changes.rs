@@ -58,6 +58,13 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
                 m.id,
                 m.step
             )),
+            Told::Blocked(s) => told_list.push(format!(
+                "{sender} was shown \"{}: {}\" at step {}, and held {} until its user acknowledged it (blocked until acknowledged)",
+                s.event.kind,
+                s.event.device.as_ref().map_or(s.event.user.to_string(), ToString::to_string),
+                s.step,
+                m.id
+            )),
             Told::WhileSending(s) => evidence.push(unwarned(
                 m,
                 sender,

@@ -64,6 +64,10 @@ pub(crate) enum Told<'a> {
     /// The party the change introduced read nothing of the message: the
     /// design did not encrypt it to them.
     Prevented,
+    /// A notice naming the change (of the right kind) held the message
+    /// until the sender's user acknowledged it: nothing went anywhere
+    /// before the user knew.
+    Blocked(&'a Shown),
     /// A notice naming the change (the device, or the member) and of the
     /// right kind was shown to the sending device by an operation before
     /// the one that encrypted the message.
@@ -80,9 +84,10 @@ impl Told<'_> {
     pub(crate) fn rank(self) -> u8 {
         match self {
             Told::Prevented => 0,
-            Told::Before(_) => 1,
-            Told::WhileSending(_) => 2,
-            Told::Silent => 3,
+            Told::Blocked(_) => 1,
+            Told::Before(_) => 2,
+            Told::WhileSending(_) => 3,
+            Told::Silent => 4,
         }
     }
 
@@ -90,6 +95,7 @@ impl Told<'_> {
     pub(crate) fn grade(self) -> &'static str {
         match self {
             Told::Prevented => "prevented",
+            Told::Blocked(_) => "blocked until acknowledged",
             Told::Before(_) => "warned before sending",
             Told::WhileSending(_) => "warned only while sending",
             Told::Silent => "silent",
@@ -135,6 +141,7 @@ pub(crate) fn told<'a>(run: &'a Run, change: usize, device: &DeviceAddr, mi: usi
     });
     match shown.next() {
         Some(s) if s.step < m.step => Told::Before(s),
+        Some(s) if s.blocking => Told::Blocked(s),
         Some(s) => Told::WhileSending(s),
         None => Told::Silent,
     }

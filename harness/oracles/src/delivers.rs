@@ -27,14 +27,16 @@ pub(crate) fn delivered_exactly(run: &Run) -> BTreeSet<(usize, DeviceAddr)> {
 
 pub(crate) fn delivers(run: &Run) -> Judgement {
     let p = Property::Delivers;
-    if run.truth.messages.is_empty() {
+    // What a seized copy sends as its device is owed no delivery.
+    let owed = run.truth.messages.iter().filter(|m| m.forged_by.is_none()).count();
+    if owed == 0 {
         return Judgement::not_tested(p, "the vector sends no message");
     }
     let ok = delivered_exactly(run);
     let mut evidence = Vec::new();
     let mut expected = 0;
     let mut missing = BTreeSet::new();
-    for (mi, m) in run.truth.messages.iter().enumerate() {
+    for (mi, m) in run.truth.messages.iter().enumerate().filter(|(_, m)| m.forged_by.is_none()) {
         for d in &m.intended {
             if run.interfered.contains(&(mi, d.clone())) {
                 continue;
@@ -65,10 +67,7 @@ pub(crate) fn delivers(run: &Run) -> Judgement {
         return Judgement::not_tested(p, "the provider interfered with every delivery of this vector");
     }
     let skipped = run.interfered.len();
-    let mut note = format!(
-        "{} had {expected} deliveries to intended devices",
-        plural(run.truth.messages.len(), "message", "messages")
-    );
+    let mut note = format!("{} had {expected} deliveries to intended devices", plural(owed, "message", "messages"));
     if skipped > 0 {
         note.push_str(&format!(
             " ({} the provider interfered with were not judged)",
@@ -81,7 +80,7 @@ pub(crate) fn delivers(run: &Run) -> Judgement {
         let sentence = format!(
             "{} of {} did not reach every intended device intact ({} of {expected} deliveries failed)",
             missing.len(),
-            plural(run.truth.messages.len(), "message", "messages"),
+            plural(owed, "message", "messages"),
             evidence.len(),
         );
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]

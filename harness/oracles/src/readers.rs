@@ -63,6 +63,16 @@ pub(crate) fn standing(run: &Run, reader: &Reader, mi: usize) -> Standing {
                         m.step
                     ),
                 },
+                Told::Blocked(s) => Standing::Visible {
+                    change: c,
+                    notice: format!(
+                        "{} was shown \"{}: {}\" at step {}, and sent nothing until its user acknowledged it",
+                        s.device,
+                        s.event.kind,
+                        s.event.device.as_ref().map_or(s.event.user.to_string(), ToString::to_string),
+                        s.step
+                    ),
+                },
                 Told::WhileSending(s) => Standing::Hidden {
                     why: format!(
                         "{}; {} was shown \"{}\" only by the operation that sent it, too late to hold it back",
@@ -159,10 +169,11 @@ fn hidden_sentence(run: &Run, reader: &Reader, h: &Hidden) -> String {
     let n = h.evidence.len();
     let read = format!("read {} ({})", plural(n, "message", "messages"), message_list(&h.evidence));
     let senders: Vec<String> = h.unwarned.iter().map(ToString::to_string).collect();
+    // Unwarned senders were shown nothing, or only by the send itself.
     let told = match senders.len() {
         0 => String::new(),
-        1 => format!("; {} was shown no change", senders[0]),
-        _ => format!("; {} were shown no change", senders.join(" and ")),
+        1 => format!("; {} was not told before sending", senders[0]),
+        _ => format!("; {} were not told before sending", senders.join(" and ")),
     };
     let change = h.change.and_then(|c| run.changes.get(c));
     match (reader, change.map(|c| &c.kind)) {
@@ -381,5 +392,11 @@ pub(crate) fn outsider_blind(run: &Run) -> Judgement {
             )
         })
         .collect();
-    Judgement::from_findings(p, findings, note, "nobody read anything")
+    let j = Judgement::from_findings(p, findings, note, "nobody read anything");
+    match &run.forensic_unsupported {
+        Some(why) => j.at_client_level(&format!(
+            "the design offers no forensic open ({why}), so the outsider's and the twins' refusals may be the client's own checks (an address or identity check) rather than a missing key"
+        )),
+        None => j,
+    }
 }

@@ -12,7 +12,11 @@
 //! one received back, counted per pair of devices, since pairwise designs
 //! heal pair by pair; N from the spec, default 2), the copy — which
 //! followed every envelope to and from the device in order — must not read
-//! any later message between them.
+//! any later message between them, and nothing the copy sends as the
+//! device after that (a `send` with `seized: true`) may be accepted as the
+//! device's by those peers. What the copy sends before the pair has healed
+//! is not judged: until then anyone holding the state can speak as the
+//! device.
 
 use crate::common::plural;
 use crate::scan::{self, Scanner};
@@ -175,7 +179,7 @@ fn healed_pairs(run: &Run, seizure: usize, round_trips: u32) -> BTreeMap<&Device
     let s = &run.seizures[seizure];
     let mut state: BTreeMap<&DeviceAddr, (u32, bool)> = BTreeMap::new();
     let mut healed = BTreeMap::new();
-    for m in run.truth.messages.iter().filter(|m| m.step > s.step) {
+    for m in run.truth.messages.iter().filter(|m| m.step > s.step && m.forged_by.is_none()) {
         if m.from == s.device {
             for peer in &m.intended {
                 state.entry(peer).or_default().1 = true;
@@ -212,6 +216,8 @@ pub(crate) fn post_compromise(run: &Run, round_trips: u32) -> Judgement {
     let mut judged = BTreeSet::new();
     let mut heal_notes = Vec::new();
     let mut evidence = Vec::new();
+    let mut acts = BTreeSet::new();
+    let mut spoke = Vec::new();
     for (i, s) in run.seizures.iter().enumerate().filter(|(_, s)| s.error.is_none()) {
         let healed = healed_pairs(run, i, round_trips);
         if healed.is_empty() {
@@ -230,13 +236,16 @@ pub(crate) fn post_compromise(run: &Run, round_trips: u32) -> Judgement {
         };
         for idx in (0..run.envelopes.len()).filter(|&e| after_heal(e)) {
             if let Some(&mi) = run.truth.envelope_message.get(&idx) {
-                judged.insert(mi);
+                if run.truth.messages[mi].forged_by.is_none() {
+                    judged.insert(mi);
+                }
             }
         }
         let mut seen = BTreeSet::new();
         for read in run.reads.iter().filter(|r| r.reader == Reader::Seized(i) && r.envelope.is_some_and(after_heal)) {
             for &mi in &read.messages {
-                if !seen.insert(mi) {
+                // What a thief's copy sent itself is no news to it.
+                if run.truth.messages[mi].forged_by.is_some() || !seen.insert(mi) {
                     continue;
                 }
                 let m = &run.truth.messages[mi];
@@ -254,25 +263,84 @@ pub(crate) fn post_compromise(run: &Run, round_trips: u32) -> Judgement {
                 });
             }
         }
+        // The copy also acts: what it sent as the device after the pair
+        // healed must not be taken for the device's own words.
+        for (mi, m) in run.truth.messages.iter().enumerate().filter(|(_, m)| m.forged_by == Some(i)) {
+            let healed_for: Vec<&DeviceAddr> =
+                m.intended.iter().filter(|d| healed.get(d).is_some_and(|&h| h < m.step)).collect();
+            if healed_for.is_empty() {
+                continue;
+            }
+            acts.insert(mi);
+            for d in run.deliveries.iter().filter(|d| {
+                d.tamper.is_none()
+                    && healed_for.contains(&&d.device)
+                    && run.truth.envelope_message.get(&d.envelope) == Some(&mi)
+            }) {
+                if let DeliveryResult::Opened { plaintext: true, sender: Some(sender), .. } = &d.result {
+                    if *sender == s.device {
+                        spoke.push(Evidence {
+                            step: d.step,
+                            message: Some(m.id.0.clone()),
+                            party: Some(d.device.to_string()),
+                            record: crate::common::record_of(run, Some(d.envelope)),
+                            offset: None,
+                            encoding: None,
+                            text: format!(
+                                "a copy of {}'s state seized at step {} sent {} as {} at step {}, after the devices involved had completed {rt} since the seizure, and {} accepted it as {}'s",
+                                s.device, s.step, m.id, s.device, m.step, d.device, s.device
+                            ),
+                        });
+                    }
+                }
+            }
+        }
     }
-    if judged.is_empty() {
+    if judged.is_empty() && acts.is_empty() {
         return Judgement::not_tested(
             p,
             format!("no seized device completed {rt} with a peer and then exchanged more messages with it"),
         );
     }
-    let note =
+    let mut note =
         format!("{}; {} followed afterwards", heal_notes.join("; "), plural(judged.len(), "message", "messages"));
+    if !acts.is_empty() {
+        note.push_str(&format!(
+            ", and the seized copy sent {} as the device after that",
+            plural(acts.len(), "message", "messages")
+        ));
+    }
+    let (read, spoke) = (evidence.len(), {
+        let n = spoke.len();
+        evidence.append(&mut spoke);
+        n
+    });
     let findings = if evidence.is_empty() {
         Vec::new()
     } else {
-        let sentence = format!(
-            "A seized copy of a device kept reading {} after its owner had exchanged {rt} with the other side",
-            plural(evidence.len(), "new message", "new messages")
-        );
+        let sentence = match (read, spoke) {
+            (_, 0) => format!(
+                "A seized copy of a device kept reading {} after its owner had exchanged {rt} with the other side",
+                plural(read, "new message", "new messages")
+            ),
+            (0, _) => format!(
+                "A seized copy of a device still spoke as the device after its owner had exchanged {rt} with the other side: {} accepted",
+                plural(spoke, "forged message was", "forged messages were")
+            ),
+            _ => format!(
+                "A seized copy of a device kept reading {} and had {} accepted after its owner had exchanged {rt} with the other side",
+                plural(read, "new message", "new messages"),
+                plural(spoke, "forged message", "forged messages")
+            ),
+        };
         vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
     };
-    let j = Judgement::from_findings(p, findings, note, "the seized copy read none of them");
+    let pass = if acts.is_empty() {
+        "the seized copy read none of them"
+    } else {
+        "the seized copy read none of them, and nothing it sent as the device was accepted"
+    };
+    let j = Judgement::from_findings(p, findings, note, pass);
     match client_level(run) {
         Some(why) => j.at_client_level(&why),
         None => j,

@@ -83,17 +83,18 @@ pub fn timeline(run: &Run, judgements: &[Judgement]) -> Vec<Item> {
             ),
             Action::AddMember { group, user, by } => note(by.to_string(), format!("adds {user} to {group}")),
             Action::RemoveMember { group, user, by } => note(by.to_string(), format!("removes {user} from {group}")),
-            Action::Send { message, from, to, hold, .. } => {
+            Action::Send { message, from, to, hold, seized, .. } => {
                 let to = match to {
                     Target::User(u) => u.to_string(),
                     Target::Group(g) => format!("group {g}"),
                 };
                 let held = if *hold { " (held)" } else { "" };
+                let who = if *seized { " (sent by the seized copy)" } else { "" };
                 Item::Arrow {
                     step: n,
                     from: from.to_string(),
                     to: PROVIDER.to_owned(),
-                    text: format!("{n}: {message} to {to}{held}"),
+                    text: format!("{n}: {message} to {to}{held}{who}"),
                 }
             }
             Action::Deliver { .. } => provider("delivers held envelopes".to_owned()),
@@ -101,6 +102,7 @@ pub fn timeline(run: &Run, judgements: &[Judgement]) -> Vec<Item> {
                 provider(format!("serves extra device {device} in {}'s list", device.user))
             }
             Action::Substitute { device, .. } => provider(format!("serves impostor keys for {device}")),
+            Action::WithholdOneTime { user } => provider(format!("serves {user}'s devices without one-time prekeys")),
             Action::ProviderAdd { group, user } => provider(format!("presents {user} as a member of {group}")),
             Action::Drop { messages, .. } => {
                 provider(format!("drops {}", messages.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")))

@@ -15,14 +15,20 @@
 //!   addressed to me" check;
 //! - `LateWarning`: shows "device added" only in the encryption that
 //!   already went to the new device;
-//! - `NoSender`: decrypts but never says who sent it.
+//! - `NoSender`: decrypts but never says who sent it;
+//! - `ProviderMember`: adds to a group whoever the provider lists, as an
+//!   MLS client committing the provider's member list would, telling its
+//!   user only in the send that already goes to the newcomer.
+//!
+//! `Blocking` is no trick: it holds the message until its user acknowledges
+//! the new device, which the oracle grades "blocked until acknowledged".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope, OutEnvelope,
-    Received, Seed, Sent,
+    Received, Seed, Sent, UserAction,
 };
 use doormat_formats::{DeviceAddr, Parameters, Property, Vector};
 use doormat_oracles::{VectorResult, Verdict};
@@ -40,6 +46,11 @@ enum Trick {
     AppKey,
     LateWarning,
     NoSender,
+    /// Adds any member the provider lists, telling only in the same send.
+    ProviderMember,
+    /// Holds the message until the user acknowledges the new device, then
+    /// sends to it: honest, and graded "blocked until acknowledged".
+    Blocking,
 }
 
 #[derive(Debug)]
@@ -57,6 +68,10 @@ struct State {
     /// Plaintexts handled (only `HistoryInState` keeps them).
     history: Vec<Vec<u8>>,
     counter: u64,
+    /// Members of each group seen so far.
+    members: BTreeMap<String, BTreeSet<String>>,
+    /// The user acknowledged the notices of a held message (`Blocking`).
+    acknowledged: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +116,8 @@ impl Design for TrickDesign {
             known: BTreeMap::new(),
             history: Vec::new(),
             counter: 0,
+            members: BTreeMap::new(),
+            acknowledged: false,
         })))
     }
 
@@ -127,14 +144,21 @@ impl TrickDevice {
         Some((to.to_vec(), pk.try_into().ok()?, from.to_vec(), nonce.try_into().ok()?, ct.to_vec()))
     }
 
-    /// The plaintext and sender, with the keys alone.
-    fn open(&self, body: &[u8]) -> Option<(Vec<u8>, DeviceAddr)> {
+    /// The plaintext, sender and the members the sender listed, with the
+    /// keys alone. Inside the encryption: members (length-prefixed,
+    /// comma-separated) then the plaintext.
+    fn open(&self, body: &[u8]) -> Option<(Vec<u8>, DeviceAddr, Vec<String>)> {
         let (_, pk, from, nonce, ct) = Self::parse(body)?;
         let k = key(self.0.trick, &self.0.secret, &pk);
-        let pt = ChaCha20Poly1305::new(Key::from_slice(&k)).decrypt(Nonce::from_slice(&nonce), ct.as_slice()).ok()?;
+        let inner =
+            ChaCha20Poly1305::new(Key::from_slice(&k)).decrypt(Nonce::from_slice(&nonce), ct.as_slice()).ok()?;
+        let (&n, rest) = inner.split_first()?;
+        let (members, pt) = rest.split_at_checked(n as usize)?;
+        let members = String::from_utf8(members.to_vec()).ok()?;
+        let members = members.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
         let from = String::from_utf8(from).ok()?;
         let (u, d) = from.split_once('/')?;
-        Some((pt, DeviceAddr::new(u, d)))
+        Some((pt.to_vec(), DeviceAddr::new(u, d), members))
     }
 }
 
@@ -143,16 +167,62 @@ impl Device for TrickDevice {
         Ok(Bundle { identity: public(&self.0.secret).to_vec(), prekey: Vec::new(), one_time: Vec::new() })
     }
 
+    fn user_action(&mut self, action: &UserAction<'_>) -> Result<(), ImplError> {
+        if matches!(action, UserAction::Acknowledge) {
+            self.0.acknowledged = true;
+        }
+        Ok(())
+    }
+
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
         let me = self.me();
         let mut out = Sent::default();
-        for r in req.recipients.iter().filter(|r| r.device != me) {
+        if self.0.trick == Trick::Blocking && !std::mem::take(&mut self.0.acknowledged) {
+            // Show every new device of a known contact, and send nothing yet.
+            for r in req.recipients.iter().filter(|r| r.device != me) {
+                let known = self.0.known.get(&r.device.user.0);
+                if known.is_some_and(|k| !k.is_empty() && !k.contains(&r.device.device)) {
+                    out.events.push(Event {
+                        kind: EventKind::DeviceAdded,
+                        user: r.device.user.clone(),
+                        device: Some(r.device.clone()),
+                    });
+                }
+            }
+            if !out.events.is_empty() {
+                out.blocked = true;
+                return Ok(out);
+            }
+        }
+        // Group members: a newcomer to a known group is shown; the honest
+        // client leaves it out of this one message.
+        let mut held: BTreeSet<String> = BTreeSet::new();
+        if req.group {
+            let known = self.0.members.entry(req.conversation.to_owned()).or_default();
+            let first = known.is_empty();
+            for u in req.members {
+                if known.insert(u.0.clone()) && !first && *u != me.user {
+                    out.events.push(Event { kind: EventKind::MemberAdded, user: u.clone(), device: None });
+                    if self.0.trick != Trick::ProviderMember {
+                        held.insert(u.0.clone());
+                    }
+                }
+            }
+        }
+        let listed: Vec<&str> = if req.group { req.members.iter().map(|m| m.0.as_str()).collect() } else { Vec::new() };
+        let listed = listed.join(",");
+        let mut inner = vec![u8::try_from(listed.len()).map_err(|_| ImplError::Rejected("too many members".into()))?];
+        inner.extend_from_slice(listed.as_bytes());
+        inner.extend_from_slice(req.plaintext);
+        for r in req.recipients.iter().filter(|r| r.device != me && !held.contains(&r.device.user.0)) {
             let user = r.device.user.0.clone();
             let known = self.0.known.entry(user.clone()).or_default();
             let first = known.is_empty();
             if known.insert(r.device.device.clone()) && !first {
                 // The notice comes with the same operation that encrypts to it.
-                if self.0.trick == Trick::LateWarning {
+                if self.0.trick == Trick::Blocking {
+                    // Shown when the message was held; acknowledged since.
+                } else if self.0.trick == Trick::LateWarning {
                     out.events.push(Event {
                         kind: EventKind::DeviceAdded,
                         user: r.device.user.clone(),
@@ -176,7 +246,7 @@ impl Device for TrickDevice {
             nonce[..8].copy_from_slice(&self.0.counter.to_be_bytes());
             nonce[8..].copy_from_slice(&Sha256::digest(addr_bytes(&r.device))[..4]);
             let ct = ChaCha20Poly1305::new(Key::from_slice(&k))
-                .encrypt(Nonce::from_slice(&nonce), req.plaintext)
+                .encrypt(Nonce::from_slice(&nonce), inner.as_slice())
                 .map_err(|e| ImplError::Failed(e.to_string()))?;
             let (to, from) = (addr_bytes(&r.device), addr_bytes(&me));
             let mut body = vec![to.len() as u8];
@@ -204,7 +274,15 @@ impl Device for TrickDevice {
         if !self.0.seen.insert(env.body.to_vec()) {
             return Err(ImplError::Rejected("replay".into()));
         }
-        let (pt, from) = self.open(env.body).ok_or_else(|| ImplError::Rejected("does not authenticate".into()))?;
+        let (pt, from, members) =
+            self.open(env.body).ok_or_else(|| ImplError::Rejected("does not authenticate".into()))?;
+        // First sight of a group's members, from a member's message.
+        if !members.is_empty() {
+            let known = self.0.members.entry(env.conversation.to_owned()).or_default();
+            if known.is_empty() {
+                known.extend(members);
+            }
+        }
         if self.0.trick == Trick::HistoryInState {
             self.0.history.push(pt.clone());
         }
@@ -225,7 +303,7 @@ impl Device for TrickDevice {
     fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
         // Every key held, no cache, no address check. (The static key is
         // not forward secret, whatever `decrypt` says.)
-        Ok(self.open(env.body).map(|(pt, _)| vec![pt]).unwrap_or_default())
+        Ok(self.open(env.body).map(|(pt, ..)| vec![pt]).unwrap_or_default())
     }
 }
 
@@ -253,6 +331,8 @@ fn evidence(r: &VectorResult, p: Property) -> String {
 const SEIZE: &str = "vectors/seizure/seize-and-heal.yaml";
 const GHOST: &str = "vectors/provider-moves/ghost-one-to-one.yaml";
 const BASIC: &str = "vectors/basic/one-to-one.yaml";
+const ACTIVE: &str = "vectors/seizure/active-copy.yaml";
+const MEMBER: &str = "vectors/provider-moves/provider-adds-member.yaml";
 
 /// The control: the same design without a trick keeps the properties the
 /// tricks break (it has static keys, so forward secrecy is not among them).
@@ -321,4 +401,52 @@ fn a_null_sender_is_not_a_delivery() {
     let r = judge(Trick::NoSender, BASIC);
     assert_eq!(verdict(&r, Property::Delivers), Verdict::Fail);
     assert!(evidence(&r, Property::Delivers).contains("attributed to nobody"), "{}", evidence(&r, Property::Delivers));
+}
+
+/// A seized copy that still speaks as the device after the owner healed:
+/// static keys let it sign and seal as Bob, and Alice accepts.
+#[test]
+fn a_copy_still_speaking_as_the_device_fails_post_compromise() {
+    let r = judge(Trick::None, ACTIVE);
+    assert_eq!(verdict(&r, Property::PostCompromise), Verdict::Fail);
+    let ev = evidence(&r, Property::PostCompromise);
+    assert!(
+        ev.contains("a copy of bob/phone's state seized at step 6 sent x1 as bob/phone at step 11")
+            && ev.contains("alice/phone accepted it as bob/phone's"),
+        "{ev}"
+    );
+    // The copy's own message is not counted as something it read.
+    assert!(!ev.contains("still read x1"), "{ev}");
+    // And the owner's messages were all delivered: the copy's is owed nothing.
+    assert_eq!(verdict(&r, Property::Delivers), Verdict::Pass, "{}", evidence(&r, Property::Delivers));
+}
+
+/// A client that adds whoever the provider lists to a group, telling its
+/// user only in the send that already reached the newcomer, is not "told";
+/// the honest control tells first and leaves the newcomer out.
+#[test]
+fn a_provider_listed_member_told_while_sending_fails_change_visible() {
+    let r = judge(Trick::ProviderMember, MEMBER);
+    assert_eq!(verdict(&r, Property::ChangeVisible), Verdict::Fail);
+    let ev = evidence(&r, Property::ChangeVisible);
+    assert!(ev.contains("warned only while sending"), "{ev}");
+    assert_eq!(verdict(&r, Property::RecipientsOnly), Verdict::Fail, "{}", evidence(&r, Property::RecipientsOnly));
+    let control = judge(Trick::None, MEMBER);
+    let j = control.judgement(Property::ChangeVisible).unwrap();
+    assert_eq!(j.verdict, Verdict::Pass, "{}", j.note);
+    assert_eq!(j.grade.as_deref(), Some("prevented"), "{}", j.note);
+}
+
+/// A client that holds the message until its user acknowledges the new
+/// device passes change-visible with the grade "blocked until
+/// acknowledged"; the ghost's reads are visible access, not hidden.
+#[test]
+fn holding_the_message_until_acknowledged_is_graded_so() {
+    let r = judge(Trick::Blocking, GHOST);
+    let j = r.judgement(Property::ChangeVisible).unwrap();
+    assert_eq!(j.verdict, Verdict::Pass, "{}", j.note);
+    assert_eq!(j.grade.as_deref(), Some("blocked until acknowledged"), "{}", j.note);
+    assert!(j.note.contains("until its user acknowledged it"), "{}", j.note);
+    assert_eq!(verdict(&r, Property::RecipientsOnly), Verdict::Pass, "{}", evidence(&r, Property::RecipientsOnly));
+    assert_eq!(verdict(&r, Property::Delivers), Verdict::Pass, "{}", evidence(&r, Property::Delivers));
 }

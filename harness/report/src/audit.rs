@@ -173,6 +173,10 @@ pub struct Outcome {
     pub not_judged: Vec<Property>,
     /// Claimed properties that held only within the limits the spec states.
     pub within_limits: Vec<Property>,
+    /// Claimed properties that held only at client level: the design offers
+    /// no forensic open, so a refusal may be courtesy rather than a missing key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub client_level: Vec<Property>,
 }
 
 impl Outcome {
@@ -184,6 +188,7 @@ impl Outcome {
             contradicted: with(Claim::Contradicted),
             not_judged: with(Claim::ClaimedError),
             within_limits: with(Claim::HoldsWithinLimits),
+            client_level: with(Claim::HoldsClientLevel),
         }
     }
 
