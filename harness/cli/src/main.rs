@@ -514,7 +514,8 @@ fn finish(
         if unexpected.is_empty() && stale.is_empty() && expected > 0 && o.broken_vectors == 0 {
             out!("{:<16} nothing unexpected: {expected} expected deviation(s) ({} vectors)", a.design, a.vectors.len());
         } else if unexpected.is_empty() && stale.is_empty() && o.broken_vectors == 0 {
-            let list = |ps: &[doormat_formats::Property]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let list =
+                |ps: &[doormat_formats::Property]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             let mut limits = String::new();
             if !o.within_limits.is_empty() {
                 limits.push_str(&format!("; {} only within stated limits", list(&o.within_limits)));
