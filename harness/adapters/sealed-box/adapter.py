@@ -600,8 +600,9 @@ class Adapter:
         raise Unsupported(f"operation {op!r} is not offered by {NAME}")
 
 
-def main():
-    adapter = Adapter()
+def serve(adapter):
+    """Answers requests from standard input with `adapter.handle`, one JSON
+    line each, until standard input ends."""
     out = sys.stdout
     for line in sys.stdin.buffer:
         line = line.strip()
@@ -623,6 +624,10 @@ def main():
             resp = {"id": rid, "error": {"kind": "failed", "message": f"{type(e).__name__}: {e}"}}
         out.write(json.dumps(resp, separators=(",", ":")) + "\n")
         out.flush()
+
+
+def main():
+    serve(Adapter())
 
 
 if __name__ == "__main__":

@@ -67,13 +67,11 @@ by `add_entropy`. No os.urandom, no clock: reports are deterministic.
 """
 
 import argparse
-import base64
 import copy
 import hashlib
 import importlib.util
 import json
 import os
-import sys
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -103,10 +101,6 @@ MAGIC = b"TRIX\x00\x00\x00\x01"
 SIGN_CONTEXT = b"tricks/v1/envelope-signature"
 # `app-key`: the one key inside every copy of the app.
 APP_KEY = b"the same key in every app copy!!"
-
-
-def log(msg):
-    print(f"tricks[{TRICK}]: {msg}", file=sys.stderr, flush=True)
 
 
 def kdf(shared, eph_pub, recipient_x, header):
@@ -350,28 +344,7 @@ def main():
     parser = argparse.ArgumentParser(description="An honest design with one trick, over the doormat exec protocol.")
     parser.add_argument("--trick", choices=TRICKS, required=True)
     TRICK = parser.parse_args().trick
-    adapter = Adapter()
-    out = sys.stdout
-    for line in sys.stdin.buffer:
-        line = line.strip()
-        if not line:
-            continue
-        rid = None
-        try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise Failed("request is not a JSON object")
-            rid = req.get("id")
-            resp = {"id": rid, "ok": adapter.handle(req)}
-        except Rejected as e:
-            resp = {"id": rid, "error": {"kind": "rejected", "message": str(e)}}
-        except Unsupported as e:
-            resp = {"id": rid, "error": {"kind": "unsupported", "message": str(e)}}
-        except Exception as e:
-            log(f"request {rid}: {type(e).__name__}: {e}")
-            resp = {"id": rid, "error": {"kind": "failed", "message": f"{type(e).__name__}: {e}"}}
-        out.write(json.dumps(resp, separators=(",", ":")) + "\n")
-        out.flush()
+    sb.serve(Adapter())
 
 
 if __name__ == "__main__":
