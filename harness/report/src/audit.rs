@@ -117,7 +117,7 @@ pub const CANNOT_SEE: &[&str] = &[
     "Metadata: who talks to whom, when and how much is visible to the provider in every design here, and no verdict covers it.",
     "Weak randomness on a real device: the harness seeds every device, so a broken random number generator in production is not exercised.",
     "Only the scenarios in the vector set are run; a property holds for those, not for every possible use.",
-    "Keys kept inside a seized state are tried through the design's own forensic open (every key it holds, no replay cache or address check) and the exported state is searched for earlier messages' text; a design that answers its forensic open dishonestly, or keeps keys in a form the search does not know, is not caught. A design without a forensic open gets forward-secrecy and post-compromise verdicts at client level only.",
+    "Keys kept inside a seized state are tried through the design's own forensic open (every key it holds, no replay cache or address check) and the exported state is searched for earlier messages' text; a design that answers its forensic open dishonestly, or keeps keys in a form the search does not know, is not caught. A design without a forensic open gets forward-secrecy, post-compromise and outsider-blind verdicts at client level only.",
 ];
 
 /// A design's audit.
