@@ -379,7 +379,7 @@ impl Device for MlsDevice {
         let export = Export {
             rng: self.provider.engine().rng_state(),
             state: self.st.clone(),
-            storage: self.provider.entries().into_iter().map(|(k, v)| (hex(&k), hex(&v))).collect(),
+            storage: self.provider.entries().into_iter().map(|(k, v)| (hex::encode(&k), hex::encode(&v))).collect(),
         };
         serde_json::to_vec(&export).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
     }
@@ -1365,29 +1365,8 @@ fn failed(what: &str, e: impl std::fmt::Display) -> ImplError {
     ImplError::Failed(format!("{what}: {e}"))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
 fn unhex(s: &str) -> Result<Vec<u8>, ImplError> {
-    let digit = |c: u8| -> Result<u8, ImplError> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            _ => Err(rejected("mls state holds a malformed hex string")),
-        }
-    };
-    let bytes = s.as_bytes();
-    if bytes.len() % 2 != 0 {
-        return Err(rejected("mls state holds a hex string of odd length"));
-    }
-    bytes.chunks(2).map(|pair| Ok((digit(pair[0])? << 4) | digit(pair[1])?)).collect()
+    hex::decode(s).map_err(|e| rejected(format!("mls state holds a malformed hex string ({e})")))
 }
 
 #[cfg(test)]
@@ -1398,7 +1377,7 @@ mod tests {
     #[test]
     fn hex_round_trips_and_refuses_junk() {
         let bytes: Vec<u8> = (0..=255).collect();
-        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
+        assert_eq!(unhex(&hex::encode(&bytes)).unwrap(), bytes);
         assert!(unhex("abc").is_err());
         assert!(unhex("zz").is_err());
     }
