@@ -8,31 +8,16 @@
 
 mod common;
 
-use common::{addr, Net};
+use common::{addr, forensic_texts, pair, Net, AB, ALICE_BOB};
 use doormat_designs::Ratchet;
 use doormat_engine::adapter::Seed;
 use doormat_engine::{Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, Received, Sent};
 use doormat_formats::DeviceAddr;
 use std::collections::BTreeSet;
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
-
-fn pair(design: &str) -> Net {
-    let mut net = Net::new(design);
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net
-}
-
-/// What `dev` forensically opens in `body`, sent by `from` in `alice+bob`;
-/// a refusal is nothing opened, any other error fails the test.
+/// What `dev` forensically opens in `body`, sent by `from` in `alice+bob`.
 fn forensic(dev: &mut dyn Device, from: &str, body: &[u8]) -> Vec<String> {
-    match dev.forensic_open(&InEnvelope { from: &addr(from), conversation: AB, body }) {
-        Ok(found) => found.into_iter().map(|p| String::from_utf8(p).unwrap()).collect(),
-        Err(ImplError::Rejected(_)) => Vec::new(),
-        Err(e) => panic!("forensic open failed: {e}"),
-    }
+    forensic_texts(dev, from, AB, body)
 }
 
 /// `from` sends `text` to the other phone in `alice+bob`; the body for it.

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{addr, seed_for, Net};
+use common::{addr, forensic_texts, is_rejected, seed_for, Net};
 use doormat_engine::{Event, EventKind, ImplError, InEnvelope, Received, Sent};
 use doormat_formats::UserId;
 use std::collections::BTreeMap;
@@ -28,10 +28,6 @@ fn net_of(devices: &[&str]) -> Net {
         net.register(d);
     }
     net
-}
-
-fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
 }
 
 fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
@@ -395,12 +391,7 @@ fn a_seized_state_still_holds_the_keys_to_earlier_messages() {
 
 /// What `device` forensically opens of `body` (as `from` sent it in `team`).
 fn forensic(device: &mut dyn doormat_engine::Device, from: &str, body: &[u8]) -> Vec<String> {
-    let env = InEnvelope { from: &addr(from), conversation: TEAM, body };
-    match device.forensic_open(&env) {
-        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
-        Err(ImplError::Rejected(_)) => Vec::new(),
-        Err(e) => panic!("forensic open failed: {e}"),
-    }
+    forensic_texts(device, from, TEAM, body)
 }
 
 /// The known weakness, as it is: bob's phone read m1 and m2; a seized copy

@@ -10,11 +10,9 @@
 
 mod common;
 
-use common::{addr, seed_for, Net};
-use doormat_engine::{ImplError, InEnvelope};
+use common::{addr, forensic_texts, is_rejected, seed_for, Net, AB, ALICE_BOB};
+use doormat_engine::InEnvelope;
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 /// First byte of every body.
 const VERSION: u8 = 1;
 /// Second byte: vodozemac's Olm message types.
@@ -22,14 +20,7 @@ const KIND_PREKEY: u8 = 0;
 const KIND_NORMAL: u8 = 1;
 
 fn pair() -> Net {
-    let mut net = Net::new("olm");
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net
-}
-
-fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
+    common::pair("olm")
 }
 
 /// Alice's phone sends `text` in `alice+bob`; the body for bob's phone.
@@ -229,15 +220,10 @@ fn a_message_meant_for_another_device_under_the_same_key_is_refused() {
 
 // ---- forensic open: what the keys a state holds recover, with no client courtesy ----
 
-/// What `device` forensically opens of `body` (as alice's phone sent it in
-/// `alice+bob`): the texts, none when it is refused.
+/// What `device` forensically opens of `body`, as alice's phone sent it in
+/// `alice+bob`.
 fn forensic(device: &mut dyn doormat_engine::Device, body: &[u8]) -> Vec<String> {
-    let env = InEnvelope { from: &addr("alice/phone"), conversation: AB, body };
-    match device.forensic_open(&env) {
-        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
-        Err(ImplError::Rejected(_)) => Vec::new(),
-        Err(e) => panic!("forensic open failed: {e}"),
-    }
+    forensic_texts(device, "alice/phone", AB, body)
 }
 
 /// Bob's phone reads m1 and m2 (pre-key messages on a one-time key), m3 is

@@ -9,24 +9,15 @@
 
 mod common;
 
-use common::{addr, seed_for, Net};
-use doormat_engine::{EncryptRequest, ImplError, InEnvelope};
+use common::{addr, is_rejected, seed_for, Net, AB, ALICE_BOB};
+use doormat_engine::InEnvelope;
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 /// Second byte of a body: 1 for an ordinary message, 2 for a prekey message.
 const KIND_MESSAGE: u8 = 1;
 const KIND_PREKEY: u8 = 2;
 
 fn pair() -> Net {
-    let mut net = Net::new("ratchet");
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net
-}
-
-fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
+    common::pair("ratchet")
 }
 
 /// Alice's phone sends `text` in `alice+bob`; the body for bob's phone.
@@ -241,18 +232,10 @@ fn add_entropy_is_deterministic_and_kept_by_export() {
             net.device("alice/phone").add_entropy(&e);
         }
         let state = net.device("alice/phone").export_state().unwrap();
-        let members = common::users(ALICE_BOB);
-        let recipients = net.entries("alice/phone", ALICE_BOB);
-        let req = EncryptRequest {
-            conversation: AB,
-            group: false,
-            members: &members,
-            recipients: &recipients,
-            plaintext: b"x",
-        };
-        let sent = net.device("alice/phone").encrypt(&req).unwrap();
+        let req = net.request("alice/phone", AB, ALICE_BOB, b"x");
+        let sent = net.device("alice/phone").encrypt(&req.get()).unwrap();
         let mut twin = net.design.import_device(&addr("alice/phone"), &state).unwrap();
-        assert_eq!(twin.encrypt(&req).unwrap(), sent, "the export carries the reseeded generator");
+        assert_eq!(twin.encrypt(&req.get()).unwrap(), sent, "the export carries the reseeded generator");
         Net::body_for(&sent, "bob/phone")
     };
     assert_eq!(first_send(Some([1; 32])), first_send(Some([1; 32])));

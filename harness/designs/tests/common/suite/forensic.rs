@@ -6,7 +6,7 @@
 //! one-time prekey stays open to the signed prekey; a device of the same
 //! address with other keys opens nothing.
 
-use crate::common::{addr, Net};
+use crate::common::{addr, forensic_texts, Net};
 use doormat_engine::{Device, ImplError, InEnvelope};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -15,14 +15,9 @@ use super::{pair, skip, AB, ALICE_BOB};
 
 const RELAY: &str = "plaintext-relay";
 
-/// What `dev` forensically opens in `body`, sent by `from` in `alice+bob`;
-/// a refusal is nothing opened, any other error fails the test.
+/// What `dev` forensically opens in `body`, sent by `from` in `alice+bob`.
 fn forensic(dev: &mut dyn Device, from: &str, body: &[u8]) -> Vec<String> {
-    match dev.forensic_open(&InEnvelope { from: &addr(from), conversation: AB, body }) {
-        Ok(found) => found.into_iter().map(|p| String::from_utf8(p).unwrap()).collect(),
-        Err(ImplError::Rejected(_)) => Vec::new(),
-        Err(e) => panic!("forensic open failed: {e}"),
-    }
+    forensic_texts(dev, from, AB, body)
 }
 
 /// The two copies of `device`'s state an attacker may hold: a fork, and an

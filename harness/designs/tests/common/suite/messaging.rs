@@ -2,9 +2,9 @@
 //! misrouting, garbage), isolation of forks and of devices not addressed,
 //! and state export, between alice's and bob's phones.
 
-use crate::common::{self, addr, seed_for, Net};
+use crate::common::{addr, seed_for, Net};
 use doormat_designs::{builtin, names};
-use doormat_engine::{EncryptRequest, InEnvelope};
+use doormat_engine::InEnvelope;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -333,16 +333,8 @@ pub fn a_fork_is_independent(design: &str) {
     // A fork that sends moves only its own sessions.
     let before = net.device("alice/phone").export_state().unwrap();
     let mut sender = net.device("alice/phone").fork();
-    let members = common::users(ALICE_BOB);
-    let recipients = net.entries("alice/phone", ALICE_BOB);
-    let req = EncryptRequest {
-        conversation: AB,
-        group: false,
-        members: &members,
-        recipients: &recipients,
-        plaintext: b"from the fork",
-    };
-    sender.encrypt(&req).unwrap();
+    let req = net.request("alice/phone", AB, ALICE_BOB, b"from the fork");
+    sender.encrypt(&req.get()).unwrap();
     match design {
         "plaintext-relay" => {} // No state: sending changes nothing, by design.
         _ => assert_ne!(sender.export_state().unwrap(), before, "{design}: the fork's state moved"),
@@ -448,16 +440,8 @@ pub fn export_then_import_continues_the_conversation(design: &str) {
     if net.design.capabilities().seeded {
         // The restored device behaves byte for byte like the original.
         let mut twin = net.design.import_device(&addr("bob/phone"), &state).unwrap();
-        let members = common::users(ALICE_BOB);
-        let recipients = net.entries("bob/phone", ALICE_BOB);
-        let req = EncryptRequest {
-            conversation: AB,
-            group: false,
-            members: &members,
-            recipients: &recipients,
-            plaintext: b"same",
-        };
-        assert_eq!(original.encrypt(&req).unwrap(), twin.encrypt(&req).unwrap(), "{design}");
+        let req = net.request("bob/phone", AB, ALICE_BOB, b"same");
+        assert_eq!(original.encrypt(&req.get()).unwrap(), twin.encrypt(&req.get()).unwrap(), "{design}");
     }
     let claimed = format!("{{\"design\":\"{design}\"}}");
     for bad in [&b""[..], b"{}", b"[]", b"{not state", b"\xff", claimed.as_bytes(), &state[..state.len() / 2]] {

@@ -17,7 +17,7 @@ pub mod notices;
 pub mod shared;
 
 use crate::common::{addr, Net};
-use doormat_engine::{Event, EventKind, ImplError, Sent};
+use doormat_engine::{Event, EventKind, Sent};
 use doormat_formats::UserId;
 
 /// Returns from the test when `$design` is one of the names given, each with
@@ -81,20 +81,7 @@ macro_rules! each_test {
 }
 pub(crate) use each_test;
 
-pub const AB: &str = "alice+bob";
-pub const ALICE_BOB: &[&str] = &["alice", "bob"];
-
-/// Alice's and bob's phones.
-pub fn pair(design: &str) -> Net {
-    let mut net = Net::new(design);
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net
-}
-
-pub fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
-}
+pub use crate::common::{is_rejected, pair, AB, ALICE_BOB};
 
 pub fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
     Event { kind, user: UserId::from(user), device: device.map(addr) }

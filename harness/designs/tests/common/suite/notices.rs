@@ -4,7 +4,7 @@
 //! an identity both ways.
 
 use crate::common::{self, addr, seed_for, Net};
-use doormat_engine::{EncryptRequest, EventKind, InEnvelope};
+use doormat_engine::{EventKind, InEnvelope};
 
 use super::{addressed, event, is_rejected, opens_session, pair, reads, skip, talk, AB, ALICE_BOB};
 
@@ -256,16 +256,8 @@ pub fn a_message_from_a_verified_contact_under_another_key_is_rejected(design: &
     assert_eq!(net.device("bob/phone").verify(&addr("alice/phone"), &alice).unwrap(), [], "{design}");
     // An impostor at alice/phone's address writes to bob with its own key.
     let (mut impostor, _) = net.impostor("alice/phone", "impostor");
-    let members = common::users(ALICE_BOB);
-    let recipients = net.entries("alice/phone", ALICE_BOB);
-    let req = EncryptRequest {
-        conversation: AB,
-        group: false,
-        members: &members,
-        recipients: &recipients,
-        plaintext: b"trust me",
-    };
-    let forged = Net::body_for(&impostor.encrypt(&req).unwrap(), "bob/phone");
+    let req = net.request("alice/phone", AB, ALICE_BOB, b"trust me");
+    let forged = Net::body_for(&impostor.encrypt(&req.get()).unwrap(), "bob/phone");
     assert!(opens_session(design, &forged).unwrap_or(true), "{design}: a new session");
     // Control: a bob who never verified accepts it, with a notice.
     let got = unverified.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &forged });
