@@ -12,9 +12,8 @@ mod common;
 use common::{addr, is_rejected, seed_for, Net, AB, ALICE_BOB};
 use doormat_engine::InEnvelope;
 
-/// Second byte of a body: 1 for an ordinary message, 2 for a prekey message.
+/// Second byte of a body: 1 for an ordinary message (2 for a prekey message).
 const KIND_MESSAGE: u8 = 1;
-const KIND_PREKEY: u8 = 2;
 
 fn pair() -> Net {
     common::pair("ratchet")
@@ -30,35 +29,6 @@ fn bob_reads(net: &mut Net, body: &[u8]) -> String {
     let got = net.recv("bob/phone", "alice/phone", AB, body).unwrap();
     assert_eq!(got.sender, Some(addr("alice/phone")));
     String::from_utf8(got.plaintext.unwrap()).unwrap()
-}
-
-#[test]
-fn prekey_data_is_sent_until_the_peer_replies() {
-    let mut net = pair();
-    let first = to_bob(&mut net, "1");
-    let second = to_bob(&mut net, "2");
-    assert_eq!((first[0], first[1], second[1]), (1, KIND_PREKEY, KIND_PREKEY));
-    assert_eq!(bob_reads(&mut net, &first), "1");
-    assert_eq!(bob_reads(&mut net, &second), "2");
-    net.exchange("bob/phone", "alice/phone", "reply");
-    let third = to_bob(&mut net, "3");
-    assert_eq!(third[1], KIND_MESSAGE);
-    assert!(third.len() < first.len(), "an ordinary message carries no X3DH data");
-    assert_eq!(bob_reads(&mut net, &third), "3");
-}
-
-#[test]
-fn a_prekey_message_cannot_be_replayed_after_its_session_is_dropped() {
-    let mut net = pair();
-    net.serve_one_time = false;
-    let prekey = to_bob(&mut net, "old");
-    assert_eq!(bob_reads(&mut net, &prekey), "old");
-    // Alice re-installs five times; bob keeps only the newest sessions.
-    for i in 0..6 {
-        net.register_seeded("alice/phone", seed_for(&format!("alice/phone#{i}")));
-        net.exchange("alice/phone", "bob/phone", "new install");
-    }
-    assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &prekey)));
 }
 
 #[test]
@@ -137,33 +107,6 @@ fn a_bad_prekey_signature_is_refused_and_changes_nothing() {
     assert!(is_rejected(&net.send_to("alice/phone", AB, ALICE_BOB, &recipients, "short identity")));
     let sent = net.send_to("alice/phone", AB, ALICE_BOB, &good, "genuine").unwrap();
     assert_eq!(bob_reads(&mut net, &Net::body_for(&sent, "bob/phone")), "genuine");
-}
-
-#[test]
-fn a_one_time_prekey_works_once_and_none_is_fine() {
-    let mut net = Net::new("ratchet");
-    for d in ["bob/phone", "carol/phone", "dave/phone"] {
-        net.register(d);
-    }
-    let carol = net.entries("carol/phone", &["bob", "carol"]);
-    assert!(carol.iter().any(|e| e.device == addr("bob/phone") && e.one_time.is_some()));
-    let mut dave = net.entries("dave/phone", &["bob", "dave"]);
-    // A provider that serves the same one-time prekey twice.
-    let reused = carol.iter().find(|e| e.device == addr("bob/phone")).unwrap().one_time.clone();
-    dave.iter_mut().find(|e| e.device == addr("bob/phone")).unwrap().one_time = reused;
-    let c = net.send_to("carol/phone", "bob+carol", &["bob", "carol"], &carol, "from carol").unwrap();
-    let d = net.send_to("dave/phone", "bob+dave", &["bob", "dave"], &dave, "from dave").unwrap();
-    net.recv("bob/phone", "carol/phone", "bob+carol", &Net::body_for(&c, "bob/phone")).unwrap();
-    let r = net.recv("bob/phone", "dave/phone", "bob+dave", &Net::body_for(&d, "bob/phone"));
-    assert!(is_rejected(&r), "{r:?}");
-    // Without any one-time prekey, X3DH still runs.
-    net.serve_one_time = false;
-    net.register("erin/phone");
-    let entries = net.entries("erin/phone", &["bob", "erin"]);
-    assert!(entries.iter().all(|e| e.one_time.is_none()));
-    let e = net.send_to("erin/phone", "bob+erin", &["bob", "erin"], &entries, "from erin").unwrap();
-    let got = net.recv("bob/phone", "erin/phone", "bob+erin", &Net::body_for(&e, "bob/phone")).unwrap();
-    assert_eq!(got.plaintext.as_deref(), Some(&b"from erin"[..]));
 }
 
 #[test]

@@ -14,6 +14,7 @@
 pub mod forensic;
 pub mod messaging;
 pub mod notices;
+pub mod sessions;
 pub mod shared;
 
 use crate::common::{addr, Net};
@@ -47,6 +48,9 @@ macro_rules! each_test {
             shared::short_garbage_is_rejected,
             shared::huge_hkdf_lengths_are_refused_before_anything_is_allocated,
             messaging::one_to_one_both_ways_over_many_messages,
+            sessions::session_setup_is_sent_until_the_peer_replies,
+            sessions::a_one_time_item_served_twice_opens_one_session_and_none_is_fine,
+            sessions::a_session_opening_message_is_refused_again_after_its_session_is_dropped,
             messaging::fan_out_is_one_envelope_per_recipient_device_never_to_self,
             messaging::out_of_order_and_delayed_delivery,
             messaging::simultaneous_first_contact_still_delivers_everything,
