@@ -1,6 +1,6 @@
-//! Forensic open (`Device::forensic_open`) of the ratchet family and
-//! plaintext-relay, through the adapter traits only: a copy of a device's
-//! state opens exactly what the keys it holds open. A message read and its
+//! Forensic open (`Device::forensic_open`) of the designs that send one
+//! body per device (the ratchet family, olm, plaintext-relay): a copy of a
+//! device's state opens exactly what the keys it holds open. A message read and its
 //! key deleted does not open (and a refused replay is refused by the keys,
 //! not by a check); a message not yet read does; a session started without a
 //! one-time prekey stays open to the signed prekey; a device of the same
@@ -58,8 +58,7 @@ fn refusal_is_cryptographic(dev: &dyn Device, from: &str, body: &[u8]) -> bool {
 
 pub fn a_copy_taken_after_reading_cannot_open_what_was_read(design: &str) {
     skip!(design,
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -92,8 +91,7 @@ pub fn a_copy_taken_after_reading_cannot_open_what_was_read(design: &str) {
 
 pub fn a_copy_taken_before_a_message_arrived_opens_it(design: &str) {
     skip!(design,
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -119,8 +117,7 @@ pub fn a_copy_taken_before_a_message_arrived_opens_it(design: &str) {
 pub fn forensic_open_finds_what_decrypt_finds_and_after_it_nothing(design: &str) {
     skip!(design,
         "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -156,8 +153,7 @@ pub fn forensic_open_finds_what_decrypt_finds_and_after_it_nothing(design: &str)
 
 pub fn a_refused_replay_is_refused_by_the_keys(design: &str) {
     skip!(design,
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -201,8 +197,7 @@ fn first_contact(net: &mut Net) -> [Vec<u8>; 4] {
 pub fn without_a_one_time_prekey_the_signed_prekey_reopens_the_first_chain(design: &str) {
     skip!(design,
         "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     for one_time in [true, false] {
@@ -233,8 +228,7 @@ pub fn without_a_one_time_prekey_the_signed_prekey_reopens_the_first_chain(desig
 
 pub fn a_twin_or_another_device_opens_nothing_addressed_to_the_real_one(design: &str) {
     skip!(design,
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -265,8 +259,8 @@ pub fn a_twin_or_another_device_opens_nothing_addressed_to_the_real_one(design: 
 pub fn a_copy_of_the_sender_reads_what_it_sends_until_its_next_ratchet_step(design: &str) {
     skip!(design,
         "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "olm" => "a copy of the sender opens none of what it sent, not even on the current chain (stronger than asked)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -327,8 +321,8 @@ fn seized_copy_follows(design: &str, heal: bool) -> Vec<String> {
 pub fn a_seized_copy_follows_by_forensic_open_until_fresh_entropy_heals(design: &str) {
     skip!(design,
         "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "olm" => "vodozemac draws its own randomness and ignores add_entropy: the copy falls out without it (olm.rs: a seized copy)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     // Without entropy the generator is all there is, and the copy stays
@@ -345,8 +339,7 @@ pub fn a_seized_copy_follows_by_forensic_open_until_fresh_entropy_heals(design: 
 pub fn forensic_open_ignores_the_claimed_sender(design: &str) {
     skip!(design,
         "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);
@@ -368,8 +361,7 @@ pub fn forensic_open_ignores_the_claimed_sender(design: &str) {
 
 pub fn forensic_open_of_garbage_finds_nothing_and_never_fails(design: &str) {
     skip!(design,
-        "olm" => "vodozemac: olm.rs has its forensic tests (fallback keys kept, its own randomness)",
-        "megolm" => "no forward secrecy within a session, by design (megolm.rs: forensic open)",
+        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
         "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
     );
     let mut net = pair(design);

@@ -68,7 +68,6 @@ pub fn fan_out_is_one_envelope_per_recipient_device_never_to_self(design: &str) 
 pub fn out_of_order_and_delayed_delivery(design: &str) {
     skip!(design,
         "megolm" => "a room key travels with its session's first message only (megolm.rs: within a session, and before its room key)",
-        "mls" => "the Welcome travels with the first message only (mls.rs: out of order across a Commit)",
     );
     let mut net = pair(design);
     let first: Vec<Vec<Vec<u8>>> =
@@ -95,10 +94,6 @@ pub fn out_of_order_and_delayed_delivery(design: &str) {
 /// Both write first: two sessions, both of which work, and the
 /// conversation settles on one.
 pub fn simultaneous_first_contact_still_delivers_everything(design: &str) {
-    skip!(design,
-        "megolm" => "each sender's session is its own; no session to race (megolm.rs: every device writes)",
-        "mls" => "two groups that converge (mls.rs: devices that start a conversation at once)",
-    );
     let mut net = pair(design);
     let a1 = post(&mut net, "alice/phone", "bob/phone", "a1");
     let a2 = post(&mut net, "alice/phone", "bob/phone", "a2");
@@ -189,7 +184,6 @@ fn assert_tamper_proof(net: &mut Net, to: &str, from: &str, bodies: &[Vec<u8>], 
 pub fn flipped_bits_truncations_and_appended_bytes_are_rejected(design: &str) {
     skip!(design,
         "plaintext-relay" => "no integrity, by design (plaintext_relay.rs: malformed bodies)",
-        "mls" => "a changed handshake need not be refused, only never read (mls.rs: tampered ... envelopes are refused)",
     );
     let mut net = pair(design);
     let prekey = post(&mut net, "alice/phone", "bob/phone", "first");
@@ -226,7 +220,6 @@ pub fn flipped_bits_truncations_and_appended_bytes_are_rejected(design: &str) {
 pub fn garbage_is_rejected_without_panicking(design: &str) {
     skip!(design,
         "plaintext-relay" => "a changed clear text is still clear text (plaintext_relay.rs: malformed bodies)",
-        "mls" => "garbage must never be read, it need not be `Rejected` (mls.rs: garbage is refused)",
     );
     let mut net = pair(design);
     talk(&mut net, "alice/phone", "bob/phone", "hi");
@@ -288,7 +281,6 @@ pub fn garbage_is_rejected_without_panicking(design: &str) {
 pub fn a_fork_decrypting_leaves_the_original_untouched(design: &str) {
     skip!(design,
         "megolm" => "a later message cannot open before the first one's room key (megolm.rs: forks and exports)",
-        "mls" => "a later message cannot open before the first one's Welcome (mls.rs: forks are independent)",
     );
     let mut net = pair(design);
     let sends: Vec<Vec<Vec<u8>>> =
@@ -383,7 +375,6 @@ fn talk_in(net: &mut Net, from: &str, to: &str, text: &str) {
 pub fn the_sender_is_bound_and_misrouting_is_rejected(design: &str) {
     skip!(design,
         "plaintext-relay" => "it believes the provider about the sender, by design (plaintext_relay.rs)",
-        "megolm" => "a Megolm message is bound to the session its sender shared (megolm.rs)",
         "mls" => "mls.rs: tampered, truncated, misrouted and replayed envelopes",
     );
     let mut net = Net::new(design);

@@ -56,7 +56,6 @@ pub fn new_and_vanished_devices_are_shown(design: &str) {
     skip!(design,
         "ghost" => "shows nothing and sends to any device served, by design (ghost.rs)",
         "plaintext-relay" => "silent, by design",
-        "megolm" => "notices come before the send that shares the room key (megolm.rs)",
         "mls" => "a device joins only when its own user links it (mls.rs)",
     );
     let mut net = pair(design);
@@ -246,7 +245,6 @@ pub fn a_message_from_a_verified_contact_under_another_key_is_rejected(design: &
     skip!(design,
         "ghost" => "verification changes nothing, by design (ghost.rs)",
         "plaintext-relay" => "no keys to verify, by design",
-        "megolm" => "megolm.rs: a verified device under another key gets no room key",
         "mls" => "mls.rs: a verified contact is never added under another key",
     );
     let mut net = pair(design);

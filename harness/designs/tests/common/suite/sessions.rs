@@ -37,7 +37,6 @@ pub fn session_setup_is_sent_until_the_peer_replies(design: &str) {
 pub fn a_one_time_item_served_twice_opens_one_session_and_none_is_fine(design: &str) {
     skip!(design,
         "plaintext-relay" => "no one-time items, by design",
-        "mls" => "a KeyPackage is used by the Welcome that adds the device (mls.rs: the last-resort KeyPackage)",
     );
     let mut net = Net::new(design);
     for d in ["bob/phone", "carol/phone", "dave/phone"] {
