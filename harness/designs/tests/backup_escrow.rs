@@ -9,12 +9,10 @@
 
 mod common;
 
-use common::{addr, Net};
+use common::{addr, Net, AB, ALICE_BOB};
 use doormat_engine::{Authority, ImplError, InEnvelope, Sent};
 use std::collections::BTreeSet;
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 const ROLE: &str = "backup-operator";
 
 fn pair() -> Net {

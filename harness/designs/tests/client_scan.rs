@@ -8,11 +8,9 @@
 
 mod common;
 
-use common::{addr, Net};
+use common::{addr, Net, AB, ALICE_BOB};
 use doormat_engine::{Authority, ImplError, InEnvelope, Sent, TargetContent};
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 const ROLE: &str = "scanning-service";
 
 /// A message body as the harness makes it: text, a space, a 32-character

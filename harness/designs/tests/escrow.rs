@@ -8,11 +8,9 @@
 
 mod common;
 
-use common::{addr, seed_for, Net};
+use common::{addr, is_rejected, seed_for, Net, AB, ALICE_BOB};
 use doormat_engine::{EventKind, ImplError, InEnvelope, Sent};
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 const ROLE: &str = "escrow-agent";
 /// `"DME1"`, then the length of the ratchet body.
 const MAGIC: &[u8] = b"DME1";
@@ -24,10 +22,6 @@ fn group() -> Net {
         net.register(d);
     }
     net
-}
-
-fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
 }
 
 /// Where the LEAF starts in an envelope body.

@@ -9,12 +9,9 @@
 
 mod common;
 
-use common::{addr, Net};
+use common::{addr, Net, AB, ALICE_BOB};
 use doormat_engine::{Event, EventKind, ImplError, InEnvelope};
 use doormat_formats::UserId;
-
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 
 fn pair(design: &str) -> Net {
     let mut net = Net::new(design);

@@ -1,16 +1,17 @@
 //! The `megolm` design (vodozemac Megolm, room keys over Olm) through the
 //! adapter traits only: room keys first, then one ciphertext for many
 //! devices; rotation when a device leaves and after 100 messages; devices
-//! that join late read nothing earlier; the sender binding, replays,
-//! tampering and garbage refused; forks and exports; notices and
-//! verification; and what a seized state still holds.
+//! that join late read nothing earlier; the sender binding; notices and
+//! verification; and what a seized state still holds. Replays, tampering,
+//! garbage, forks and exports are tested once per design in
+//! `tests/suite.rs`.
 
 #![cfg(feature = "olm")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{addr, seed_for, Net};
+use common::{addr, forensic_texts, is_rejected, seed_for, Net};
 use doormat_engine::{Event, EventKind, ImplError, InEnvelope, Received, Sent};
 use doormat_formats::UserId;
 use std::collections::BTreeMap;
@@ -27,10 +28,6 @@ fn net_of(devices: &[&str]) -> Net {
         net.register(d);
     }
     net
-}
-
-fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
 }
 
 fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
@@ -270,58 +267,6 @@ fn a_room_key_for_another_conversation_is_refused() {
 }
 
 #[test]
-fn replays_are_rejected() {
-    let mut net = net_of(&["alice/phone", "bob/phone"]);
-    let sent = say(&mut net, "alice/phone", &["alice", "bob"], "transfer 100");
-    for e in &sent.envelopes {
-        assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, &e.body)), "kind {}", e.body[1]);
-    }
-    say(&mut net, "alice/phone", &["alice", "bob"], "still fine");
-}
-
-#[test]
-fn tampered_envelopes_are_rejected() {
-    let mut net = net_of(&["alice/phone", "bob/phone"]);
-    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "pay 10 euros");
-    for e in &sent.envelopes {
-        for i in 0..e.body.len() {
-            let mut flipped = e.body.clone();
-            flipped[i] ^= 1 << (i % 8);
-            let r = try_read(net.device("bob/phone").fork().as_mut(), "alice/phone", &flipped);
-            assert!(is_rejected(&r), "kind {}: bit {} of byte {i} flipped: {r:?}", e.body[1], i % 8);
-        }
-        for cut in 0..e.body.len() {
-            let r = try_read(net.device("bob/phone").fork().as_mut(), "alice/phone", &e.body[..cut]);
-            assert!(is_rejected(&r), "kind {}: cut to {cut}: {r:?}", e.body[1]);
-        }
-        net.recv("bob/phone", "alice/phone", TEAM, &e.body).unwrap();
-    }
-}
-
-#[test]
-fn garbage_never_panics_and_is_rejected() {
-    let mut net = net_of(&["alice/phone", "bob/phone"]);
-    say(&mut net, "alice/phone", &["alice", "bob"], "warm up");
-    let mut x: u32 = 0x9e37_79b9;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
-    for len in 0..300 {
-        let mut body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        if len >= 2 {
-            body[0] = VERSION;
-            body[1] = (next() % 4) as u8;
-        }
-        let r = try_read(net.device("bob/phone").as_mut(), "alice/phone", &body);
-        assert!(is_rejected(&r), "{len} bytes gave {r:?}");
-    }
-    say(&mut net, "alice/phone", &["alice", "bob"], "still fine");
-}
-
-#[test]
 fn devices_that_are_not_addressed_cannot_decrypt() {
     let mut net = net_of(&["alice/phone", "bob/phone", "carol/phone"]);
     say(&mut net, "carol/phone", &["alice", "bob", "carol"], "carol knows everyone");
@@ -335,47 +280,6 @@ fn devices_that_are_not_addressed_cannot_decrypt() {
     // The sender reads its own message (Matrix clients keep that session).
     let own = try_read(net.device("alice/phone").fork().as_mut(), "alice/phone", &group_envelope(&sent).body);
     assert_eq!(own.unwrap().plaintext.as_deref(), Some(&b"not for carol"[..]));
-}
-
-#[test]
-fn forks_and_exports_are_independent_copies() {
-    let mut net = net_of(&["alice/phone", "bob/phone"]);
-    let members = ["alice", "bob"];
-    let sent = net.send("alice/phone", TEAM, &members, "m1");
-    let mut fork = net.device("bob/phone").fork();
-    for e in &sent.envelopes {
-        try_read(fork.as_mut(), "alice/phone", &e.body).unwrap();
-    }
-    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &sent)["bob/phone"], "m1");
-    let state = net.device("bob/phone").export_state().unwrap();
-    let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
-    assert_eq!(copy.export_state().unwrap(), state);
-    let next = net.send("alice/phone", TEAM, &members, "m2");
-    let body = &group_envelope(&next).body;
-    for d in [&mut fork, &mut copy] {
-        assert_eq!(try_read(d.as_mut(), "alice/phone", body).unwrap().plaintext.as_deref(), Some(&b"m2"[..]));
-    }
-    assert_eq!(deliver(&mut net, "alice/phone", TEAM, &next)["bob/phone"], "m2");
-    let olm = Net::new("olm").design.create_device(&addr("bob/phone"), seed_for("x")).unwrap();
-    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), &olm.export_state().unwrap())));
-    assert!(is_rejected(&net.design.import_device(&addr("bob/phone"), b"[]")));
-}
-
-#[test]
-fn a_failed_decrypt_leaves_the_device_as_it_was() {
-    let mut net = net_of(&["alice/phone", "bob/phone"]);
-    let sent = net.send("alice/phone", TEAM, &["alice", "bob"], "m");
-    let before = net.device("bob/phone").export_state().unwrap();
-    for e in &sent.envelopes {
-        let mut tampered = e.body.clone();
-        let last = tampered.len() - 1;
-        tampered[last] ^= 0x80;
-        assert!(is_rejected(&net.recv("bob/phone", "alice/phone", TEAM, &tampered)));
-        assert!(is_rejected(&net.recv("bob/phone", "alice/phone", "elsewhere", &e.body)));
-    }
-    assert_eq!(net.device("bob/phone").export_state().unwrap(), before);
-    deliver(&mut net, "alice/phone", TEAM, &sent);
-    assert_ne!(net.device("bob/phone").export_state().unwrap(), before);
 }
 
 /// Notices come before the send that shares the key: a device or member
@@ -487,12 +391,7 @@ fn a_seized_state_still_holds_the_keys_to_earlier_messages() {
 
 /// What `device` forensically opens of `body` (as `from` sent it in `team`).
 fn forensic(device: &mut dyn doormat_engine::Device, from: &str, body: &[u8]) -> Vec<String> {
-    let env = InEnvelope { from: &addr(from), conversation: TEAM, body };
-    match device.forensic_open(&env) {
-        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
-        Err(ImplError::Rejected(_)) => Vec::new(),
-        Err(e) => panic!("forensic open failed: {e}"),
-    }
+    forensic_texts(device, from, TEAM, body)
 }
 
 /// The known weakness, as it is: bob's phone read m1 and m2; a seized copy

@@ -12,24 +12,18 @@
 
 mod common;
 
-use common::{addr, seed_for, users, Net};
-use doormat_engine::{Event, EventKind, ImplError, InEnvelope, Sent, UserAction};
+use common::{addr, forensic_texts as forensic, is_rejected, seed_for, users, Net, AB, ALICE_BOB};
+use doormat_engine::{Event, EventKind, InEnvelope, Sent, UserAction};
 use doormat_formats::UserId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::BTreeMap;
 
-const AB: &str = "alice+bob";
-const ALICE_BOB: &[&str] = &["alice", "bob"];
 const TEAM: &str = "team";
 const TRIO: &[&str] = &["alice", "bob", "carol"];
 
 fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
     Event { kind, user: UserId::from(user), device: device.map(addr) }
-}
-
-fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
-    matches!(r, Err(ImplError::Rejected(_)))
 }
 
 /// What one device got from one send: the text it read, if any, and every
@@ -688,16 +682,8 @@ fn forks_are_independent_of_the_device() {
     say(&mut net, "alice/phone", AB, ALICE_BOB, "go on");
     let mut fork = net.device("bob/phone").fork();
     let reply = {
-        let entries = net.entries("bob/phone", ALICE_BOB);
-        let members = users(ALICE_BOB);
-        let req = doormat_engine::EncryptRequest {
-            conversation: AB,
-            group: false,
-            members: &members,
-            recipients: &entries,
-            plaintext: b"from the fork",
-        };
-        fork.encrypt(&req).unwrap()
+        let req = net.request("bob/phone", AB, ALICE_BOB, b"from the fork");
+        fork.encrypt(&req.get()).unwrap()
     };
     assert!(reply.envelopes.len() > 1, "the fork committed an update");
     let got = say(&mut net, "bob/phone", AB, ALICE_BOB, "from bob");
@@ -848,17 +834,6 @@ impl Only for Sent {
 }
 
 // ---- forensic open: what openmls recovers with the secrets a state holds ----
-
-/// What `device` forensically opens of `body`, as `from` sent it in
-/// `conversation`: the texts, none when refused.
-fn forensic(device: &mut dyn doormat_engine::Device, from: &str, conversation: &str, body: &[u8]) -> Vec<String> {
-    let env = InEnvelope { from: &addr(from), conversation, body };
-    match device.forensic_open(&env) {
-        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
-        Err(ImplError::Rejected(_)) => Vec::new(),
-        Err(e) => panic!("forensic open failed: {e}"),
-    }
-}
 
 /// Bob's phone read m1 and m2; m3 is held by the provider; then the state
 /// is seized. openmls deleted the keys of what bob read (RFC 9420 §9.2), so

@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::{addr, Net};
+use common::{addr, Net, AB};
 use doormat_engine::{ImplError, InEnvelope};
-
-const AB: &str = "alice+bob";
 
 fn net() -> Net {
     let mut net = Net::new("plaintext-relay");

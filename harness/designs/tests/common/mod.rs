@@ -14,6 +14,56 @@ use doormat_engine::{
 use doormat_formats::{DeviceAddr, UserId};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The one-to-one conversation of most tests, and its members.
+pub const AB: &str = "alice+bob";
+pub const ALICE_BOB: &[&str] = &["alice", "bob"];
+
+/// Whether `r` is the refusal a foreign or tampered input deserves.
+pub fn is_rejected<T: std::fmt::Debug>(r: &Result<T, ImplError>) -> bool {
+    matches!(r, Err(ImplError::Rejected(_)))
+}
+
+/// Alice's and bob's phones, of `design`.
+pub fn pair(design: &str) -> Net {
+    let mut net = Net::new(design);
+    net.register("alice/phone");
+    net.register("bob/phone");
+    net
+}
+
+/// What `device` forensically opens of `body`, as the provider says `from`
+/// sent it in `conversation`: the texts; none when it is refused, and any
+/// other error fails the test.
+pub fn forensic_texts(device: &mut dyn Device, from: &str, conversation: &str, body: &[u8]) -> Vec<String> {
+    match device.forensic_open(&InEnvelope { from: &addr(from), conversation, body }) {
+        Ok(texts) => texts.into_iter().map(|t| String::from_utf8(t).unwrap()).collect(),
+        Err(ImplError::Rejected(_)) => Vec::new(),
+        Err(e) => panic!("forensic open failed: {e}"),
+    }
+}
+
+/// An encryption request, owned, so a test can make it once and hand it to
+/// several devices.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub conversation: String,
+    pub members: Vec<UserId>,
+    pub recipients: Vec<DirectoryEntry>,
+    pub plaintext: Vec<u8>,
+}
+
+impl Request {
+    pub fn get(&self) -> EncryptRequest<'_> {
+        EncryptRequest {
+            conversation: &self.conversation,
+            group: self.members.len() > 2,
+            members: &self.members,
+            recipients: &self.recipients,
+            plaintext: &self.plaintext,
+        }
+    }
+}
+
 /// `"user/device"` as an address.
 pub fn addr(s: &str) -> DeviceAddr {
     let (user, device) = s.split_once('/').unwrap();
@@ -113,6 +163,17 @@ impl Net {
             });
         }
         out
+    }
+
+    /// The request `from` makes to send `text` to every device of `members`
+    /// in `conversation`, with what the directory serves it now.
+    pub fn request(&mut self, from: &str, conversation: &str, members: &[&str], text: &[u8]) -> Request {
+        Request {
+            conversation: conversation.to_owned(),
+            members: users(members),
+            recipients: self.entries(from, members),
+            plaintext: text.to_vec(),
+        }
     }
 
     /// `from` encrypts `text` to every device of `members`.
