@@ -29,6 +29,7 @@ use crate::canary::{self, Index};
 use crate::provider::{Provider, Record, Served, StoredEnvelope};
 use crate::seed;
 use crate::truth::{Enrolled, MessageTruth, Truth};
+use doormat_formats::vector::EVERY_BIT_HEAD;
 use doormat_formats::{
     Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, Tamper, Target, TargetContent as Aim, UserId,
 };
@@ -129,6 +130,8 @@ pub struct Delivery {
     pub result: DeliveryResult,
     /// Set when the provider delivered a tampered or replayed copy.
     pub tamper: Option<Tamper>,
+    /// For `every-bit` tampering: the bit flipped (byte * 8 + bit).
+    pub flipped: Option<usize>,
 }
 
 /// A notice a client showed.
@@ -884,7 +887,14 @@ impl Runner<'_> {
         };
         // Deliveries to the provider's own ghosts are reads, not deliveries.
         if real {
-            self.run.deliveries.push(Delivery { step: n, envelope: idx, device: addr.clone(), result, tamper });
+            self.run.deliveries.push(Delivery {
+                step: n,
+                envelope: idx,
+                device: addr.clone(),
+                result,
+                tamper,
+                flipped: None,
+            });
         }
     }
 
@@ -916,6 +926,10 @@ impl Runner<'_> {
                 .cloned()
                 .collect();
             for d in targets {
+                if how == Tamper::EveryBit {
+                    self.every_bit(n, idx, &d);
+                    continue;
+                }
                 let body = self.provider.envelopes[idx].body.clone();
                 let half = body.len() / 2;
                 let copy = match how {
@@ -942,7 +956,7 @@ impl Runner<'_> {
                         let s = seed::derive(self.seed, "forge", &[m.as_str(), &d.to_string(), &n.to_string()]);
                         (0..body.len()).map(|i| s[i % 32] ^ (i / 32) as u8).collect()
                     }
-                    Tamper::Replay => body,
+                    Tamper::Replay | Tamper::EveryBit => body,
                 };
                 // A splice that happens to rebuild a real envelope is no tampering.
                 if how != Tamper::Replay && self.provider.envelopes.iter().any(|e| e.body == copy) {
@@ -950,6 +964,41 @@ impl Runner<'_> {
                 }
                 self.deliver_one(n, idx, &d, &copy, Some(how));
             }
+        }
+    }
+
+    /// Envelope `idx` with one bit flipped, for every bit of its first
+    /// `EVERY_BIT_HEAD` bytes and one bit (cycling) of every eighth later byte,
+    /// each tried on its own fork of `addr`: the device itself is left as
+    /// it was. Each try is a delivery marked `EveryBit` with the bit it flipped.
+    fn every_bit(&mut self, n: usize, idx: usize, addr: &DeviceAddr) {
+        let Some(dev) = self.devices.get(addr) else { return };
+        let env = &self.provider.envelopes[idx];
+        let positions = (0..env.body.len().min(EVERY_BIT_HEAD) * 8)
+            .chain((EVERY_BIT_HEAD..env.body.len()).step_by(8).map(|byte| byte * 8 + (byte / 8) % 8));
+        for bit in positions {
+            let mut copy = env.body.clone();
+            copy[bit / 8] ^= 1 << (bit % 8);
+            let mut fork = dev.fork();
+            let result =
+                match fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &copy }) {
+                    Err(e) => DeliveryResult::Error(e),
+                    Ok(rcv) => {
+                        let exact = rcv.plaintext.as_ref().and_then(|pt| {
+                            let mi = *self.run.truth.envelope_message.get(&idx)?;
+                            (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
+                        });
+                        DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
+                    }
+                };
+            self.run.deliveries.push(Delivery {
+                step: n,
+                envelope: idx,
+                device: addr.clone(),
+                result,
+                tamper: Some(Tamper::EveryBit),
+                flipped: Some(bit),
+            });
         }
     }
 

@@ -161,7 +161,14 @@ pub enum Tamper {
     Forge,
     /// An exact copy delivered a second time (a replay).
     Replay,
+    /// Many copies, one bit flipped in each: every bit of the first
+    /// [`EVERY_BIT_HEAD`] bytes (where headers and encodings live) and one
+    /// bit of every eighth later byte, each tried on its own copy of the device.
+    EveryBit,
 }
+
+/// How many leading bytes `every-bit` tampering flips bit by bit.
+pub const EVERY_BIT_HEAD: usize = 64;
 
 impl std::fmt::Display for Tamper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,6 +178,9 @@ impl std::fmt::Display for Tamper {
             Tamper::Splice => "a copy spliced with another envelope",
             Tamper::Forge => "a forged envelope",
             Tamper::Replay => "a replayed copy",
+            Tamper::EveryBit => {
+                "a copy with one bit flipped (every bit of the first 64 bytes, one in every eighth later byte)"
+            }
         })
     }
 }
