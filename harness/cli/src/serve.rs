@@ -45,15 +45,7 @@ fn wire_events(events: Vec<Event>) -> Vec<WireEvent> {
     events
         .into_iter()
         .map(|e| WireEvent {
-            kind: match e.kind {
-                EventKind::IdentityChanged => "identity-changed",
-                EventKind::DeviceAdded => "device-added",
-                EventKind::DeviceRemoved => "device-removed",
-                EventKind::MemberAdded => "member-added",
-                EventKind::MemberRemoved => "member-removed",
-                _ => "identity-changed",
-            }
-            .to_owned(),
+            kind: e.kind.wire_name().to_owned(),
             user: e.user.0,
             device: e.device.map(|d| d.to_string()),
         })

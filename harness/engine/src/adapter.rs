@@ -169,6 +169,33 @@ pub enum EventKind {
     MemberRemoved,
 }
 
+impl EventKind {
+    /// Every kind, in the order of the enum.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::IdentityChanged,
+        EventKind::DeviceAdded,
+        EventKind::DeviceRemoved,
+        EventKind::MemberAdded,
+        EventKind::MemberRemoved,
+    ];
+
+    /// The kind's name on the exec protocol's wire (`device-added`, ...).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            EventKind::IdentityChanged => "identity-changed",
+            EventKind::DeviceAdded => "device-added",
+            EventKind::DeviceRemoved => "device-removed",
+            EventKind::MemberAdded => "member-added",
+            EventKind::MemberRemoved => "member-removed",
+        }
+    }
+
+    /// The kind a wire name stands for; `None` for a name no kind has.
+    pub fn from_wire_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.wire_name() == name)
+    }
+}
+
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -400,13 +400,8 @@ fn addr(s: &str, session: &Shared) -> Result<DeviceAddr, ImplError> {
 fn events(list: Vec<WireEvent>, session: &Shared) -> Result<Vec<Event>, ImplError> {
     list.into_iter()
         .map(|e| {
-            let kind = match e.kind.as_str() {
-                "identity-changed" => EventKind::IdentityChanged,
-                "device-added" => EventKind::DeviceAdded,
-                "device-removed" => EventKind::DeviceRemoved,
-                "member-added" => EventKind::MemberAdded,
-                "member-removed" => EventKind::MemberRemoved,
-                other => return Err(lock(session).fail(format!("unknown event kind `{other}`"))),
+            let Some(kind) = EventKind::from_wire_name(&e.kind) else {
+                return Err(lock(session).fail(format!("unknown event kind `{}`", e.kind)));
             };
             if !doormat_formats::ids::valid_name(&e.user) {
                 return Err(lock(session).fail(format!("`{}` is not a user name", e.user)));
