@@ -32,7 +32,8 @@
 //! JSON arrays of byte numbers; UTF-16 and UTF-32 in both byte orders
 //! (zero-byte chains of [`MIN_WIDE_UNITS`] units); zlib, gzip and zstd
 //! streams at any offset (found by their headers); raw deflate and brotli
-//! streams (which have no header) at offset 0 of every layer.
+//! streams (which have no header) at offset 0 of every layer (brotli only
+//! for layers up to [`MAX_BROTLI_LAYER`] bytes).
 //!
 //! # Bounds
 //!
@@ -89,6 +90,9 @@ pub const MIN_WIDE_UNITS: usize = 8;
 
 /// Longest repeating XOR key found.
 pub const MAX_XOR_KEY: usize = 32;
+
+/// Largest layer tried as a brotli stream (at offset 0).
+pub const MAX_BROTLI_LAYER: usize = 64 * 1024;
 
 /// Fewest matching XOR differences (each involving a canary byte).
 pub const MIN_XOR_RUN: usize = 16;
@@ -187,8 +191,12 @@ fn digests_of(text: &[u8]) -> [Vec<u8>; 11] {
 /// [`MAX_XOR_KEY`] divides one of them.
 const XOR_LAGS: [usize; 17] = [1, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
 
-/// Text and digests are probed every `TEXT_STEP` bytes with a 4-byte gram.
+/// Text is probed every `TEXT_STEP` bytes with a 4-byte gram.
 const TEXT_STEP: usize = FRAGMENT_MIN_LEN - 4 + 1;
+/// Digests are probed every `DIGEST_STEP` bytes with a 4-byte gram.
+const DIGEST_STEP: usize = MIN_DIGEST_LEN - 4 + 1;
+/// The top bit of every byte of a `u64`.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// XOR differences are probed every `XOR_STEP` bytes with an 8-byte gram.
 const XOR_STEP: usize = MIN_XOR_RUN - 8 + 1;
 
@@ -238,9 +246,8 @@ struct Bloom {
 }
 
 impl Bloom {
-    fn new(items: usize) -> Bloom {
-        // About 128 bits per item: a random probe passes with p < 1%.
-        let want = (items.max(1) * 128).next_power_of_two().clamp(1 << 12, 1 << 28);
+    fn new(items: usize, bits_per_item: usize) -> Bloom {
+        let want = (items.max(1) * bits_per_item).next_power_of_two().clamp(1 << 12, 1 << 28);
         let log = want.trailing_zeros();
         Bloom { bits: vec![0; want / 64], shift: 64 - log }
     }
@@ -267,7 +274,8 @@ enum Gram {
     /// Canary `ci` (reversed or not) has this gram at `pos`.
     Canary { ci: u32, pos: u32, reversed: bool },
     /// Digest `algo` of message `ci` starts with this gram.
-    Digest { ci: u32, algo: u8 },
+    /// Digest `algo` of message `ci` has this 4-byte gram at `pos`.
+    Digest { ci: u32, algo: u8, pos: u8 },
 }
 
 /// XOR-difference gram: message `ci`'s differences at lag `lag` have it at `pos`.
@@ -298,6 +306,12 @@ pub struct Scanner {
     msgs: Vec<Msg>,
     /// Folded 4-byte grams of canaries, reversed canaries and digest heads.
     text_filter: Bloom,
+    /// 1 for every byte of a folded canary.
+    canary_bytes: [u8; 256],
+    /// 4-byte grams of the first [`DIGEST_STEP`] positions of every digest.
+    digest_filter: Bloom,
+    /// Sorted by key: those grams (raw, not folded).
+    digest_grams: Vec<(u64, Gram)>,
     /// Sorted by key: folded 8-byte grams.
     text_grams: Vec<(u64, Gram)>,
     /// Hashes of (lag, 8 differences).
@@ -379,6 +393,8 @@ impl Scanner {
         let mut text_grams = Vec::new();
         let mut fours = Vec::new();
         let mut xor_grams = Vec::new();
+        let mut digest_grams = Vec::new();
+        let mut canary_bytes = [0u8; 256];
         for (ci, m) in msgs.iter().enumerate() {
             let ci = ci as u32;
             for (reversed, t) in [(false, &m.canary), (true, &m.reversed)] {
@@ -388,12 +404,14 @@ impl Scanner {
                 for pos in 0..=t.len() - 4 {
                     fours.push(load4(t, pos));
                 }
+                for &b in t.iter() {
+                    canary_bytes[usize::from(b)] = 1;
+                }
             }
             for (algo, d) in m.digests.iter().enumerate() {
-                let head: Vec<u8> = d.iter().take(MIN_DIGEST_LEN).map(|&b| fold_byte(b)).collect();
-                text_grams.push((load8(&head, 0), Gram::Digest { ci, algo: algo as u8 }));
-                for pos in 0..TEXT_STEP {
-                    fours.push(load4(&head, pos));
+                for pos in 0..DIGEST_STEP {
+                    digest_grams
+                        .push((u64::from(load4(d, pos)), Gram::Digest { ci, algo: algo as u8, pos: pos as u8 }));
                 }
             }
             let n = m.text.len();
@@ -408,21 +426,42 @@ impl Scanner {
                 }
                 let diffs: Vec<u8> = (0..n - lag).map(|i| m.text[i] ^ m.text[i + lag]).collect();
                 for pos in lo..=hi - 8 {
-                    xor_grams.push((xor_key(lag, load8(&diffs, pos)), XorGram { ci, lag: lag as u8, pos: pos as u32 }));
+                    let d = load8(&diffs, pos);
+                    // Only differences of 7-bit text are searched (see `xor`).
+                    if d & HIGH_BITS == 0 {
+                        xor_grams.push((xor_key(lag, d), XorGram { ci, lag: lag as u8, pos: pos as u32 }));
+                    }
                 }
             }
         }
-        let mut text_filter = Bloom::new(fours.len());
+        let mut text_filter = Bloom::new(fours.len(), 128);
+        let mut digest_filter = Bloom::new(digest_grams.len(), 16);
+        for (g, _) in &digest_grams {
+            digest_filter.insert(*g);
+        }
+        digest_grams.sort_unstable_by_key(|(k, _)| *k);
         for g in fours {
             text_filter.insert(u64::from(g));
         }
-        let mut xor_filter = Bloom::new(xor_grams.len());
+        let mut xor_filter = Bloom::new(xor_grams.len(), 128);
         for (k, _) in &xor_grams {
             xor_filter.insert(*k);
         }
         text_grams.sort_unstable_by_key(|(k, _)| *k);
         xor_grams.sort_unstable_by_key(|(k, _)| *k);
-        let s = Scanner { msgs, text_filter, text_grams, xor_filter, xor_grams, short: None, short_ids, error: None };
+        let s = Scanner {
+            msgs,
+            canary_bytes,
+            text_filter,
+            text_grams,
+            digest_filter,
+            digest_grams,
+            xor_filter,
+            xor_grams,
+            short: None,
+            short_ids,
+            error: None,
+        };
         (s, short)
     }
 
@@ -512,13 +551,54 @@ impl Scanner {
         }
         // (message, reversed or digest marker) -> end of furthest span reported.
         let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
+        let cb = &self.canary_bytes;
         let mut j = 0;
         while j + 4 <= n {
             let g = fold(u64::from(load4(hay, j))) & 0xffff_ffff;
-            if self.text_filter.test(g) {
+            // Every byte must occur in some canary before the filter is asked.
+            let bytes = g.to_le_bytes();
+            let all = cb[usize::from(bytes[0])]
+                & cb[usize::from(bytes[1])]
+                & cb[usize::from(bytes[2])]
+                & cb[usize::from(bytes[3])];
+            if all != 0 && self.text_filter.test(g) {
                 self.text_at(ctx, hay, j, &mut covered);
             }
             j += TEXT_STEP;
+        }
+        if self.digest_grams.is_empty() || n < MIN_DIGEST_LEN {
+            return;
+        }
+        let mut j = 0;
+        while j + 4 <= n {
+            let g = u64::from(load4(hay, j));
+            if self.digest_filter.test(g) {
+                self.digest_at(ctx, hay, j, g, &mut covered);
+            }
+            j += DIGEST_STEP;
+        }
+    }
+
+    fn digest_at(&self, ctx: &mut Ctx<'_>, hay: &[u8], j: usize, g: u64, covered: &mut HashMap<(u32, u8), usize>) {
+        let from = self.digest_grams.partition_point(|(k, _)| *k < g);
+        for (_, gram) in self.digest_grams[from..].iter().take_while(|(k, _)| *k == g) {
+            let Gram::Digest { ci, algo, pos } = *gram else { continue };
+            let Some(s) = j.checked_sub(usize::from(pos)) else { continue };
+            let Some(m) = self.msgs.get(ci as usize) else { continue };
+            let Some(d) = m.digests.get(usize::from(algo)) else { continue };
+            let len = hay[s..].iter().zip(d).take_while(|(a, b)| a == b).count();
+            let end = covered.entry((ci, 2 + algo)).or_insert(0);
+            if len < MIN_DIGEST_LEN || s + len <= *end {
+                continue;
+            }
+            *end = s + len;
+            let name = DIGESTS.get(usize::from(algo)).copied().unwrap_or("digest");
+            let what = if len == d.len() {
+                format!("{name} digest of the whole message")
+            } else {
+                format!("first {len} bytes of the {name} digest of the whole message")
+            };
+            ctx.emit(m.id, s, len, &what, HitKind::Digest);
         }
     }
 
@@ -563,23 +643,7 @@ impl Scanner {
                         };
                         ctx.emit(m.id, start, len, name, HitKind::Text);
                     }
-                    Gram::Digest { ci, algo } => {
-                        let Some(m) = self.msgs.get(ci as usize) else { continue };
-                        let Some(d) = m.digests.get(algo as usize) else { continue };
-                        let len = hay[s..].iter().zip(d).take_while(|(a, b)| a == b).count();
-                        let end = covered.entry((ci, 2 + algo)).or_insert(0);
-                        if len < MIN_DIGEST_LEN || s + len <= *end {
-                            continue;
-                        }
-                        *end = s + len;
-                        let name = DIGESTS.get(algo as usize).copied().unwrap_or("digest");
-                        let what = if len == d.len() {
-                            format!("{name} digest of the whole message")
-                        } else {
-                            format!("first {len} bytes of the {name} digest of the whole message")
-                        };
-                        ctx.emit(m.id, s, len, &what, HitKind::Digest);
-                    }
+                    Gram::Digest { .. } => {}
                 }
             }
         }
@@ -599,7 +663,9 @@ impl Scanner {
             let mut j = 0;
             while j + lag + 8 <= n {
                 let d = load8(hay, j) ^ load8(hay, j + lag);
-                if d != 0 {
+                // Text is 7-bit: its differences have no top bit set, and
+                // random bytes pass this with p = 1/256.
+                if d != 0 && d & HIGH_BITS == 0 {
                     let key = xor_key(lag, d);
                     if self.xor_filter.test(key) {
                         self.xor_at(ctx, hay, j, lag, key, &mut covered);
@@ -1117,7 +1183,9 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<(String, usize, Vec<u8>)
     if probe_deflate(ctx.probe, hay, false) {
         push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
     }
-    if hay.len() >= 8 {
+    // A brotli decoder sets up its window before it can refuse anything, so
+    // it is only tried on layers of at most [`MAX_BROTLI_LAYER`] bytes.
+    if hay.len() >= 8 && hay.len() <= MAX_BROTLI_LAYER {
         let bytes = read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap);
         push("brotli", 0, bytes);
     }
@@ -1153,8 +1221,12 @@ fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &
     if zlib {
         flags |= inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER;
     }
-    let (_, _, produced) = decompress(r, bytes, &mut buf, 0, flags);
-    produced >= FRAGMENT_MIN_LEN
+    let (status, read, produced) = decompress(r, bytes, &mut buf, 0, flags);
+    // Random bytes rarely get far: a stream must fill the buffer, end
+    // cleanly, or run out of input (a truncated stream), with a fragment's
+    // worth of output.
+    let done = matches!(status, miniz_oxide::inflate::TINFLStatus::Done) || read == bytes.len();
+    produced == buf.len() || (done && produced >= FRAGMENT_MIN_LEN)
 }
 
 /// Fewest numbers in a JSON array read as bytes: shorter arrays are too
