@@ -268,6 +268,46 @@ impl Bloom {
     }
 }
 
+/// Entries sorted by a bijective hash of their key, with a directory on the
+/// hash's top bits: a lookup reads one directory slot and about one entry.
+struct Table<T> {
+    entries: Vec<(u64, T)>,
+    dir: Vec<u32>,
+    shift: u32,
+}
+
+impl<T> Table<T> {
+    fn new(mut items: Vec<(u64, T)>) -> Table<T> {
+        for e in &mut items {
+            e.0 = mix(e.0);
+        }
+        items.sort_unstable_by_key(|e| e.0);
+        let bits = items.len().max(1).next_power_of_two().trailing_zeros().clamp(4, 24);
+        let shift = 64 - bits;
+        let mut dir = Vec::with_capacity((1 << bits) + 1);
+        let mut i = 0;
+        for b in 0..=(1usize << bits) {
+            while items.get(i).is_some_and(|e| ((e.0 >> shift) as usize) < b) {
+                i += 1;
+            }
+            dir.push(i as u32);
+        }
+        Table { entries: items, dir, shift }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn get(&self, key: u64) -> impl Iterator<Item = &T> {
+        let h = mix(key);
+        let b = (h >> self.shift) as usize;
+        let lo = self.dir.get(b).copied().unwrap_or(0) as usize;
+        let hi = self.dir.get(b + 1).copied().unwrap_or(0) as usize;
+        self.entries.get(lo..hi).unwrap_or(&[]).iter().filter(move |e| e.0 == h).map(|e| &e.1)
+    }
+}
+
 /// What an 8-byte gram of the text table stands for.
 #[derive(Debug, Clone, Copy)]
 enum Gram {
@@ -311,13 +351,13 @@ pub struct Scanner {
     /// 4-byte grams of the first [`DIGEST_STEP`] positions of every digest.
     digest_filter: Bloom,
     /// Sorted by key: those grams (raw, not folded).
-    digest_grams: Vec<(u64, Gram)>,
+    digest_grams: Table<Gram>,
     /// Sorted by key: folded 8-byte grams.
-    text_grams: Vec<(u64, Gram)>,
+    text_grams: Table<Gram>,
     /// Hashes of (lag, 8 differences).
     xor_filter: Bloom,
     /// Sorted by key: hash of (lag, 8 differences).
-    xor_grams: Vec<(u64, XorGram)>,
+    xor_grams: Table<XorGram>,
     /// Canaries shorter than a gram: found in full, raw, by an automaton.
     short: Option<AhoCorasick>,
     short_ids: Vec<usize>,
@@ -435,20 +475,20 @@ impl Scanner {
             }
         }
         let mut text_filter = Bloom::new(fours.len(), 128);
-        let mut digest_filter = Bloom::new(digest_grams.len(), 16);
+        let mut digest_filter = Bloom::new(digest_grams.len(), 32);
         for (g, _) in &digest_grams {
             digest_filter.insert(*g);
         }
-        digest_grams.sort_unstable_by_key(|(k, _)| *k);
+        let digest_grams = Table::new(digest_grams);
         for g in fours {
             text_filter.insert(u64::from(g));
         }
-        let mut xor_filter = Bloom::new(xor_grams.len(), 128);
+        let mut xor_filter = Bloom::new(xor_grams.len(), 16);
         for (k, _) in &xor_grams {
             xor_filter.insert(*k);
         }
-        text_grams.sort_unstable_by_key(|(k, _)| *k);
-        xor_grams.sort_unstable_by_key(|(k, _)| *k);
+        let text_grams = Table::new(text_grams);
+        let xor_grams = Table::new(xor_grams);
         let s = Scanner {
             msgs,
             canary_bytes,
@@ -485,7 +525,7 @@ impl Scanner {
                 origin: 0,
                 probe: &mut probe,
             };
-            self.layer(&mut ctx, record.bytes, 0);
+            self.layer(&mut ctx, record.bytes, 0, true);
         }
         hits.sort();
         hits.dedup();
@@ -513,7 +553,9 @@ impl Scanner {
     }
 
     /// Scans one layer, then decodes what it can and scans that one deeper.
-    fn layer(&self, ctx: &mut Ctx<'_>, hay: &[u8], depth: usize) {
+    /// `binary`: the layer may hold binary data (a record, or what base64,
+    /// base32, hex, a byte array or a stream decoded), rather than text.
+    fn layer(&self, ctx: &mut Ctx<'_>, hay: &[u8], depth: usize, binary: bool) {
         self.text(ctx, hay);
         self.xor(ctx, hay);
         if let Some(ac) = &self.short {
@@ -527,7 +569,7 @@ impl Scanner {
             return;
         }
         let mut found: Vec<(String, usize, Vec<u8>)> = Vec::new();
-        decode_all(hay, ctx, &mut found);
+        decode_all(hay, ctx, binary, &mut found);
         for (name, start, out) in found {
             if ctx.budget == 0 {
                 break;
@@ -537,8 +579,9 @@ impl Scanner {
             if ctx.chain.is_empty() {
                 ctx.origin = start;
             }
+            let binary = !["percent-encoding", "JSON string", "UTF-"].iter().any(|t| name.starts_with(t));
             ctx.chain.push(name);
-            self.layer(ctx, out, depth + 1);
+            self.layer(ctx, out, depth + 1, binary);
             ctx.chain.pop();
         }
     }
@@ -546,7 +589,7 @@ impl Scanner {
     /// Canaries (raw, case-changed, reversed, fragments) and digest heads.
     fn text(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
         let n = hay.len();
-        if n < FRAGMENT_MIN_LEN || self.text_grams.is_empty() {
+        if n < FRAGMENT_MIN_LEN || self.text_grams.len() == 0 {
             return;
         }
         // (message, reversed or digest marker) -> end of furthest span reported.
@@ -566,7 +609,7 @@ impl Scanner {
             }
             j += TEXT_STEP;
         }
-        if self.digest_grams.is_empty() || n < MIN_DIGEST_LEN {
+        if self.digest_grams.len() == 0 || n < MIN_DIGEST_LEN {
             return;
         }
         let mut j = 0;
@@ -580,8 +623,7 @@ impl Scanner {
     }
 
     fn digest_at(&self, ctx: &mut Ctx<'_>, hay: &[u8], j: usize, g: u64, covered: &mut HashMap<(u32, u8), usize>) {
-        let from = self.digest_grams.partition_point(|(k, _)| *k < g);
-        for (_, gram) in self.digest_grams[from..].iter().take_while(|(k, _)| *k == g) {
+        for gram in self.digest_grams.get(g) {
             let Gram::Digest { ci, algo, pos } = *gram else { continue };
             let Some(s) = j.checked_sub(usize::from(pos)) else { continue };
             let Some(m) = self.msgs.get(ci as usize) else { continue };
@@ -609,8 +651,7 @@ impl Scanner {
                 break;
             }
             let key = fold(load8(hay, s));
-            let from = self.text_grams.partition_point(|(k, _)| *k < key);
-            for (_, gram) in self.text_grams[from..].iter().take_while(|(k, _)| *k == key) {
+            for gram in self.text_grams.get(key) {
                 match *gram {
                     Gram::Canary { ci, pos, reversed } => {
                         let Some(m) = self.msgs.get(ci as usize) else { continue };
@@ -652,17 +693,18 @@ impl Scanner {
     /// XOR with a constant or a repeating key, through differences.
     fn xor(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
         let n = hay.len();
-        if self.xor_grams.is_empty() || n < MIN_XOR_RUN + 1 {
+        if self.xor_grams.len() == 0 || n < MIN_XOR_RUN + 1 {
             return;
         }
         let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
-        for &lag in &XOR_LAGS {
-            if n < lag + 8 {
-                break;
-            }
-            let mut j = 0;
-            while j + lag + 8 <= n {
-                let d = load8(hay, j) ^ load8(hay, j + lag);
+        let mut j = 0;
+        while j + 9 <= n {
+            let a = load8(hay, j);
+            for &lag in &XOR_LAGS {
+                if j + lag + 8 > n {
+                    break;
+                }
+                let d = a ^ load8(hay, j + lag);
                 // Text is 7-bit: its differences have no top bit set, and
                 // random bytes pass this with p = 1/256.
                 if d != 0 && d & HIGH_BITS == 0 {
@@ -671,8 +713,8 @@ impl Scanner {
                         self.xor_at(ctx, hay, j, lag, key, &mut covered);
                     }
                 }
-                j += XOR_STEP;
             }
+            j += XOR_STEP;
         }
     }
 
@@ -685,8 +727,7 @@ impl Scanner {
         key: u64,
         covered: &mut HashMap<(u32, u8), usize>,
     ) {
-        let from = self.xor_grams.partition_point(|(k, _)| *k < key);
-        for (_, g) in self.xor_grams[from..].iter().take_while(|(k, _)| *k == key) {
+        for g in self.xor_grams.get(key) {
             if usize::from(g.lag) != lag {
                 continue;
             }
@@ -821,7 +862,7 @@ fn class(b: u8) -> u8 {
     CLASS[usize::from(b)]
 }
 
-fn decode_all(hay: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<(String, usize, Vec<u8>)>) {
+fn decode_all(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, usize, Vec<u8>)>) {
     encoded_runs(hay, out);
     for_each_byte_array(hay, |start, bytes| {
         out.push((format!("JSON array of byte numbers at offset {start}"), start, bytes.to_vec()));
@@ -829,30 +870,39 @@ fn decode_all(hay: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<(String, usize, Vec<u
     percent_regions(hay, out);
     json_escapes(hay, out);
     wide_text(hay, out);
-    streams(hay, ctx, out);
+    streams(hay, ctx, binary, out);
 }
 
 /// Base64, base32, base32hex and hex runs of at least [`MIN_ENCODED_RUN`]
 /// characters, decoded at every character phase.
 fn encoded_runs(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
     let n = hay.len();
+    let inside = |k: usize| class(hay[k]) & C_ANY != 0;
+    // `i` is always where a run could start (`i == 0` or `hay[i - 1]` is
+    // outside every alphabet). A byte outside at `i + MIN - 1` rules out
+    // every run starting at or before it: the scan skips ahead by up to
+    // MIN bytes per byte read on random input.
     let mut i = 0;
-    let mut run = 0usize;
-    while i < n {
-        let any = usize::from(class(hay[i]) & C_ANY != 0);
-        run = (run + 1) * any;
-        i += 1;
-        if run < MIN_ENCODED_RUN {
+    while i + MIN_ENCODED_RUN <= n {
+        let last = i + MIN_ENCODED_RUN - 1;
+        if !inside(last) {
+            i = last + 1;
             continue;
         }
-        let start = i - run;
-        let mut end = i;
-        while end < n && class(hay[end]) & C_ANY != 0 {
+        let mut k = last;
+        while k > i && inside(k - 1) {
+            k -= 1;
+        }
+        if k > i {
+            i = k;
+            continue;
+        }
+        let mut end = last + 1;
+        while end < n && inside(end) {
             end += 1;
         }
-        decode_run(hay, start, end, out);
-        i = end;
-        run = 0;
+        decode_run(hay, i, end, out);
+        i = end + 1;
     }
 }
 
@@ -1173,7 +1223,7 @@ fn wide_decode(b: &[u8], w: usize, big: bool) -> Vec<u8> {
 
 /// Compressed streams: zlib, gzip and zstd wherever their header is; raw
 /// deflate and brotli at offset 0.
-fn streams(hay: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<(String, usize, Vec<u8>)>) {
+fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, usize, Vec<u8>)>) {
     let cap = MAX_INFLATE_OUTPUT.min(ctx.budget);
     let mut push = |kind: &str, start: usize, bytes: Vec<u8>| {
         if bytes.len() >= FRAGMENT_MIN_LEN {
@@ -1184,15 +1234,16 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<(String, usize, Vec<u8>)
         push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
     }
     // A brotli decoder sets up its window before it can refuse anything, so
-    // it is only tried on layers of at most [`MAX_BROTLI_LAYER`] bytes.
-    if hay.len() >= 8 && hay.len() <= MAX_BROTLI_LAYER {
+    // it is only tried on binary layers of at most [`MAX_BROTLI_LAYER`]
+    // bytes (not on what percent, JSON or UTF-16/32 decoding gave).
+    if binary && hay.len() >= 8 && hay.len() <= MAX_BROTLI_LAYER {
         let bytes = read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap);
         push("brotli", 0, bytes);
     }
     for start in 0..hay.len().saturating_sub(1) {
-        let b = hay[start];
-        // Cheap first-byte gate: zlib CMF (method 8), gzip, zstd.
-        if b & 0x8f != 0x08 && b != 0x1f && b != 0x28 {
+        // Cheap gate on the first two bytes: a zlib header, gzip, zstd.
+        let pair = usize::from(hay[start]) << 8 | usize::from(hay[start + 1]);
+        if STREAM_PAIRS[pair / 64] >> (pair % 64) & 1 == 0 {
             continue;
         }
         let rest = &hay[start..];
@@ -1208,12 +1259,46 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<(String, usize, Vec<u8>)
     }
 }
 
+/// Bit set of the first two bytes of a zlib header, of gzip and of zstd.
+static STREAM_PAIRS: [u64; 1024] = stream_pairs();
+
+const fn stream_pairs() -> [u64; 1024] {
+    let mut t = [0u64; 1024];
+    let mut pair = 0usize;
+    while pair < 65536 {
+        let (cmf, flg) = ((pair >> 8) as u8, (pair & 0xff) as u8);
+        let zlib = cmf & 0x0f == 8 && cmf >> 4 <= 7 && flg & 0x20 == 0 && pair % 31 == 0;
+        if zlib || pair == 0x1f8b || pair == 0x28b5 {
+            t[pair / 64] |= 1 << (pair % 64);
+        }
+        pair += 1;
+    }
+    t
+}
+
 /// Whether a deflate (or zlib) stream at the start of `bytes` yields at least
 /// a fragment's worth of output: decodes into a small buffer only.
 fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &[u8], zlib: bool) -> bool {
     use miniz_oxide::inflate::core::{decompress, inflate_flags};
-    if bytes.is_empty() {
-        return false;
+    // The first block header, read by hand: reserved block types and
+    // stored blocks whose length check fails are refused without decoding.
+    let body = if zlib { bytes.get(2..) } else { Some(bytes) };
+    let Some(&b0) = body.and_then(|b| b.first()) else { return false };
+    match (b0 >> 1) & 3 {
+        3 => return false,
+        0 => match body.and_then(|b| b.get(1..5)) {
+            Some(&[l0, l1, n0, n1]) if l0 == !n0 && l1 == !n1 => {}
+            Some(_) => return false,
+            None => {}
+        },
+        2 => {
+            // Dynamic: at most 286 literal/length and 30 distance codes.
+            let hlit = b0 >> 3;
+            if hlit > 29 {
+                return false;
+            }
+        }
+        _ => {}
     }
     r.init();
     let mut buf = [0u8; 64];
