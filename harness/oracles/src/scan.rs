@@ -1093,6 +1093,7 @@ fn percent_regions(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
 fn json_escapes(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
     let inside = |b: u8| b >= 0x20 && b != b'"';
     let mut from = 0;
+    let mut floor = 0;
     while let Some(k) = memchr::memchr(b'\\', &hay[from..]) {
         let p = from + k;
         from = p + 1;
@@ -1104,8 +1105,9 @@ fn json_escapes(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
         if !valid {
             continue;
         }
+        // Never back into a region already decoded: linear on any input.
         let mut s = p;
-        while s > 0 && inside(hay[s - 1]) {
+        while s > floor && inside(hay[s - 1]) {
             s -= 1;
         }
         let mut bytes = Vec::new();
@@ -1154,6 +1156,7 @@ fn json_escapes(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
             out.push((format!("JSON string escapes at offset {s}"), s, bytes));
         }
         from = i.max(from);
+        floor = from;
     }
 }
 
@@ -1247,7 +1250,20 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
         let bytes = read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap);
         push("brotli", 0, bytes);
     }
-    for start in 0..hay.len().saturating_sub(1) {
+    let mut start = 0;
+    while start + 1 < hay.len() {
+        // Eight bytes at a time: none can start a header unless one is a
+        // zlib CMF (0x08, 0x18, ... 0x78), 0x1f (gzip) or 0x28 (zstd).
+        if start + 8 <= hay.len() {
+            let x = load8(hay, start);
+            if !has_byte(x & 0x8f8f_8f8f_8f8f_8f8f, 0x08) && !has_byte(x, 0x1f) && !has_byte(x, 0x28) {
+                start += 8;
+                continue;
+            }
+        }
+        let at = start;
+        start += 1;
+        let start = at;
         // Cheap gate on the first two bytes: a zlib header, gzip, zstd.
         let pair = usize::from(hay[start]) << 8 | usize::from(hay[start + 1]);
         if STREAM_PAIRS[pair / 64] >> (pair % 64) & 1 == 0 {
@@ -1264,6 +1280,14 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
             }
         }
     }
+}
+
+/// Whether any byte of `x` equals `b` (the classic SWAR zero-byte test).
+#[inline]
+fn has_byte(x: u64, b: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (ONES * u64::from(b));
+    y.wrapping_sub(ONES) & !y & (ONES << 7) != 0
 }
 
 /// Bit set of the first two bytes of a zlib header, of gzip and of zstd.

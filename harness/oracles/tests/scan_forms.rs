@@ -528,3 +528,24 @@ fn false_positive_rate_over_a_million_records() {
     }
     assert_eq!(hits, vec![]);
 }
+
+/// Inputs built to make decoders work hard finish, within the byte budget.
+#[test]
+fn adversarial_inputs_finish() {
+    let s = scanner();
+    let mib = 1 << 20;
+    let inputs: Vec<Vec<u8>> = vec![
+        b"\\x\\n".repeat(mib / 4),
+        b"%41".repeat(mib / 3),
+        vec![b'A'; mib],
+        b"a\x00".repeat(mib / 2),
+        b"[1,2,3,4,5,6,7,8,".repeat(mib / 17),
+        [0x78u8, 0x01].repeat(mib / 2),
+    ];
+    for bytes in &inputs {
+        let t = std::time::Instant::now();
+        let hits = s.scan(&[Record { id: 0, bytes }]);
+        assert!(hits.is_empty(), "{hits:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?} on {:?}", t.elapsed(), &bytes[..8]);
+    }
+}
