@@ -1246,7 +1246,7 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
     // A brotli decoder sets up its window before it can refuse anything, so
     // it is only tried on binary layers of at most [`MAX_BROTLI_LAYER`]
     // bytes (not on what percent, JSON or UTF-16/32 decoding gave).
-    if binary && hay.len() >= 8 && hay.len() <= MAX_BROTLI_LAYER {
+    if binary && hay.len() >= 8 && hay.len() <= MAX_BROTLI_LAYER && brotli_plausible(hay) {
         let bytes = read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap);
         push("brotli", 0, bytes);
     }
@@ -1280,6 +1280,71 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
             }
         }
     }
+}
+
+/// Whether `b` starts like a brotli stream worth decoding (RFC 7932 9.1,
+/// 9.2): a valid window size, then a first meta-block that is not empty nor
+/// metadata, of at least a fragment's length; a stored block must fit in the
+/// input, and a compressed one must be the last (the decoder then sizes its
+/// window to the block) or have a window of at most 256 KiB; the block may
+/// expand the input at most 64 times. Random bytes mostly fail this, so the
+/// decoder does not set up a window of up to 16 MiB for them.
+fn brotli_plausible(b: &[u8]) -> bool {
+    brotli_header(b).unwrap_or(false)
+}
+
+/// Little-endian bit reader over a byte string.
+struct Bits<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for i in 0..n {
+            let byte = *self.b.get((self.pos + i) / 8)?;
+            v |= u32::from(byte >> ((self.pos + i) % 8) & 1) << i;
+        }
+        self.pos += n;
+        Some(v)
+    }
+}
+
+fn brotli_header(b: &[u8]) -> Option<bool> {
+    let mut r = Bits { b, pos: 0 };
+    let wbits = if r.take(1)? == 0 {
+        16
+    } else {
+        match r.take(3)? {
+            0 => match r.take(3)? {
+                1 => return Some(false),
+                0 => 17,
+                m => 8 + m,
+            },
+            n => 17 + n,
+        }
+    };
+    let last = r.take(1)? == 1;
+    if last && r.take(1)? == 1 {
+        return Some(false);
+    }
+    let nibbles = match r.take(2)? {
+        3 => return Some(false),
+        m => 4 + m as usize,
+    };
+    let mlen_1 = r.take(4 * nibbles)?;
+    if nibbles > 4 && mlen_1 >> (4 * (nibbles - 1)) == 0 {
+        return Some(false);
+    }
+    let mlen = mlen_1 as usize + 1;
+    if mlen < FRAGMENT_MIN_LEN || mlen > 64 * b.len() {
+        return Some(false);
+    }
+    if !last && r.take(1)? == 1 {
+        return Some(r.pos.div_ceil(8) + mlen <= b.len());
+    }
+    Some(last || wbits <= 18)
 }
 
 /// Whether any byte of `x` equals `b` (the classic SWAR zero-byte test).
