@@ -704,24 +704,53 @@ impl Scanner {
             return;
         }
         let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
-        let mut j = 0;
-        while j + 9 <= n {
-            let a = load8(hay, j);
+        // Text is 7-bit, so text XOR text has no top bit set: a difference
+        // is looked up only where the top bits of 8 bytes at `j` equal those
+        // at `j + lag` (random bytes: p = 1/256). Those places are found 64
+        // at a time on a bit string of the top bits.
+        let blocks = n.div_ceil(64);
+        let mut top = vec![0u64; blocks + 2];
+        for (k, chunk) in hay.chunks(8).enumerate() {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            let x = u64::from_le_bytes(buf);
+            let bits = (x & HIGH_BITS).wrapping_mul(0x0002_0408_1020_4081) >> 56;
+            top[k / 8] |= bits << (8 * (k % 8));
+        }
+        for w in 0..blocks {
+            let base = w * 64;
+            let first = (XOR_STEP - base % XOR_STEP) % XOR_STEP;
+            let mut sample = 0u64;
+            let mut p = first;
+            while p < 64 {
+                sample |= 1 << p;
+                p += XOR_STEP;
+            }
+            let cur = u128::from(top[w]) | u128::from(top[w + 1]) << 64;
             for &lag in &XOR_LAGS {
-                if j + lag + 8 > n {
+                if base + lag + 8 > n {
                     break;
                 }
-                let d = a ^ load8(hay, j + lag);
-                // Text is 7-bit: its differences have no top bit set, and
-                // random bytes pass this with p = 1/256.
-                if d != 0 && d & HIGH_BITS == 0 {
-                    let key = xor_key(lag, d);
-                    if self.xor_filter.test(key) {
-                        self.xor_at(ctx, hay, j, lag, key, &mut covered);
+                let same = !(cur ^ (cur >> lag));
+                let mut run = same & (same >> 1);
+                run &= run >> 2;
+                run &= run >> 4;
+                let mut hits = (run as u64) & sample;
+                while hits != 0 {
+                    let j = base + hits.trailing_zeros() as usize;
+                    hits &= hits - 1;
+                    if j + lag + 8 > n {
+                        break;
+                    }
+                    let d = load8(hay, j) ^ load8(hay, j + lag);
+                    if d != 0 && d & HIGH_BITS == 0 {
+                        let key = xor_key(lag, d);
+                        if self.xor_filter.test(key) {
+                            self.xor_at(ctx, hay, j, lag, key, &mut covered);
+                        }
                     }
                 }
             }
-            j += XOR_STEP;
         }
     }
 
