@@ -1,46 +1,124 @@
 //! Leak scanner for the provider-blind oracle: searches every byte string the
-//! provider saw ("records") for every message canary, raw and encoded.
+//! provider saw ("records") for every message, in every form a careless
+//! client writes it.
 //!
-//! Invariants:
-//! - One [`aho_corasick::AhoCorasick`] automaton (`MatchKind::LeftmostLongest`)
-//!   holds every pattern of every canary; each haystack is searched in one
-//!   left-to-right pass with it, so a full match always beats a partial one
-//!   starting at the same place.
-//! - Patterns per non-empty canary: raw, hex (lower/upper), base64 standard and
-//!   URL-safe at each of the three alignments (only the stable middle of the
-//!   encoding, so padding and neighbouring bytes do not matter), UTF-16LE/BE, and
-//!   every 12-byte window of the raw canary (fragments; extended greedily to the
-//!   real length of the leaked run). Empty canaries contribute no patterns.
-//! - Embedded zlib/gzip streams (and a raw deflate stream at offset 0) are
-//!   decompressed (at most 16 MiB each, one level deep, truncated or corrupt
-//!   streams still yield what decoded) and the output is scanned the same way.
-//! - `scan` never panics, and returns hits sorted and deduplicated, so equal
-//!   input gives equal output.
+//! # What is searched
+//!
+//! Each record is a *layer* of depth 0. In every layer the scanner looks for:
+//!
+//! - **Text**: each canary (the random marker a message's text ends with) and
+//!   its byte-reversed form, with ASCII letters compared case-insensitively,
+//!   in full or as a run of [`FRAGMENT_MIN_LEN`] bytes or more.
+//! - **XOR**: the canary XORed with a constant byte or with a repeating key of
+//!   1 to [`MAX_XOR_KEY`] bytes. No key is tried: for a key of length `k`,
+//!   `r[j] ^ r[j + K] == p[i] ^ p[i + K]` for every multiple `K` of `k`, so
+//!   the record's differences at lag `K` are searched for the message's.
+//!   Lags 1 and 17..=32 cover every key length up to 32 (each `k <= 16` has a
+//!   multiple in 17..=32); a match needs [`MIN_XOR_RUN`] differences that
+//!   each involve a canary byte, so a key of `k` bytes is found when the
+//!   message's text has at least `m + 16` bytes for the lag `m` used. The
+//!   key, read back from the match, must not be all zero (that is raw text).
+//! - **Digests** (confirmation leaks): MD5, SHA-1, SHA-224/256/384/512,
+//!   SHA3-256/512, BLAKE2b-512, BLAKE2s-256 and BLAKE3 of each message's whole
+//!   text, as [`MIN_DIGEST_LEN`] or more leading bytes of the raw digest (hex
+//!   and base64 forms are found through decoding, below).
+//!
+//! While the depth is below [`MAX_DEPTH`], every decodable region of the layer
+//! is decoded and the output scanned as a layer one deeper: base64 (standard
+//! and URL alphabets, padded or not, line breaks inside, at each of the four
+//! character phases), base32 (RFC 4648 and base32hex, any case, each of the
+//! eight phases), hex (any case, both phases), all as runs of at least
+//! [`MIN_ENCODED_RUN`] characters; percent-encoding; JSON string escapes;
+//! JSON arrays of byte numbers; UTF-16 and UTF-32 in both byte orders
+//! (zero-byte chains of [`MIN_WIDE_UNITS`] units); zlib, gzip and zstd
+//! streams at any offset (found by their headers); raw deflate and brotli
+//! streams (which have no header) at offset 0 of every layer (brotli only
+//! for layers up to [`MAX_BROTLI_LAYER`] bytes).
+//!
+//! # Bounds
+//!
+//! Depth: a record is layer 0; decoded output is scanned down to layer
+//! [`MAX_DEPTH`] (so a chain of four decodings, e.g. hex → zlib → base64 →
+//! UTF-16). Bytes: each record may produce at most [`DECODE_BUDGET`] bytes of
+//! decoded output over all its layers, and one stream at most
+//! [`MAX_INFLATE_OUTPUT`]; past the budget, decoding stops (what was already
+//! scanned stays scanned). Compressed-stream candidates are rejected cheaply
+//! by decoding a few bytes first.
+//!
+//! # Cost
+//!
+//! Building is linear in the number of canaries, plus one sort of their
+//! grams (tables with a hashed directory, and bit-set filters). Scanning
+//! samples the input: text is probed every 5 bytes with a 4-byte gram (any
+//! run of 8 matching bytes holds one at a sampled position), and only when
+//! its 4 bytes all occur in some canary is the filter asked; digests every
+//! 13 bytes with a 4-byte gram; XOR differences every 9 bytes at each lag,
+//! and only 7-bit differences (text XOR text) reach the filter. Runs of
+//! encoded characters are found by skipping (a byte outside every alphabet
+//! rules out the 16 positions before it), stream headers by a two-byte
+//! table, deflate candidates by their first block header and a 64-byte trial
+//! decode. Random input has no long runs of any alphabet and few header
+//! look-alikes, so it is rejected without decoding; `benches/scan.rs`
+//! measures build time and throughput.
+//!
+//! # Output
+//!
+//! A hit's `encoding` names its chain, outermost first, e.g.
+//! `"base64 at offset 40 → zlib stream at offset 0 → raw at 12"`; its
+//! `offset` is where the outermost layer starts in the record (for a hit in
+//! the record itself, where the hit starts). `scan` never panics and returns
+//! hits sorted and deduplicated, so equal input gives equal output.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 
-use aho_corasick::{AhoCorasick, BuildError, Input, MatchKind};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use base64::Engine as _;
+use aho_corasick::{AhoCorasick, BuildError, MatchKind};
 use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
 use serde::Serialize;
 
-/// Shortest run of raw canary bytes reported as a partial leak.
-pub const FRAGMENT_MIN_LEN: usize = 12;
+/// Shortest run of canary bytes reported as a partial leak.
+pub const FRAGMENT_MIN_LEN: usize = 8;
 
 /// Cap on the decompressed output of any one embedded stream.
 pub const MAX_INFLATE_OUTPUT: usize = 16 * 1024 * 1024;
 
-/// Encoding name reported for partial raw leaks.
-pub const FRAGMENT_ENCODING: &str = "raw fragment (12+ bytes)";
+/// Cap on all decoded output of one record, over all its layers.
+pub const DECODE_BUDGET: usize = 64 * 1024 * 1024;
 
-/// A secret that must never reach the provider; `id` is the caller's index.
+/// Deepest layer scanned: a record is layer 0.
+pub const MAX_DEPTH: usize = 4;
+
+/// Fewest characters of one alphabet (hex, base32, base64) decoded as a run.
+pub const MIN_ENCODED_RUN: usize = 16;
+
+/// Fewest UTF-16/UTF-32 units read as wide text.
+pub const MIN_WIDE_UNITS: usize = 8;
+
+/// Longest repeating XOR key found.
+pub const MAX_XOR_KEY: usize = 32;
+
+/// Largest layer tried as a brotli stream (at offset 0).
+pub const MAX_BROTLI_LAYER: usize = 64 * 1024;
+
+/// Fewest matching XOR differences (each involving a canary byte).
+pub const MIN_XOR_RUN: usize = 16;
+
+/// Fewest leading bytes of a digest reported as a confirmation leak.
+pub const MIN_DIGEST_LEN: usize = 16;
+
+/// Encoding name reported for partial raw leaks.
+pub const FRAGMENT_ENCODING: &str = "raw fragment (8+ bytes)";
+
+/// A message that must never reach the provider; `id` is the caller's index.
+///
+/// `bytes` is its canary; `plaintext` its whole text (empty when unknown),
+/// used for digests and for XOR with long keys.
 #[derive(Debug, Clone, Copy)]
 pub struct Canary<'a> {
     pub id: usize,
     pub bytes: &'a [u8],
+    pub plaintext: &'a [u8],
 }
 
 /// A byte string the provider saw; `id` is the caller's index.
@@ -50,12 +128,23 @@ pub struct Record<'a> {
     pub bytes: &'a [u8],
 }
 
-/// One occurrence of a canary in a record.
+/// What a hit shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// The message's text (its canary), in some form.
+    Text,
+    /// An unkeyed digest of the message's whole text: anyone holding it can
+    /// confirm a guess of the text.
+    Digest,
+}
+
+/// One occurrence of a message in a record.
 ///
-/// `offset`/`len` locate the match in the record. For a match inside a
-/// decompressed stream, `offset` is where the stream starts in the record,
-/// `len` is the match length in the decompressed output, and `encoding` names
-/// the stream, e.g. `"zlib stream at offset 12 → base64-std (alignment 0)"`.
+/// `offset`/`len` locate the match: for a match in the record itself,
+/// `offset` is where it starts; for a match inside decoded output, `offset`
+/// is where the outermost decoded region starts in the record and `len` is
+/// the match length in the innermost output. `encoding` names the chain.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Hit {
     pub record: usize,
@@ -63,179 +152,387 @@ pub struct Hit {
     pub offset: usize,
     pub len: usize,
     pub encoding: String,
+    pub kind: HitKind,
 }
 
-/// Every full encoding of `canary` the scanner looks for, as
-/// `(encoding name, pattern bytes)`. Fragments are not included. Base64 entries
-/// are the stable middle only: the characters that depend on the canary alone
-/// when it starts at byte 0, 1 or 2 of a 3-byte group.
-pub fn encodings_of(canary: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    if canary.is_empty() {
-        return out;
+impl Hit {
+    /// Number of decodings between the record and the match.
+    pub fn depth(&self) -> usize {
+        self.encoding.matches(" → ").count()
     }
-    out.push(("raw".to_owned(), canary.to_vec()));
-    out.push(("hex-lower".to_owned(), hex::encode(canary).into_bytes()));
-    out.push(("hex-upper".to_owned(), hex::encode_upper(canary).into_bytes()));
-    for (name, engine) in [("base64-std", &STANDARD), ("base64-url", &URL_SAFE)] {
-        for align in 0..3usize {
-            let mut shifted = vec![0u8; align];
-            shifted.extend_from_slice(canary);
-            let encoded = engine.encode(&shifted);
-            // Char i covers bits [6i, 6i+6). Skip chars touching the prefix
-            // bytes and the char (if any) running past the last canary bit.
-            let start = (8 * align).div_ceil(6);
-            let end = (8 * shifted.len()) / 6;
-            if let Some(middle) = encoded.as_bytes().get(start..end) {
-                if !middle.is_empty() {
-                    out.push((format!("{name} (alignment {align})"), middle.to_vec()));
-                }
-            }
+}
+
+/// Digest algorithms searched for, with their names.
+const DIGESTS: [&str; 11] = [
+    "MD5",
+    "SHA-1",
+    "SHA-224",
+    "SHA-256",
+    "SHA-384",
+    "SHA-512",
+    "SHA3-256",
+    "SHA3-512",
+    "BLAKE2b-512",
+    "BLAKE2s-256",
+    "BLAKE3",
+];
+
+fn digests_of(text: &[u8]) -> [Vec<u8>; 11] {
+    use sha2::Digest as _;
+    [
+        md5::Md5::digest(text).to_vec(),
+        sha1::Sha1::digest(text).to_vec(),
+        sha2::Sha224::digest(text).to_vec(),
+        sha2::Sha256::digest(text).to_vec(),
+        sha2::Sha384::digest(text).to_vec(),
+        sha2::Sha512::digest(text).to_vec(),
+        sha3::Sha3_256::digest(text).to_vec(),
+        sha3::Sha3_512::digest(text).to_vec(),
+        blake2::Blake2b512::digest(text).to_vec(),
+        blake2::Blake2s256::digest(text).to_vec(),
+        blake3::hash(text).as_bytes().to_vec(),
+    ]
+}
+
+/// Lags at which XOR differences are searched: every key length up to
+/// [`MAX_XOR_KEY`] divides one of them.
+const XOR_LAGS: [usize; 17] = [1, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
+
+/// Text is probed every `TEXT_STEP` bytes with a 4-byte gram.
+const TEXT_STEP: usize = FRAGMENT_MIN_LEN - 4 + 1;
+/// Digests are probed every `DIGEST_STEP` bytes with a 4-byte gram.
+const DIGEST_STEP: usize = MIN_DIGEST_LEN - 4 + 1;
+/// The top bit of every byte of a `u64`.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// XOR differences are probed every `XOR_STEP` bytes with an 8-byte gram.
+const XOR_STEP: usize = MIN_XOR_RUN - 8 + 1;
+
+/// ASCII upper case to lower case in every byte of `x`, branch-free.
+#[inline]
+fn fold(x: u64) -> u64 {
+    const H: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let a = x | H;
+    let ge_a = a.wrapping_sub(ONES * 0x41);
+    let gt_z = a.wrapping_sub(ONES * 0x5b);
+    let m = ge_a & !gt_z & !x & H;
+    x | (m >> 2)
+}
+
+#[inline]
+fn fold_byte(b: u8) -> u8 {
+    b.to_ascii_lowercase()
+}
+
+#[inline]
+fn load8(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+        None => 0,
+    }
+}
+
+#[inline]
+fn load4(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4) {
+        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        None => 0,
+    }
+}
+
+#[inline]
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^ (x >> 32)
+}
+
+/// A fixed-size bit set indexed by a hash.
+struct Bloom {
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl Bloom {
+    fn new(items: usize, bits_per_item: usize) -> Bloom {
+        let want = (items.max(1) * bits_per_item).next_power_of_two().clamp(1 << 12, 1 << 28);
+        let log = want.trailing_zeros();
+        Bloom { bits: vec![0; want / 64], shift: 64 - log }
+    }
+    #[inline]
+    fn index(&self, h: u64) -> usize {
+        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+    fn insert(&mut self, h: u64) {
+        let i = self.index(h);
+        if let Some(w) = self.bits.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
         }
     }
-    let units: Vec<u16> = match std::str::from_utf8(canary) {
-        Ok(s) => s.encode_utf16().collect(),
-        Err(_) => canary.iter().map(|&b| u16::from(b)).collect(),
-    };
-    out.push(("utf-16le".to_owned(), units.iter().flat_map(|u| u.to_le_bytes()).collect()));
-    out.push(("utf-16be".to_owned(), units.iter().flat_map(|u| u.to_be_bytes()).collect()));
-    out
-}
-
-#[derive(Debug)]
-enum Meaning {
-    /// A full encoding; the string is its name.
-    Encoded(String),
-    /// The 12-byte window of the raw canary starting at `window`.
-    Fragment { window: usize },
-}
-
-#[derive(Debug)]
-struct PatternMeta {
-    /// Index into `Scanner::canaries`.
-    canary: usize,
-    meaning: Meaning,
-}
-
-/// Canary table plus deduplicated patterns; identical pattern bytes share one
-/// automaton pattern and carry every meaning they have.
-struct Plan {
-    canaries: Vec<(usize, Vec<u8>)>,
-    patterns: Vec<Vec<u8>>,
-    metas: Vec<Vec<PatternMeta>>,
-}
-
-impl Plan {
-    fn new(canaries: &[Canary<'_>]) -> Plan {
-        let mut plan = Plan { canaries: Vec::new(), patterns: Vec::new(), metas: Vec::new() };
-        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
-        for canary in canaries.iter().filter(|c| !c.bytes.is_empty()) {
-            let ci = plan.canaries.len();
-            plan.canaries.push((canary.id, canary.bytes.to_vec()));
-            let fragments = canary
-                .bytes
-                .windows(FRAGMENT_MIN_LEN)
-                .enumerate()
-                .map(|(window, w)| (w.to_vec(), Meaning::Fragment { window }));
-            let encoded = encodings_of(canary.bytes).into_iter().map(|(name, bytes)| (bytes, Meaning::Encoded(name)));
-            for (bytes, meaning) in encoded.chain(fragments) {
-                let meta = PatternMeta { canary: ci, meaning };
-                match index.get(&bytes) {
-                    Some(&pi) => {
-                        if let Some(metas) = plan.metas.get_mut(pi) {
-                            metas.push(meta);
-                        }
-                    }
-                    None => {
-                        index.insert(bytes.clone(), plan.patterns.len());
-                        plan.patterns.push(bytes);
-                        plan.metas.push(vec![meta]);
-                    }
-                }
-            }
-        }
-        plan
+    #[inline]
+    fn test(&self, h: u64) -> bool {
+        let i = self.index(h);
+        self.bits.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
     }
 }
 
-/// Multi-canary leak scanner; build once from all canaries, then reuse.
+/// Entries sorted by a bijective hash of their key, with a directory on the
+/// hash's top bits: a lookup reads one directory slot and about one entry.
+struct Table<T> {
+    entries: Vec<(u64, T)>,
+    dir: Vec<u32>,
+    shift: u32,
+}
+
+impl<T> Table<T> {
+    fn new(mut items: Vec<(u64, T)>) -> Table<T> {
+        for e in &mut items {
+            e.0 = mix(e.0);
+        }
+        items.sort_unstable_by_key(|e| e.0);
+        let bits = items.len().max(1).next_power_of_two().trailing_zeros().clamp(4, 24);
+        let shift = 64 - bits;
+        let mut dir = Vec::with_capacity((1 << bits) + 1);
+        let mut i = 0;
+        for b in 0..=(1usize << bits) {
+            while items.get(i).is_some_and(|e| ((e.0 >> shift) as usize) < b) {
+                i += 1;
+            }
+            dir.push(i as u32);
+        }
+        Table { entries: items, dir, shift }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn get(&self, key: u64) -> impl Iterator<Item = &T> {
+        let h = mix(key);
+        let b = (h >> self.shift) as usize;
+        let lo = self.dir.get(b).copied().unwrap_or(0) as usize;
+        let hi = self.dir.get(b + 1).copied().unwrap_or(0) as usize;
+        self.entries.get(lo..hi).unwrap_or(&[]).iter().filter(move |e| e.0 == h).map(|e| &e.1)
+    }
+}
+
+/// What an 8-byte gram of the text table stands for.
+#[derive(Debug, Clone, Copy)]
+enum Gram {
+    /// Canary `ci` (reversed or not) has this gram at `pos`.
+    Canary { ci: u32, pos: u32, reversed: bool },
+    /// Digest `algo` of message `ci` starts with this gram.
+    /// Digest `algo` of message `ci` has this 4-byte gram at `pos`.
+    Digest { ci: u32, algo: u8, pos: u8 },
+}
+
+/// XOR-difference gram: message `ci`'s differences at lag `lag` have it at `pos`.
+#[derive(Debug, Clone, Copy)]
+struct XorGram {
+    ci: u32,
+    lag: u8,
+    pos: u32,
+}
+
+/// One message as the scanner keeps it.
+#[derive(Debug)]
+struct Msg {
+    id: usize,
+    /// Folded canary, and folded reversed canary.
+    canary: Vec<u8>,
+    reversed: Vec<u8>,
+    /// Exact canary (to tell raw from case-changed).
+    exact: Vec<u8>,
+    /// Text used for XOR differences, and where the canary starts in it.
+    text: Vec<u8>,
+    canary_at: usize,
+    digests: Vec<Vec<u8>>,
+}
+
+/// Multi-message leak scanner; build once from all canaries, then reuse.
 pub struct Scanner {
-    canaries: Vec<(usize, Vec<u8>)>,
-    metas: Vec<Vec<PatternMeta>>,
-    /// `Ok(None)`: no patterns at all. `Err`: the automaton could not be built
-    /// (see [`Scanner::new`]).
-    automaton: Result<Option<AhoCorasick>, String>,
+    msgs: Vec<Msg>,
+    /// Folded 4-byte grams of canaries, reversed canaries and digest heads.
+    text_filter: Bloom,
+    /// 1 for every byte of a folded canary.
+    canary_bytes: [u8; 256],
+    /// 4-byte grams of the first [`DIGEST_STEP`] positions of every digest.
+    digest_filter: Bloom,
+    /// Sorted by key: those grams (raw, not folded).
+    digest_grams: Table<Gram>,
+    /// Sorted by key: folded 8-byte grams.
+    text_grams: Table<Gram>,
+    /// Hashes of (lag, 8 differences).
+    xor_filter: Bloom,
+    /// Sorted by key: hash of (lag, 8 differences).
+    xor_grams: Table<XorGram>,
+    /// Canaries shorter than a gram: found in full, raw, by an automaton.
+    short: Option<AhoCorasick>,
+    short_ids: Vec<usize>,
+    /// Set when the automaton for short canaries could not be built.
+    error: Option<String>,
 }
 
 impl fmt::Debug for Scanner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Scanner");
-        d.field("canaries", &self.canaries.len()).field("patterns", &self.metas.len());
-        match &self.automaton {
-            Ok(Some(ac)) => d.field("automaton_bytes", &ac.memory_usage()),
-            Ok(None) => d.field("automaton", &"empty"),
-            Err(e) => d.field("build_error", e),
-        };
-        d.finish()
+        f.debug_struct("Scanner")
+            .field("canaries", &self.msgs.len())
+            .field("text_grams", &self.text_grams.len())
+            .field("xor_grams", &self.xor_grams.len())
+            .field("short", &self.short_ids.len())
+            .field("error", &self.error)
+            .finish()
     }
 }
 
+fn xor_key(lag: usize, d: u64) -> u64 {
+    mix(d ^ (lag as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
 impl Scanner {
-    /// Builds the scanner. Building only fails if the automaton exceeds
-    /// aho-corasick's internal id limits (billions of states); in that case the
-    /// scanner fails closed: `scan` reports every (record, canary) pair with
-    /// offset 0, len 0 and encoding `"scanner unavailable: …"`.
+    /// Builds the scanner, in time linear in the total canary and text
+    /// length (plus one sort). Building only fails if the automaton for
+    /// canaries shorter than 8 bytes cannot be built; the scanner then fails
+    /// closed: `scan` reports every (record, canary) pair with offset 0,
+    /// len 0 and encoding `"scanner unavailable: …"`.
     pub fn new(canaries: &[Canary<'_>]) -> Scanner {
-        let plan = Plan::new(canaries);
-        let automaton = Self::build(&plan.patterns).map_err(|e| e.to_string());
-        Scanner { canaries: plan.canaries, metas: plan.metas, automaton }
+        let (mut s, short) = Self::plan(canaries);
+        match Self::build_short(&short) {
+            Ok(ac) => s.short = ac,
+            Err(e) => s.error = Some(e.to_string()),
+        }
+        s
     }
 
     /// Like [`Scanner::new`] but returns the build error instead of failing closed.
     pub fn try_new(canaries: &[Canary<'_>]) -> Result<Scanner, BuildError> {
-        let plan = Plan::new(canaries);
-        let automaton = Self::build(&plan.patterns)?;
-        Ok(Scanner { canaries: plan.canaries, metas: plan.metas, automaton: Ok(automaton) })
+        let (mut s, short) = Self::plan(canaries);
+        s.short = Self::build_short(&short)?;
+        Ok(s)
     }
 
-    fn build(patterns: &[Vec<u8>]) -> Result<Option<AhoCorasick>, BuildError> {
+    fn build_short(patterns: &[Vec<u8>]) -> Result<Option<AhoCorasick>, BuildError> {
         if patterns.is_empty() {
             return Ok(None);
         }
         AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(patterns).map(Some)
     }
 
-    /// Scans every record (and the streams compressed inside it) for every
-    /// canary. Output is sorted and deduplicated.
-    pub fn scan(&self, records: &[Record<'_>]) -> Vec<Hit> {
-        let ac = match &self.automaton {
-            Ok(Some(ac)) => ac,
-            Ok(None) => return Vec::new(),
-            Err(e) => return self.fail_closed(records, e),
-        };
-        let mut hits = Vec::new();
-        for record in records {
-            self.scan_haystack(ac, record.bytes, |canary, offset, len, encoding| {
-                hits.push(Hit { record: record.id, canary, offset, len, encoding: encoding.to_owned() });
-            });
-            // Decoded views: what the scanner finds inside names the view.
-            let mut decoded = |view: String, start: usize, output: &[u8]| {
-                self.scan_haystack(ac, output, |canary, _, len, encoding| {
-                    hits.push(Hit {
-                        record: record.id,
-                        canary,
-                        offset: start,
-                        len,
-                        encoding: format!("{view} → {encoding}"),
-                    });
-                });
+    fn plan(canaries: &[Canary<'_>]) -> (Scanner, Vec<Vec<u8>>) {
+        let mut msgs = Vec::new();
+        let mut short = Vec::new();
+        let mut short_ids = Vec::new();
+        for c in canaries.iter().filter(|c| !c.bytes.is_empty()) {
+            if c.bytes.len() < FRAGMENT_MIN_LEN {
+                short.push(c.bytes.to_vec());
+                short_ids.push(c.id);
+                continue;
+            }
+            let canary: Vec<u8> = c.bytes.iter().map(|&b| fold_byte(b)).collect();
+            let reversed: Vec<u8> = canary.iter().rev().copied().collect();
+            let found = memchr::memmem::rfind(c.plaintext, c.bytes);
+            let (text, canary_at) = match found {
+                Some(at) => (c.plaintext.to_vec(), at),
+                None => (c.bytes.to_vec(), 0),
             };
-            for_each_byte_array(record.bytes, |start, output| {
-                decoded(format!("JSON array of byte numbers at offset {start}"), start, output);
-            });
-            for_each_stream(record.bytes, |kind, start, output| {
-                decoded(format!("{kind} stream at offset {start}"), start, output);
-            });
+            let digests = if c.plaintext.is_empty() { Vec::new() } else { digests_of(c.plaintext).to_vec() };
+            msgs.push(Msg { id: c.id, canary, reversed, exact: c.bytes.to_vec(), text, canary_at, digests });
+        }
+        let mut text_grams = Vec::new();
+        let mut fours = Vec::new();
+        let mut xor_grams = Vec::new();
+        let mut digest_grams = Vec::new();
+        let mut canary_bytes = [0u8; 256];
+        for (ci, m) in msgs.iter().enumerate() {
+            let ci = ci as u32;
+            for (reversed, t) in [(false, &m.canary), (true, &m.reversed)] {
+                for pos in 0..=t.len() - 8 {
+                    text_grams.push((load8(t, pos), Gram::Canary { ci, pos: pos as u32, reversed }));
+                }
+                for pos in 0..=t.len() - 4 {
+                    fours.push(load4(t, pos));
+                }
+                for &b in t.iter() {
+                    canary_bytes[usize::from(b)] = 1;
+                }
+            }
+            for (algo, d) in m.digests.iter().enumerate() {
+                for pos in 0..DIGEST_STEP {
+                    digest_grams
+                        .push((u64::from(load4(d, pos)), Gram::Digest { ci, algo: algo as u8, pos: pos as u8 }));
+                }
+            }
+            let n = m.text.len();
+            for &lag in &XOR_LAGS {
+                if n < lag + 8 {
+                    continue;
+                }
+                let lo = m.canary_at.saturating_sub(lag);
+                let hi = n - lag; // differences lo..hi all involve a canary byte
+                if hi < lo + MIN_XOR_RUN {
+                    continue;
+                }
+                let diffs: Vec<u8> = (0..n - lag).map(|i| m.text[i] ^ m.text[i + lag]).collect();
+                for pos in lo..=hi - 8 {
+                    let d = load8(&diffs, pos);
+                    // Only differences of 7-bit text are searched (see `xor`).
+                    if d & HIGH_BITS == 0 {
+                        xor_grams.push((xor_key(lag, d), XorGram { ci, lag: lag as u8, pos: pos as u32 }));
+                    }
+                }
+            }
+        }
+        let mut text_filter = Bloom::new(fours.len(), 128);
+        let mut digest_filter = Bloom::new(digest_grams.len(), 32);
+        for (g, _) in &digest_grams {
+            digest_filter.insert(*g);
+        }
+        let digest_grams = Table::new(digest_grams);
+        for g in fours {
+            text_filter.insert(u64::from(g));
+        }
+        let mut xor_filter = Bloom::new(xor_grams.len(), 16);
+        for (k, _) in &xor_grams {
+            xor_filter.insert(*k);
+        }
+        let text_grams = Table::new(text_grams);
+        let xor_grams = Table::new(xor_grams);
+        let s = Scanner {
+            msgs,
+            canary_bytes,
+            text_filter,
+            text_grams,
+            digest_filter,
+            digest_grams,
+            xor_filter,
+            xor_grams,
+            short: None,
+            short_ids,
+            error: None,
+        };
+        (s, short)
+    }
+
+    /// Scans every record (and everything decoded from it) for every
+    /// message. Output is sorted and deduplicated.
+    pub fn scan(&self, records: &[Record<'_>]) -> Vec<Hit> {
+        if let Some(e) = &self.error {
+            return self.fail_closed(records, e);
+        }
+        let mut hits = Vec::new();
+        if self.msgs.is_empty() && self.short.is_none() {
+            return hits;
+        }
+        let mut probe = miniz_oxide::inflate::core::DecompressorOxide::new();
+        for record in records {
+            let mut ctx = Ctx {
+                record: record.id,
+                hits: &mut hits,
+                budget: DECODE_BUDGET,
+                chain: Vec::new(),
+                origin: 0,
+                probe: &mut probe,
+            };
+            self.layer(&mut ctx, record.bytes, 0, true);
         }
         hits.sort();
         hits.dedup();
@@ -243,15 +540,17 @@ impl Scanner {
     }
 
     fn fail_closed(&self, records: &[Record<'_>], error: &str) -> Vec<Hit> {
+        let ids: Vec<usize> = self.msgs.iter().map(|m| m.id).chain(self.short_ids.iter().copied()).collect();
         let mut hits: Vec<Hit> = records
             .iter()
             .flat_map(|r| {
-                self.canaries.iter().map(move |(id, _)| Hit {
+                ids.iter().map(move |&id| Hit {
                     record: r.id,
-                    canary: *id,
+                    canary: id,
                     offset: 0,
                     len: 0,
                     encoding: format!("scanner unavailable: {error}"),
+                    kind: HitKind::Text,
                 })
             })
             .collect();
@@ -260,70 +559,884 @@ impl Scanner {
         hits
     }
 
-    /// Leftmost-longest search over `hay`; calls
-    /// `emit(canary id, offset, len, encoding)` per hit.
-    ///
-    /// After a full-encoding match the search resumes one byte after its start,
-    /// so overlapping readings of the same bytes are all reported (e.g. ASCII
-    /// UTF-16LE text also reads as UTF-16BE shifted by one byte). Fragments are
-    /// extended to the real run length, the search resumes after the run, and a
-    /// fragment lying inside an already reported span of the same canary is
-    /// dropped, so a full match is never also reported as fragments.
-    fn scan_haystack(&self, ac: &AhoCorasick, hay: &[u8], mut emit: impl FnMut(usize, usize, usize, &str)) {
-        // Canary index -> end of the furthest span reported for it.
-        let mut covered: HashMap<usize, usize> = HashMap::new();
-        let mut runs: Vec<(usize, usize)> = Vec::new();
-        let mut pos = 0;
-        while pos < hay.len() {
-            let m = match ac.try_find(Input::new(hay).range(pos..)) {
-                Ok(Some(m)) => m,
-                Ok(None) | Err(_) => break,
-            };
-            let Some(metas) = self.metas.get(m.pattern().as_usize()) else {
-                break;
-            };
-            let mut next = m.start() + 1;
-            for meta in metas {
-                if let (Meaning::Encoded(name), Some((id, _))) = (&meta.meaning, self.canaries.get(meta.canary)) {
-                    emit(*id, m.start(), m.len(), name);
-                    let end = covered.entry(meta.canary).or_insert(0);
-                    *end = (*end).max(m.end());
+    /// Scans one layer, then decodes what it can and scans that one deeper.
+    /// `binary`: the layer may hold binary data (a record, or what base64,
+    /// base32, hex, a byte array or a stream decoded), rather than text.
+    fn layer(&self, ctx: &mut Ctx<'_>, hay: &[u8], depth: usize, binary: bool) {
+        self.text(ctx, hay);
+        self.xor(ctx, hay);
+        if let Some(ac) = &self.short {
+            for m in ac.find_iter(hay) {
+                if let Some(&id) = self.short_ids.get(m.pattern().as_usize()) {
+                    ctx.emit(id, m.start(), m.len(), "raw", HitKind::Text);
                 }
             }
-            runs.clear();
-            for meta in metas {
-                if let (Meaning::Fragment { window }, Some((_, canary))) =
-                    (&meta.meaning, self.canaries.get(meta.canary))
-                {
-                    let run = run_len(hay, m.start(), canary, *window);
-                    next = next.max(m.start() + run);
-                    match runs.iter_mut().find(|(c, _)| *c == meta.canary) {
-                        Some((_, best)) => *best = (*best).max(run),
-                        None => runs.push((meta.canary, run)),
+        }
+        if depth >= MAX_DEPTH || ctx.budget == 0 {
+            return;
+        }
+        let mut found: Vec<(String, usize, Vec<u8>)> = Vec::new();
+        decode_all(hay, ctx, binary, &mut found);
+        for (name, start, out) in found {
+            if ctx.budget == 0 {
+                break;
+            }
+            let out = if out.len() > ctx.budget { &out[..ctx.budget] } else { &out[..] };
+            ctx.budget -= out.len();
+            if ctx.chain.is_empty() {
+                ctx.origin = start;
+            }
+            let binary = !["percent-encoding", "JSON string", "UTF-"].iter().any(|t| name.starts_with(t));
+            ctx.chain.push(name);
+            self.layer(ctx, out, depth + 1, binary);
+            ctx.chain.pop();
+        }
+    }
+
+    /// Canaries (raw, case-changed, reversed, fragments) and digest heads.
+    fn text(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
+        let n = hay.len();
+        if n < FRAGMENT_MIN_LEN || self.text_grams.len() == 0 {
+            return;
+        }
+        // (message, reversed or digest marker) -> end of furthest span reported.
+        let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
+        let cb = &self.canary_bytes;
+        let mut j = 0;
+        while j + 4 <= n {
+            let g = fold(u64::from(load4(hay, j))) & 0xffff_ffff;
+            // Every byte must occur in some canary before the filter is asked.
+            let bytes = g.to_le_bytes();
+            let all = cb[usize::from(bytes[0])]
+                & cb[usize::from(bytes[1])]
+                & cb[usize::from(bytes[2])]
+                & cb[usize::from(bytes[3])];
+            if all != 0 && self.text_filter.test(g) {
+                self.text_at(ctx, hay, j, &mut covered);
+            }
+            j += TEXT_STEP;
+        }
+        if self.digest_grams.len() == 0 || n < MIN_DIGEST_LEN {
+            return;
+        }
+        let mut j = 0;
+        while j + 4 <= n {
+            let g = u64::from(load4(hay, j));
+            if self.digest_filter.test(g) {
+                self.digest_at(ctx, hay, j, g, &mut covered);
+            }
+            j += DIGEST_STEP;
+        }
+    }
+
+    fn digest_at(&self, ctx: &mut Ctx<'_>, hay: &[u8], j: usize, g: u64, covered: &mut HashMap<(u32, u8), usize>) {
+        for gram in self.digest_grams.get(g) {
+            let Gram::Digest { ci, algo, pos } = *gram else { continue };
+            let Some(s) = j.checked_sub(usize::from(pos)) else { continue };
+            let Some(m) = self.msgs.get(ci as usize) else { continue };
+            let Some(d) = m.digests.get(usize::from(algo)) else { continue };
+            let len = hay[s..].iter().zip(d).take_while(|(a, b)| a == b).count();
+            let end = covered.entry((ci, 2 + algo)).or_insert(0);
+            if len < MIN_DIGEST_LEN || s + len <= *end {
+                continue;
+            }
+            *end = s + len;
+            let name = DIGESTS.get(usize::from(algo)).copied().unwrap_or("digest");
+            let what = if len == d.len() {
+                format!("{name} digest of the whole message")
+            } else {
+                format!("first {len} bytes of the {name} digest of the whole message")
+            };
+            ctx.emit(m.id, s, len, &what, HitKind::Digest);
+        }
+    }
+
+    fn text_at(&self, ctx: &mut Ctx<'_>, hay: &[u8], j: usize, covered: &mut HashMap<(u32, u8), usize>) {
+        let n = hay.len();
+        for s in j.saturating_sub(4)..=j {
+            if s + 8 > n {
+                break;
+            }
+            let key = fold(load8(hay, s));
+            for gram in self.text_grams.get(key) {
+                match *gram {
+                    Gram::Canary { ci, pos, reversed } => {
+                        let Some(m) = self.msgs.get(ci as usize) else { continue };
+                        let t = if reversed { &m.reversed } else { &m.canary };
+                        let pos = pos as usize;
+                        let back = (1..=pos.min(s)).take_while(|&k| fold_byte(hay[s - k]) == t[pos - k]).count();
+                        let fwd = hay[s..].iter().zip(&t[pos..]).take_while(|(a, b)| fold_byte(**a) == **b).count();
+                        let (start, len) = (s - back, back + fwd);
+                        let end = covered.entry((ci, u8::from(reversed))).or_insert(0);
+                        if start + len <= *end || len < FRAGMENT_MIN_LEN {
+                            continue;
+                        }
+                        *end = start + len;
+                        let name = if len == t.len() {
+                            let exact = if reversed {
+                                hay[start..start + len].iter().rev().eq(m.exact.iter())
+                            } else {
+                                hay[start..start + len] == m.exact[..]
+                            };
+                            match (reversed, exact) {
+                                (false, true) => "raw",
+                                (false, false) => "raw, ASCII case changed",
+                                (true, true) => "reversed",
+                                (true, false) => "reversed, ASCII case changed",
+                            }
+                        } else if reversed {
+                            "reversed fragment (8+ bytes)"
+                        } else {
+                            FRAGMENT_ENCODING
+                        };
+                        ctx.emit(m.id, start, len, name, HitKind::Text);
+                    }
+                    Gram::Digest { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// XOR with a constant or a repeating key, through differences.
+    fn xor(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
+        let n = hay.len();
+        if self.xor_grams.len() == 0 || n < MIN_XOR_RUN + 1 {
+            return;
+        }
+        let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
+        // Text is 7-bit, so text XOR text has no top bit set: a difference
+        // is looked up only where the top bits of 8 bytes at `j` equal those
+        // at `j + lag` (random bytes: p = 1/256). Those places are found 64
+        // at a time on a bit string of the top bits.
+        let blocks = n.div_ceil(64);
+        let mut top = vec![0u64; blocks + 2];
+        for (k, chunk) in hay.chunks(8).enumerate() {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            let x = u64::from_le_bytes(buf);
+            let bits = (x & HIGH_BITS).wrapping_mul(0x0002_0408_1020_4081) >> 56;
+            top[k / 8] |= bits << (8 * (k % 8));
+        }
+        for w in 0..blocks {
+            let base = w * 64;
+            let first = (XOR_STEP - base % XOR_STEP) % XOR_STEP;
+            let mut sample = 0u64;
+            let mut p = first;
+            while p < 64 {
+                sample |= 1 << p;
+                p += XOR_STEP;
+            }
+            let cur = u128::from(top[w]) | u128::from(top[w + 1]) << 64;
+            for &lag in &XOR_LAGS {
+                if base + lag + 8 > n {
+                    break;
+                }
+                let same = !(cur ^ (cur >> lag));
+                let mut run = same & (same >> 1);
+                run &= run >> 2;
+                run &= run >> 4;
+                let mut hits = (run as u64) & sample;
+                while hits != 0 {
+                    let j = base + hits.trailing_zeros() as usize;
+                    hits &= hits - 1;
+                    if j + lag + 8 > n {
+                        break;
+                    }
+                    let d = load8(hay, j) ^ load8(hay, j + lag);
+                    if d != 0 && d & HIGH_BITS == 0 {
+                        let key = xor_key(lag, d);
+                        if self.xor_filter.test(key) {
+                            self.xor_at(ctx, hay, j, lag, key, &mut covered);
+                        }
                     }
                 }
             }
-            for &(ci, run) in &runs {
-                let end = covered.entry(ci).or_insert(0);
-                if m.start() + run <= *end {
-                    continue;
-                }
-                *end = m.start() + run;
-                if let Some((id, _)) = self.canaries.get(ci) {
-                    emit(*id, m.start(), run, FRAGMENT_ENCODING);
-                }
+        }
+    }
+
+    fn xor_at(
+        &self,
+        ctx: &mut Ctx<'_>,
+        hay: &[u8],
+        j: usize,
+        lag: usize,
+        key: u64,
+        covered: &mut HashMap<(u32, u8), usize>,
+    ) {
+        for g in self.xor_grams.get(key) {
+            if usize::from(g.lag) != lag {
+                continue;
             }
-            pos = next;
+            let Some(m) = self.msgs.get(g.ci as usize) else { continue };
+            let p = &m.text;
+            let lo = m.canary_at.saturating_sub(lag);
+            let hi = p.len() - lag;
+            let pos = g.pos as usize;
+            let dh = |k: usize| hay[k] ^ hay[k + lag];
+            let dp = |i: usize| p[i] ^ p[i + lag];
+            let back = (1..=(pos - lo).min(j)).take_while(|&k| dh(j - k) == dp(pos - k)).count();
+            let fwd = (0..(hi - pos).min(hay.len() - lag - j)).take_while(|&k| dh(j + k) == dp(pos + k)).count();
+            if back + fwd < MIN_XOR_RUN {
+                continue;
+            }
+            let (hs, ps) = (j - back, pos - back);
+            // The key, read back from the first `lag` bytes of the match.
+            let key: Vec<u8> = (0..lag).map(|t| hay[hs + t] ^ p[ps + t]).collect();
+            if key.iter().all(|&b| b == 0) {
+                continue;
+            }
+            let period = (1..=lag).find(|&k| lag % k == 0 && key.iter().enumerate().all(|(i, &b)| b == key[i % k]));
+            let period = period.unwrap_or(lag);
+            let len = back + fwd + lag;
+            let end = covered.entry((g.ci, period as u8)).or_insert(0);
+            if hs + len <= *end {
+                continue;
+            }
+            *end = hs + len;
+            let name = if period == 1 {
+                format!("XOR with the constant byte 0x{:02x}", key[0])
+            } else {
+                format!("XOR with a repeating {period}-byte key")
+            };
+            ctx.emit(m.id, hs, len, &name, HitKind::Text);
         }
     }
 }
 
-/// Length of the common run of `hay[start..]` and `canary[window..]`.
-fn run_len(hay: &[u8], start: usize, canary: &[u8], window: usize) -> usize {
-    match (hay.get(start..), canary.get(window..)) {
-        (Some(h), Some(c)) => h.iter().zip(c).take_while(|(a, b)| a == b).count(),
-        _ => 0,
+/// Where hits go, and the decoding chain that led to the current layer.
+struct Ctx<'a> {
+    record: usize,
+    hits: &'a mut Vec<Hit>,
+    budget: usize,
+    chain: Vec<String>,
+    origin: usize,
+    probe: &'a mut miniz_oxide::inflate::core::DecompressorOxide,
+}
+
+impl Ctx<'_> {
+    fn emit(&mut self, canary: usize, at: usize, len: usize, form: &str, kind: HitKind) {
+        let (offset, encoding) = if self.chain.is_empty() {
+            (at, form.to_owned())
+        } else {
+            (self.origin, format!("{} → {form} at {at}", self.chain.join(" → ")))
+        };
+        self.hits.push(Hit { record: self.record, canary, offset, len, encoding, kind });
     }
+}
+
+// ---------------------------------------------------------------------------
+// Decoders. Each finds candidate regions in one linear pass and pushes
+// `(layer name, offset in this layer, decoded bytes)`.
+
+const C_B64: u8 = 1;
+const C_HEX: u8 = 2;
+const C_B32: u8 = 4;
+const C_B32H: u8 = 8;
+const C_WS: u8 = 16;
+const C_PAD: u8 = 32;
+const C_URLISH: u8 = 64;
+const C_ANY: u8 = C_B64 | C_WS | C_PAD;
+
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'-' || b == b'_' {
+            c |= C_B64;
+        }
+        if b.is_ascii_hexdigit() {
+            c |= C_HEX;
+        }
+        if b.is_ascii_alphabetic() || (b >= b'2' && b <= b'7') {
+            c |= C_B32;
+        }
+        if b.is_ascii_digit() || (b >= b'a' && b <= b'v') || (b >= b'A' && b <= b'V') {
+            c |= C_B32H;
+        }
+        if b == b'\r' || b == b'\n' {
+            c |= C_WS;
+        }
+        if b == b'=' {
+            c |= C_PAD;
+        }
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'+'
+                    | b'/'
+                    | b'='
+                    | b'%'
+                    | b'!'
+                    | b'*'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b','
+                    | b';'
+                    | b':'
+                    | b'@'
+                    | b'&'
+                    | b'$'
+            )
+        {
+            c |= C_URLISH;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = class_table();
+
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
+fn decode_all(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, usize, Vec<u8>)>) {
+    encoded_runs(hay, out);
+    for_each_byte_array(hay, |start, bytes| {
+        out.push((format!("JSON array of byte numbers at offset {start}"), start, bytes.to_vec()));
+    });
+    percent_regions(hay, out);
+    json_escapes(hay, out);
+    wide_text(hay, out);
+    streams(hay, ctx, binary, out);
+}
+
+/// Base64, base32, base32hex and hex runs of at least [`MIN_ENCODED_RUN`]
+/// characters, decoded at every character phase.
+fn encoded_runs(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
+    let n = hay.len();
+    let inside = |k: usize| class(hay[k]) & C_ANY != 0;
+    // `i` is always where a run could start (`i == 0` or `hay[i - 1]` is
+    // outside every alphabet). A byte outside at `i + MIN - 1` rules out
+    // every run starting at or before it: the scan skips ahead by up to
+    // MIN bytes per byte read on random input.
+    let mut i = 0;
+    while i + MIN_ENCODED_RUN <= n {
+        let last = i + MIN_ENCODED_RUN - 1;
+        if !inside(last) {
+            i = last + 1;
+            continue;
+        }
+        let mut k = last;
+        while k > i && inside(k - 1) {
+            k -= 1;
+        }
+        if k > i {
+            i = k;
+            continue;
+        }
+        let mut end = last + 1;
+        while end < n && inside(end) {
+            end += 1;
+        }
+        decode_run(hay, i, end, out);
+        i = end + 1;
+    }
+}
+
+fn decode_run(hay: &[u8], start: usize, end: usize, out: &mut Vec<(String, usize, Vec<u8>)>) {
+    // Base64: characters and line breaks, up to padding.
+    for_sub_runs(hay, start, end, C_B64, C_WS, |s, e| {
+        let url = hay[s..e].iter().any(|&b| b == b'-' || b == b'_');
+        let name = if url { "base64url" } else { "base64" };
+        for phase in 0..4 {
+            if let Some(d) = skip_chars(hay, s, e, phase) {
+                let bytes = decode_bits(&hay[d..e], 6, b64_value);
+                if bytes.len() >= FRAGMENT_MIN_LEN {
+                    out.push((format!("{name} at offset {d}"), d, bytes));
+                }
+            }
+        }
+    });
+    for (cls, name, bits, phases, value) in [
+        (C_B32, "base32", 5u32, 8usize, b32_value as fn(u8) -> Option<u8>),
+        (C_B32H, "base32hex", 5, 8, b32hex_value),
+        (C_HEX, "hex", 4, 2, hex_value),
+    ] {
+        for_sub_runs(hay, start, end, cls, 0, |s, e| {
+            for phase in 0..phases {
+                let d = s + phase;
+                if e < d + MIN_ENCODED_RUN {
+                    break;
+                }
+                let bytes = decode_bits(&hay[d..e], bits, value);
+                if bytes.len() >= FRAGMENT_MIN_LEN {
+                    out.push((format!("{name} at offset {d}"), d, bytes));
+                }
+            }
+        });
+    }
+}
+
+/// Maximal runs of `cls` characters (with `skip` characters allowed inside)
+/// of at least [`MIN_ENCODED_RUN`] `cls` characters, within `start..end`.
+fn for_sub_runs(hay: &[u8], start: usize, end: usize, cls: u8, skip: u8, mut f: impl FnMut(usize, usize)) {
+    let mut i = start;
+    while i < end {
+        if class(hay[i]) & cls == 0 {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        let mut count = 0;
+        let mut last = i;
+        while i < end {
+            let c = class(hay[i]);
+            if c & cls != 0 {
+                count += 1;
+                last = i + 1;
+            } else if c & skip == 0 {
+                break;
+            }
+            i += 1;
+        }
+        if count >= MIN_ENCODED_RUN {
+            f(s, last);
+        }
+        i = i.max(last);
+    }
+}
+
+/// Position after skipping `phase` non-whitespace characters from `s`, if a
+/// full run still follows.
+fn skip_chars(hay: &[u8], s: usize, e: usize, phase: usize) -> Option<usize> {
+    let mut d = s;
+    let mut left = phase;
+    while left > 0 && d < e {
+        if class(hay[d]) & C_WS == 0 {
+            left -= 1;
+        }
+        d += 1;
+    }
+    while d < e && class(hay[d]) & C_WS != 0 {
+        d += 1;
+    }
+    (e >= d + MIN_ENCODED_RUN).then_some(d)
+}
+
+/// Decodes a bit stream of `bits`-bit characters; characters without a
+/// value (line breaks) are skipped; trailing bits are dropped.
+fn decode_bits(chars: &[u8], bits: u32, value: fn(u8) -> Option<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chars.len() * bits as usize / 8 + 1);
+    let mut acc: u32 = 0;
+    let mut have = 0u32;
+    for &c in chars {
+        let Some(v) = value(c) else { continue };
+        acc = (acc << bits) | u32::from(v);
+        have += bits;
+        if have >= 8 {
+            have -= 8;
+            out.push((acc >> have) as u8);
+            acc &= (1 << have) - 1;
+        }
+    }
+    out
+}
+
+fn b64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+fn b32_value(c: u8) -> Option<u8> {
+    match c.to_ascii_uppercase() {
+        u @ b'A'..=b'Z' => Some(u - b'A'),
+        d @ b'2'..=b'7' => Some(d - b'2' + 26),
+        _ => None,
+    }
+}
+
+fn b32hex_value(c: u8) -> Option<u8> {
+    match c.to_ascii_uppercase() {
+        d @ b'0'..=b'9' => Some(d - b'0'),
+        u @ b'A'..=b'V' => Some(u - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Regions of URL characters holding at least one `%XX` escape.
+fn percent_regions(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(b'%', &hay[from..]) {
+        let p = from + k;
+        from = p + 1;
+        let escape = |i: usize| {
+            hay.get(i) == Some(&b'%')
+                && hay.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && hay.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        };
+        if !escape(p) {
+            continue;
+        }
+        let mut s = p;
+        while s > 0 && class(hay[s - 1]) & C_URLISH != 0 {
+            s -= 1;
+        }
+        let mut e = p;
+        while e < hay.len() && class(hay[e]) & C_URLISH != 0 {
+            e += 1;
+        }
+        let mut bytes = Vec::with_capacity(e - s);
+        let mut i = s;
+        while i < e {
+            if escape(i) && i + 2 < e {
+                let v = (hex_value(hay[i + 1]).unwrap_or(0) << 4) | hex_value(hay[i + 2]).unwrap_or(0);
+                bytes.push(v);
+                i += 3;
+            } else {
+                bytes.push(hay[i]);
+                i += 1;
+            }
+        }
+        if bytes.len() >= FRAGMENT_MIN_LEN {
+            out.push((format!("percent-encoding at offset {s}"), s, bytes));
+        }
+        from = e.max(from);
+    }
+}
+
+/// Regions of JSON string characters holding at least one valid escape.
+fn json_escapes(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
+    let inside = |b: u8| b >= 0x20 && b != b'"';
+    let mut from = 0;
+    let mut floor = 0;
+    while let Some(k) = memchr::memchr(b'\\', &hay[from..]) {
+        let p = from + k;
+        from = p + 1;
+        let valid = match hay.get(p + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => true,
+            Some(b'u') => hay.get(p + 2..p + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            _ => false,
+        };
+        if !valid {
+            continue;
+        }
+        // Never back into a region already decoded: linear on any input.
+        let mut s = p;
+        while s > floor && inside(hay[s - 1]) {
+            s -= 1;
+        }
+        let mut bytes = Vec::new();
+        let mut i = s;
+        let mut pending_high: Option<u16> = None;
+        while i < hay.len() {
+            let b = hay[i];
+            if b == b'\\' {
+                let Some(&e) = hay.get(i + 1) else { break };
+                let simple = match e {
+                    b'"' => Some(b'"'),
+                    b'\\' => Some(b'\\'),
+                    b'/' => Some(b'/'),
+                    b'b' => Some(8),
+                    b'f' => Some(12),
+                    b'n' => Some(b'\n'),
+                    b'r' => Some(b'\r'),
+                    b't' => Some(b'\t'),
+                    _ => None,
+                };
+                if let Some(v) = simple {
+                    bytes.push(v);
+                    i += 2;
+                    continue;
+                }
+                let unit = hay
+                    .get(i + 2..i + 6)
+                    .filter(|h| e == b'u' && h.iter().all(u8::is_ascii_hexdigit))
+                    .map(|h| h.iter().fold(0u16, |a, &d| (a << 4) | u16::from(hex_value(d).unwrap_or(0))));
+                let Some(u) = unit else { break };
+                i += 6;
+                match (pending_high.take(), u) {
+                    (None, 0xd800..=0xdbff) => pending_high = Some(u),
+                    (Some(h), 0xdc00..=0xdfff) => push_units(&mut bytes, &[h, u]),
+                    (_, u) => push_units(&mut bytes, &[u]),
+                }
+                continue;
+            }
+            if !inside(b) {
+                break;
+            }
+            bytes.push(b);
+            i += 1;
+        }
+        if bytes.len() >= FRAGMENT_MIN_LEN {
+            out.push((format!("JSON string escapes at offset {s}"), s, bytes));
+        }
+        from = i.max(from);
+        floor = from;
+    }
+}
+
+fn push_units(bytes: &mut Vec<u8>, units: &[u16]) {
+    for c in char::decode_utf16(units.iter().copied()) {
+        let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+        let mut buf = [0u8; 4];
+        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+}
+
+/// UTF-16 and UTF-32 text: chains of zero bytes every 2 or 4 bytes.
+fn wide_text(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
+    let n = hay.len();
+    let mut done = [0usize; 2];
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(0, &hay[from..]) {
+        let z = from + k;
+        from = z + 1;
+        for (wi, w) in [2usize, 4].into_iter().enumerate() {
+            if z < done[wi] || hay.get(z + w) != Some(&0) || hay.get(z + 2 * w) != Some(&0) {
+                continue;
+            }
+            let mut units = 0;
+            while z + units * w < n && hay[z + units * w] == 0 {
+                units += 1;
+            }
+            done[wi] = z + units * w;
+            // Units that carry something: zero-filled regions are not text.
+            let live =
+                (0..units).filter(|u| hay[z + u * w + 1..(z + u * w + w).min(n)].iter().any(|&b| b != 0)).count();
+            if units < MIN_WIDE_UNITS || live < MIN_WIDE_UNITS {
+                continue;
+            }
+            let bits = w * 8;
+            // Little-endian units start one byte before the zero, big-endian
+            // ones at it (the zero is their high byte).
+            if z > 0 {
+                let s = z - 1;
+                let bytes = wide_decode(&hay[s..(z + units * w).min(n)], w, false);
+                out.push((format!("UTF-{bits}LE at offset {s}"), s, bytes));
+            }
+            {
+                let s = z;
+                let bytes = wide_decode(&hay[s..(z + units * w).min(n)], w, true);
+                out.push((format!("UTF-{bits}BE at offset {s}"), s, bytes));
+            }
+        }
+    }
+}
+
+fn wide_decode(b: &[u8], w: usize, big: bool) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(b.len() / w);
+    if w == 2 {
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|c| if big { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) })
+            .collect();
+        push_units(&mut bytes, &units);
+    } else {
+        for c in b.chunks_exact(4) {
+            let v = if big {
+                u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+            } else {
+                u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+            };
+            let ch = char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER);
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    bytes
+}
+
+/// Compressed streams: zlib, gzip and zstd wherever their header is; raw
+/// deflate and brotli at offset 0.
+fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, usize, Vec<u8>)>) {
+    let cap = MAX_INFLATE_OUTPUT.min(ctx.budget);
+    let mut push = |kind: &str, start: usize, bytes: Vec<u8>| {
+        if bytes.len() >= FRAGMENT_MIN_LEN {
+            out.push((format!("{kind} stream at offset {start}"), start, bytes));
+        }
+    };
+    if probe_deflate(ctx.probe, hay, false) {
+        push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
+    }
+    // A brotli decoder sets up its window before it can refuse anything, so
+    // it is only tried on binary layers of at most [`MAX_BROTLI_LAYER`]
+    // bytes (not on what percent, JSON or UTF-16/32 decoding gave).
+    if binary && hay.len() >= 8 && hay.len() <= MAX_BROTLI_LAYER && brotli_plausible(hay) {
+        let bytes = read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap);
+        push("brotli", 0, bytes);
+    }
+    let mut start = 0;
+    while start + 1 < hay.len() {
+        // Eight bytes at a time: none can start a header unless one is a
+        // zlib CMF (0x08, 0x18, ... 0x78), 0x1f (gzip) or 0x28 (zstd).
+        if start + 8 <= hay.len() {
+            let x = load8(hay, start);
+            if !has_byte(x & 0x8f8f_8f8f_8f8f_8f8f, 0x08) && !has_byte(x, 0x1f) && !has_byte(x, 0x28) {
+                start += 8;
+                continue;
+            }
+        }
+        let at = start;
+        start += 1;
+        let start = at;
+        // Cheap gate on the first two bytes: a zlib header, gzip, zstd.
+        let pair = usize::from(hay[start]) << 8 | usize::from(hay[start + 1]);
+        if STREAM_PAIRS[pair / 64] >> (pair % 64) & 1 == 0 {
+            continue;
+        }
+        let rest = &hay[start..];
+        if looks_like_zlib(rest) && probe_deflate(ctx.probe, rest, true) {
+            push("zlib", start, read_capped(ZlibDecoder::new(rest), cap));
+        } else if rest.starts_with(&[0x1f, 0x8b, 0x08]) {
+            push("gzip", start, read_capped(GzDecoder::new(rest), cap));
+        } else if rest.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            if let Ok(d) = ruzstd::decoding::StreamingDecoder::new(rest) {
+                push("zstd", start, read_capped(d, cap));
+            }
+        }
+    }
+}
+
+/// Whether `b` starts like a brotli stream worth decoding (RFC 7932 9.1,
+/// 9.2): a valid window size, then a first meta-block that is not empty nor
+/// metadata, of at least a fragment's length; a stored block must fit in the
+/// input, and a compressed one must be the last (the decoder then sizes its
+/// window to the block) or have a window of at most 256 KiB; the block may
+/// expand the input at most 64 times. Random bytes mostly fail this, so the
+/// decoder does not set up a window of up to 16 MiB for them.
+fn brotli_plausible(b: &[u8]) -> bool {
+    brotli_header(b).unwrap_or(false)
+}
+
+/// Little-endian bit reader over a byte string.
+struct Bits<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for i in 0..n {
+            let byte = *self.b.get((self.pos + i) / 8)?;
+            v |= u32::from(byte >> ((self.pos + i) % 8) & 1) << i;
+        }
+        self.pos += n;
+        Some(v)
+    }
+}
+
+fn brotli_header(b: &[u8]) -> Option<bool> {
+    let mut r = Bits { b, pos: 0 };
+    let wbits = if r.take(1)? == 0 {
+        16
+    } else {
+        match r.take(3)? {
+            0 => match r.take(3)? {
+                1 => return Some(false),
+                0 => 17,
+                m => 8 + m,
+            },
+            n => 17 + n,
+        }
+    };
+    let last = r.take(1)? == 1;
+    if last && r.take(1)? == 1 {
+        return Some(false);
+    }
+    let nibbles = match r.take(2)? {
+        3 => return Some(false),
+        m => 4 + m as usize,
+    };
+    let mlen_1 = r.take(4 * nibbles)?;
+    if nibbles > 4 && mlen_1 >> (4 * (nibbles - 1)) == 0 {
+        return Some(false);
+    }
+    let mlen = mlen_1 as usize + 1;
+    if mlen < FRAGMENT_MIN_LEN || mlen > 64 * b.len() {
+        return Some(false);
+    }
+    if !last && r.take(1)? == 1 {
+        return Some(r.pos.div_ceil(8) + mlen <= b.len());
+    }
+    Some(last || wbits <= 18)
+}
+
+/// Whether any byte of `x` equals `b` (the classic SWAR zero-byte test).
+#[inline]
+fn has_byte(x: u64, b: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (ONES * u64::from(b));
+    y.wrapping_sub(ONES) & !y & (ONES << 7) != 0
+}
+
+/// Bit set of the first two bytes of a zlib header, of gzip and of zstd.
+static STREAM_PAIRS: [u64; 1024] = stream_pairs();
+
+const fn stream_pairs() -> [u64; 1024] {
+    let mut t = [0u64; 1024];
+    let mut pair = 0usize;
+    while pair < 65536 {
+        let (cmf, flg) = ((pair >> 8) as u8, (pair & 0xff) as u8);
+        let zlib = cmf & 0x0f == 8 && cmf >> 4 <= 7 && flg & 0x20 == 0 && pair % 31 == 0;
+        if zlib || pair == 0x1f8b || pair == 0x28b5 {
+            t[pair / 64] |= 1 << (pair % 64);
+        }
+        pair += 1;
+    }
+    t
+}
+
+/// Whether a deflate (or zlib) stream at the start of `bytes` yields at least
+/// a fragment's worth of output: decodes into a small buffer only.
+fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &[u8], zlib: bool) -> bool {
+    use miniz_oxide::inflate::core::{decompress, inflate_flags};
+    // The first block header, read by hand: reserved block types and
+    // stored blocks whose length check fails are refused without decoding.
+    let body = if zlib { bytes.get(2..) } else { Some(bytes) };
+    let Some(&b0) = body.and_then(|b| b.first()) else { return false };
+    match (b0 >> 1) & 3 {
+        3 => return false,
+        0 => match body.and_then(|b| b.get(1..5)) {
+            Some(&[l0, l1, n0, n1]) if l0 == !n0 && l1 == !n1 => {}
+            Some(_) => return false,
+            None => {}
+        },
+        2 => {
+            // Dynamic: at most 286 literal/length and 30 distance codes.
+            let hlit = b0 >> 3;
+            if hlit > 29 {
+                return false;
+            }
+        }
+        _ => {}
+    }
+    r.init();
+    let mut buf = [0u8; 64];
+    let mut flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF | inflate_flags::TINFL_FLAG_IGNORE_ADLER32;
+    if zlib {
+        flags |= inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER;
+    }
+    let (status, read, produced) = decompress(r, bytes, &mut buf, 0, flags);
+    // Random bytes rarely get far: a stream must fill the buffer, end
+    // cleanly, or run out of input (a truncated stream), with a fragment's
+    // worth of output.
+    let done = matches!(status, miniz_oxide::inflate::TINFLStatus::Done) || read == bytes.len();
+    produced == buf.len() || (done && produced >= FRAGMENT_MIN_LEN)
 }
 
 /// Fewest numbers in a JSON array read as bytes: shorter arrays are too
@@ -337,9 +1450,9 @@ const MIN_BYTE_ARRAY: usize = 8;
 fn for_each_byte_array(bytes: &[u8], mut f: impl FnMut(usize, &[u8])) {
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] != b'[' {
-            i += 1;
-            continue;
+        match memchr::memchr(b'[', &bytes[i..]) {
+            Some(k) => i += k,
+            None => break,
         }
         let start = i;
         let mut out = Vec::new();
@@ -377,32 +1490,6 @@ fn for_each_byte_array(bytes: &[u8], mut f: impl FnMut(usize, &[u8])) {
     }
 }
 
-/// Calls `f(kind, stream offset, decompressed output)` for a raw deflate stream
-/// at offset 0 and for every gzip or zlib stream starting anywhere in `bytes`.
-fn for_each_stream(bytes: &[u8], mut f: impl FnMut(&str, usize, &[u8])) {
-    let raw = inflate_capped(DeflateDecoder::new(bytes));
-    if !raw.is_empty() {
-        f("raw deflate", 0, &raw);
-    }
-    for start in 0..bytes.len() {
-        let Some(rest) = bytes.get(start..) else {
-            break;
-        };
-        if rest.starts_with(&[0x1f, 0x8b, 0x08]) {
-            let out = inflate_capped(GzDecoder::new(rest));
-            if !out.is_empty() {
-                f("gzip", start, &out);
-            }
-        }
-        if looks_like_zlib(rest) {
-            let out = inflate_capped(ZlibDecoder::new(rest));
-            if !out.is_empty() {
-                f("zlib", start, &out);
-            }
-        }
-    }
-}
-
 /// CM = 8 (deflate), window ≤ 32 KiB, no preset dictionary, valid FCHECK.
 fn looks_like_zlib(bytes: &[u8]) -> bool {
     match bytes {
@@ -413,10 +1500,10 @@ fn looks_like_zlib(bytes: &[u8]) -> bool {
     }
 }
 
-/// Reads up to [`MAX_INFLATE_OUTPUT`] bytes, keeping whatever decoded before an
-/// error (truncated or corrupt streams still leak their prefix).
-fn inflate_capped(reader: impl Read) -> Vec<u8> {
-    let mut limited = reader.take(MAX_INFLATE_OUTPUT as u64);
+/// Reads up to `cap` bytes, keeping whatever decoded before an error
+/// (truncated or corrupt streams still leak their prefix).
+fn read_capped(reader: impl Read, cap: usize) -> Vec<u8> {
+    let mut limited = reader.take(cap as u64);
     let mut out = Vec::new();
     let mut buf = vec![0u8; 8 * 1024];
     while let Ok(n) = limited.read(&mut buf) {
@@ -426,267 +1513,4 @@ fn inflate_capped(reader: impl Read) -> Vec<u8> {
         }
     }
     out
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    use base64::engine::GeneralPurpose;
-    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
-    use flate2::Compression;
-    use std::io::Write;
-
-    const C: &[u8] = b"k3j5mq2xra4vntbwz7hgdpcelfso6iyu";
-    const OTHER: &[u8] = b"m2n7pq4rs5tu6vwxyzab3cdefghijk2l";
-
-    fn scanner() -> Scanner {
-        Scanner::new(&[Canary { id: 3, bytes: C }])
-    }
-
-    fn scan_one(bytes: &[u8]) -> Vec<Hit> {
-        scanner().scan(&[Record { id: 7, bytes }])
-    }
-
-    fn hit(offset: usize, len: usize, encoding: &str) -> Hit {
-        Hit { record: 7, canary: 3, offset, len, encoding: encoding.to_owned() }
-    }
-
-    fn cat(parts: &[&[u8]]) -> Vec<u8> {
-        parts.concat()
-    }
-
-    fn zlib(data: &[u8]) -> Vec<u8> {
-        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn deflate(data: &[u8]) -> Vec<u8> {
-        let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    /// Deterministic pseudo-random bytes (xorshift).
-    fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 24) as u8
-            })
-            .collect()
-    }
-
-    /// serde writes a `Vec<u8>` as a JSON array of numbers: a state that
-    /// keeps plaintext that way still holds it.
-    #[test]
-    fn json_arrays_of_byte_numbers_are_read_as_bytes() {
-        let numbers: Vec<String> = cat(&[b"hi ", C]).iter().map(u8::to_string).collect();
-        let hay = format!("{{\"history\":[[1,2],[{}]],\"n\":[300,1,2,3,4,5,6,7,8]}}", numbers.join(", "));
-        let hits = scan_one(hay.as_bytes());
-        assert_eq!(hits.len(), 1, "{hits:?}");
-        assert_eq!(hits[0].offset, hay.find("[104").unwrap());
-        assert!(hits[0].encoding.starts_with("JSON array of byte numbers at offset"), "{hits:?}");
-        // Numbers that are not bytes, and short arrays, give nothing.
-        assert!(scan_one(b"[1,2,3] [256,1,2,3,4,5,6,7,8] [[[[").is_empty());
-    }
-
-    #[test]
-    fn raw_full_match_only_no_fragments() {
-        let hay = cat(&[b"hello ", C, b" world"]);
-        assert_eq!(scan_one(&hay), vec![hit(6, 32, "raw")]);
-    }
-
-    #[test]
-    fn hex_lower_and_upper() {
-        let lower = format!("x={} y", hex::encode(C));
-        assert_eq!(scan_one(lower.as_bytes()), vec![hit(2, 64, "hex-lower")]);
-        let upper = format!("x={} y", hex::encode_upper(C));
-        assert_eq!(scan_one(upper.as_bytes()), vec![hit(2, 64, "hex-upper")]);
-    }
-
-    #[test]
-    fn base64_every_alignment_padded_and_unpadded() {
-        let engines: [(&str, &GeneralPurpose); 4] = [
-            ("base64-std", &STANDARD),
-            ("base64-std", &STANDARD_NO_PAD),
-            ("base64-url", &URL_SAFE),
-            ("base64-url", &URL_SAFE_NO_PAD),
-        ];
-        let prefix: &[u8] = b"\xfb\xff\xbfAB\xfe";
-        let suffix: &[u8] = b"\xff\xfe";
-        let s = scanner();
-        for (name, engine) in engines {
-            for p in 0..=prefix.len() {
-                for q in 0..=suffix.len() {
-                    let message = cat(&[&prefix[..p], C, &suffix[..q]]);
-                    let encoded = engine.encode(&message);
-                    let hay = format!("data:{encoded}\n");
-                    let hits = s.scan(&[Record { id: 7, bytes: hay.as_bytes() }]);
-                    let align = p % 3;
-                    let offset = 5 + 4 * (p / 3) + (8 * align).div_ceil(6);
-                    let expected = format!("{name} (alignment {align})");
-                    assert!(
-                        hits.iter().any(|h| h.encoding == expected && h.offset == offset && h.len >= 40),
-                        "{expected} p={p} q={q}: {hits:?} in {hay}"
-                    );
-                    assert!(hits.iter().all(|h| h.canary == 3 && h.record == 7));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn utf16_le_and_be() {
-        let text = format!("note: {}!", std::str::from_utf8(C).unwrap());
-        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
-        // ASCII UTF-16 is ambiguous by one byte: both readings are reported.
-        assert_eq!(scan_one(&le), vec![hit(11, 64, "utf-16be"), hit(12, 64, "utf-16le")]);
-        assert_eq!(scan_one(&be), vec![hit(12, 64, "utf-16be"), hit(13, 64, "utf-16le")]);
-    }
-
-    #[test]
-    fn fragment_reports_real_length() {
-        let hay = cat(&[b"zzz ", &C[5..20], b" zzz"]);
-        assert_eq!(scan_one(&hay), vec![hit(4, 15, FRAGMENT_ENCODING)]);
-        // Run ending at the end of the canary and of the haystack.
-        let hay = cat(&[b"..", &C[20..]]);
-        assert_eq!(scan_one(&hay), vec![hit(2, 12, FRAGMENT_ENCODING)]);
-        // 11 bytes is below the threshold.
-        assert_eq!(scan_one(&C[3..14]), vec![]);
-    }
-
-    #[test]
-    fn fragment_then_full_canary() {
-        let hay = cat(&[&C[..20], C]);
-        assert_eq!(scan_one(&hay), vec![hit(0, 20, FRAGMENT_ENCODING), hit(20, 32, "raw")]);
-        let hay = cat(&[C, &C[..15]]);
-        assert_eq!(scan_one(&hay), vec![hit(0, 32, "raw"), hit(32, 15, FRAGMENT_ENCODING)]);
-    }
-
-    #[test]
-    fn canary_of_exactly_twelve_bytes_is_not_a_fragment() {
-        let s = Scanner::new(&[Canary { id: 0, bytes: &C[..12] }]);
-        let hay = cat(&[b"ab", &C[..12], b"cd"]);
-        let hits = s.scan(&[Record { id: 1, bytes: &hay }]);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].encoding, "raw");
-        assert_eq!((hits[0].offset, hits[0].len), (2, 12));
-    }
-
-    #[test]
-    fn zlib_stream_inside_record() {
-        let body = cat(&[b"message: ", C, b" end"]);
-        let record = cat(&[b"HDR:\x00\x01\x02\x03\x04\x05\x06\x07", &zlib(&body)]);
-        let hits = scan_one(&record);
-        assert!(hits.contains(&hit(12, 32, "zlib stream at offset 12 → raw")), "{hits:?}");
-    }
-
-    #[test]
-    fn zlib_of_base64_reports_inner_encoding() {
-        let body = format!("{{\"b\":\"{}\"}}", STANDARD.encode(cat(&[b"hi", C])));
-        let record = cat(&[b"xyz", &zlib(body.as_bytes())]);
-        let hits = scan_one(&record);
-        assert!(
-            hits.iter().any(|h| h.offset == 3 && h.encoding == "zlib stream at offset 3 → base64-std (alignment 2)"),
-            "{hits:?}"
-        );
-    }
-
-    #[test]
-    fn gzip_stream_inside_record() {
-        let body = cat(&[b"hex ", hex::encode(C).as_bytes()]);
-        let record = cat(&[b"abcde", &gzip(&body), b"trailer"]);
-        let hits = scan_one(&record);
-        assert!(hits.contains(&hit(5, 64, "gzip stream at offset 5 → hex-lower")), "{hits:?}");
-    }
-
-    #[test]
-    fn raw_deflate_whole_record() {
-        let body = cat(&[b"some text ", C, b" more text"]);
-        let hits = scan_one(&deflate(&body));
-        assert!(hits.contains(&hit(0, 32, "raw deflate stream at offset 0 → raw")), "{hits:?}");
-    }
-
-    #[test]
-    fn truncated_zlib_stream_still_leaks_prefix() {
-        let body = cat(&[b"secret: ", C, &noise(200_000, 99)]);
-        let z = zlib(&body);
-        let record = cat(&[b"??", &z[..z.len() / 2]]);
-        let hits = scan_one(&record);
-        assert!(hits.contains(&hit(2, 32, "zlib stream at offset 2 → raw")), "{hits:?}");
-    }
-
-    #[test]
-    fn negative_other_canary_and_noise() {
-        let other_text = std::str::from_utf8(OTHER).unwrap();
-        let mut hay = noise(1 << 16, 0x9e37_79b9_7f4a_7c15);
-        hay.extend_from_slice(OTHER);
-        hay.extend_from_slice(hex::encode(OTHER).as_bytes());
-        hay.extend_from_slice(STANDARD.encode(OTHER).as_bytes());
-        hay.extend_from_slice(&zlib(OTHER));
-        hay.extend_from_slice(&gzip(other_text.as_bytes()));
-        let records = [Record { id: 0, bytes: &hay }, Record { id: 1, bytes: &deflate(&hay) }];
-        assert_eq!(scanner().scan(&records), vec![]);
-        // Sanity: the other canary is found by its own scanner.
-        let s = Scanner::new(&[Canary { id: 9, bytes: OTHER }]);
-        assert!(s.scan(&records).iter().any(|h| h.encoding == "raw"));
-    }
-
-    #[test]
-    fn degenerate_inputs_do_not_panic() {
-        assert_eq!(Scanner::new(&[]).scan(&[Record { id: 0, bytes: C }]), vec![]);
-        assert_eq!(scanner().scan(&[]), vec![]);
-        assert_eq!(scan_one(b""), vec![]);
-        let empty = Scanner::new(&[Canary { id: 0, bytes: b"" }]);
-        assert_eq!(empty.scan(&[Record { id: 0, bytes: C }]), vec![]);
-        // Short canary: full encodings only, no fragments.
-        let short = Scanner::new(&[Canary { id: 1, bytes: b"\x00\xff" }]);
-        let hits = short.scan(&[Record { id: 0, bytes: b"a\x00\xffb" }]);
-        assert!(hits.iter().any(|h| h.encoding == "raw" && h.offset == 1));
-        // Binary full of header lookalikes and truncated streams.
-        let mut junk: Vec<u8> = (0..=255u8).flat_map(|a| (0..=255u8).flat_map(move |b| [a, b])).collect();
-        junk.extend_from_slice(&[0x1f, 0x8b, 0x08]);
-        junk.extend_from_slice(&[0x78, 0x9c]);
-        let s = Scanner::new(&[Canary { id: 0, bytes: C }, Canary { id: 1, bytes: &[0] }]);
-        for bytes in [&junk[..], &[0x1f, 0x8b], &[0x78], &noise(4096, 7)] {
-            let _ = s.scan(&[Record { id: 0, bytes }]);
-        }
-        assert!(format!("{s:?}").contains("Scanner"));
-        assert!(Scanner::try_new(&[]).is_ok());
-    }
-
-    #[test]
-    fn sorted_deduplicated_deterministic_with_ids() {
-        let a = cat(&[C, b"--", C, b"--", hex::encode(OTHER).as_bytes()]);
-        let b = cat(&[OTHER]);
-        let s = Scanner::new(&[Canary { id: 10, bytes: OTHER }, Canary { id: 20, bytes: C }]);
-        let records = [Record { id: 5, bytes: &b }, Record { id: 2, bytes: &a }];
-        let hits = s.scan(&records);
-        assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
-        assert_eq!(hits, s.scan(&records));
-        let keys: Vec<_> = hits.iter().map(|h| (h.record, h.canary, h.offset, h.encoding.as_str())).collect();
-        assert_eq!(keys, vec![(2, 10, 68, "hex-lower"), (2, 20, 0, "raw"), (2, 20, 34, "raw"), (5, 10, 0, "raw"),]);
-    }
-
-    #[test]
-    fn encodings_of_shapes() {
-        let enc = encodings_of(C);
-        let names: Vec<_> = enc.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names.len(), 11, "{names:?}");
-        assert!(names.contains(&"base64-url (alignment 1)"));
-        assert!(enc.iter().all(|(_, b)| !b.is_empty()));
-        assert!(encodings_of(b"").is_empty());
-    }
 }

@@ -114,8 +114,10 @@ pub(crate) fn forward_secrecy(run: &Run) -> Judgement {
         // The state itself, searched for the text of those messages.
         if !s.state.is_empty() && !earlier.is_empty() {
             scanned += 1;
-            let canaries: Vec<scan::Canary<'_>> =
-                earlier.iter().map(|&mi| scan::Canary { id: mi, bytes: &run.truth.messages[mi].canary }).collect();
+            let canaries: Vec<scan::Canary<'_>> = earlier
+                .iter()
+                .map(|&mi| scan::Canary { id: mi, bytes: &run.truth.messages[mi].canary, plaintext: &[] })
+                .collect();
             let mut first: BTreeMap<usize, scan::Hit> = BTreeMap::new();
             for h in Scanner::new(&canaries).scan(&[scan::Record { id: 0, bytes: &s.state }]) {
                 first.entry(h.canary).or_insert(h);
