@@ -114,15 +114,18 @@ pub fn findings(run: &Run) -> Vec<Finding> {
         if of_kind.is_empty() {
             continue;
         }
-        let messages: BTreeSet<usize> = of_kind.iter().flat_map(|r| [r.first.message, r.second.message]).collect();
+        // The later message of each pair: the one given away.
+        let later: BTreeSet<usize> = of_kind.iter().map(|r| r.second.message).collect();
+        let n = later.len();
         let sentence = match kind {
             Kind::TwoTimePad => format!(
-                "A provider who knows or guesses one message reads another: {} were encrypted with a keystream already used for another message (a two-time pad)",
-                plural(messages.len(), "message", "messages")
+                "A provider who knows or guesses one message reads another: {} {} encrypted with a keystream already used for an earlier message (a two-time pad)",
+                plural(n, "message", "messages"),
+                if n == 1 { "was" } else { "were" }
             ),
             Kind::Deterministic => format!(
-                "The provider sees when a text repeats: {} with the same text as another gave equal ciphertext (deterministic encryption)",
-                plural(messages.len(), "message", "messages")
+                "The provider sees when a text repeats: {} repeated the text of an earlier message and gave equal ciphertext (deterministic encryption)",
+                plural(n, "message", "messages")
             ),
         };
         let evidence = of_kind.iter().map(|r| evidence_with(run, &records, r)).collect();
@@ -144,7 +147,7 @@ fn evidence_with(run: &Run, records: &HashMap<usize, usize>, r: &Reuse) -> Evide
     let (text, encoding) = match r.kind {
         Kind::TwoTimePad => (
             format!(
-                "a provider who knows or guesses {} reads {}: the envelopes of {} and {} ({} and {}) were encrypted with the same keystream at byte offsets {} and {} ({} bytes of their texts)",
+                "a provider who knows or guesses {} reads {}: the envelopes of {} and {}, {} and {}, were encrypted with the same keystream at byte offsets {} and {} ({} bytes of their texts)",
                 m1.id,
                 m2.id,
                 m1.id,
@@ -159,7 +162,7 @@ fn evidence_with(run: &Run, records: &HashMap<usize, usize>, r: &Reuse) -> Evide
         ),
         Kind::Deterministic => (
             format!(
-                "{} and {} have the same text and their envelopes ({} and {}) share {} equal ciphertext bytes at offsets {} and {}: the provider sees when a text repeats",
+                "{} and {} have the same text and their envelopes, {} and {}, share {} equal ciphertext bytes at offsets {} and {}: the provider sees when a text repeats",
                 m1.id,
                 m2.id,
                 describe(r.first.envelope),
@@ -349,10 +352,15 @@ struct Candidate {
     /// The text group of the messages it was seen in.
     group: usize,
     first: Spot,
-    second: Option<Spot>,
+    /// One spot for each later message it was seen in (at most
+    /// [`MAX_REPEATS`]).
+    later: Vec<Spot>,
     /// Also seen where the text differs (or in a bundle).
     mixed: bool,
 }
+
+/// Later messages kept per window for deterministic encryption.
+const MAX_REPEATS: usize = 16;
 
 /// Which windows of `body` overlap a copy of `text` in the clear (those are
 /// the scanner's, not ciphertext).
@@ -414,20 +422,23 @@ fn deterministic(run: &Run) -> Vec<Reuse> {
             let here = Spot { envelope: ei, message: mi, offset: off };
             match cands.entry(w) {
                 Entry::Vacant(v) => {
-                    v.insert(Candidate { group: g, first: here, second: None, mixed: false });
+                    v.insert(Candidate { group: g, first: here, later: Vec::new(), mixed: false });
                 }
                 Entry::Occupied(mut o) => {
                     let c = o.get_mut();
                     if c.group != g {
                         c.mixed = true;
-                    } else if c.second.is_none() && c.first.message != mi {
-                        c.second = Some(here);
+                    } else if c.first.message != mi
+                        && c.later.len() < MAX_REPEATS
+                        && c.later.last().is_none_or(|l| l.message != mi)
+                    {
+                        c.later.push(here);
                     }
                 }
             }
         }
     }
-    cands.retain(|_, c| c.second.is_some() && !c.mixed);
+    cands.retain(|_, c| !c.later.is_empty() && !c.mixed);
     if cands.is_empty() {
         return Vec::new();
     }
@@ -462,14 +473,12 @@ fn deterministic(run: &Run) -> Vec<Reuse> {
     // offset in the first.
     type Found = BTreeSet<(usize, usize, isize, usize)>;
     let mut pairs: BTreeMap<(usize, usize), Found> = BTreeMap::new();
-    for c in cands.values() {
-        let (Some(b), false) = (c.second, c.mixed) else { continue };
+    for c in cands.values().filter(|c| !c.mixed && controlled(c.first.message)) {
         let a = c.first;
-        if !controlled(a.message) || !controlled(b.message) {
-            continue;
+        for b in c.later.iter().filter(|b| controlled(b.message)) {
+            let diagonal = b.offset as isize - a.offset as isize;
+            pairs.entry((a.message, b.message)).or_default().insert((a.envelope, b.envelope, diagonal, a.offset));
         }
-        let diagonal = b.offset as isize - a.offset as isize;
-        pairs.entry((a.message, b.message)).or_default().insert((a.envelope, b.envelope, diagonal, a.offset));
     }
     pairs
         .into_iter()
