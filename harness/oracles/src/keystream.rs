@@ -239,20 +239,53 @@ fn anchors(len: usize) -> Vec<usize> {
     a
 }
 
-/// Where a keystream window was first derived.
+/// Where a keystream window was first derived (16 bytes: the map holds one
+/// per candidate window, 24 bytes with its key).
 #[derive(Debug, Clone, Copy)]
 struct Origin {
-    envelope: usize,
-    message: usize,
+    envelope: u32,
+    message: u32,
     /// Offset of the plaintext's first byte in the body.
-    start: usize,
+    start: u32,
     /// The anchor: offset of the window in the plaintext.
-    anchor: usize,
+    anchor: u32,
+}
+
+impl Origin {
+    fn new(envelope: usize, message: usize, start: usize, anchor: usize) -> Option<Origin> {
+        let n = |x: usize| u32::try_from(x).ok();
+        Some(Origin { envelope: n(envelope)?, message: n(message)?, start: n(start)?, anchor: n(anchor)? })
+    }
+
+    fn envelope(self) -> usize {
+        self.envelope as usize
+    }
+
+    fn message(self) -> usize {
+        self.message as usize
+    }
+
+    fn start(self) -> usize {
+        self.start as usize
+    }
+
+    fn anchor(self) -> usize {
+        self.anchor as usize
+    }
+
+    /// The keystream window it gives.
+    fn window(self, run: &Run) -> u128 {
+        let (b, p) = (&run.envelopes[self.envelope()].body, &run.truth.messages[self.message()].plaintext);
+        word(b, self.start() + self.anchor()) ^ word(p, self.anchor())
+    }
 }
 
 fn two_time_pads(run: &Run) -> Vec<Reuse> {
     let msgs = &run.truth.messages;
-    let mut seen: HashMap<u128, Origin, Keyed> = HashMap::with_hasher(Keyed::new());
+    // Keyed 64-bit digests of the windows (checked in full on a match), so
+    // the map costs 24 bytes a window.
+    let keys = Keyed::new();
+    let mut seen: HashMap<u64, Origin, Digested> = HashMap::with_hasher(Digested);
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
     let mut out = Vec::new();
     for (ei, env) in run.envelopes.iter().enumerate() {
@@ -266,26 +299,29 @@ fn two_time_pads(run: &Run) -> Vec<Reuse> {
             let pw = word(p, anchor);
             for start in 0..=b.len() - p.len() {
                 let k = word(b, start + anchor) ^ pw;
-                if k == 0 || !varied(k) {
-                    continue;
-                }
-                let here = Origin { envelope: ei, message: mi, start, anchor };
-                let first = match seen.entry(k) {
+                let Some(here) = Origin::new(ei, mi, start, anchor) else { continue };
+                let first = match seen.entry(keys.digest(k)) {
                     Entry::Vacant(v) => {
                         v.insert(here);
                         continue;
                     }
                     Entry::Occupied(o) => *o.get(),
                 };
-                if first.message == mi || reported.contains(&(first.message, mi)) {
+                // Text in the clear (all zero) or under a short repeating
+                // key is the scanner's; two messages of the same text are
+                // the same window.
+                if first.message() == mi || reported.contains(&(first.message(), mi)) || !varied(k) {
                     continue;
                 }
-                let p1 = &msgs[first.message].plaintext;
-                if differing(word(p1, first.anchor), pw) < WINDOW / 2 {
+                if first.window(run) != k {
+                    continue;
+                }
+                let p1 = &msgs[first.message()].plaintext;
+                if differing(word(p1, first.anchor()), pw) < WINDOW / 2 {
                     continue;
                 }
                 if let Some(r) = two_time_pad(run, first, here) {
-                    reported.insert((first.message, mi));
+                    reported.insert((first.message(), mi));
                     out.push(r);
                 }
             }
@@ -298,16 +334,16 @@ fn two_time_pads(run: &Run) -> Vec<Reuse> {
 /// plaintexts, under the alignment the matching window gives.
 fn two_time_pad(run: &Run, a: Origin, b: Origin) -> Option<Reuse> {
     let msgs = &run.truth.messages;
-    let (p1, p2) = (&msgs[a.message].plaintext, &msgs[b.message].plaintext);
-    let (b1, b2) = (&run.envelopes[a.envelope].body, &run.envelopes[b.envelope].body);
+    let (p1, p2) = (&msgs[a.message()].plaintext, &msgs[b.message()].plaintext);
+    let (b1, b2) = (&run.envelopes[a.envelope()].body, &run.envelopes[b.envelope()].body);
     // Plaintext index i of the first is index i + shift of the second.
-    let shift = b.anchor as isize - a.anchor as isize;
+    let shift = b.anchor() as isize - a.anchor() as isize;
     let lo = 0isize.max(-shift);
     let hi = (p1.len() as isize).min(p2.len() as isize - shift);
     let mut len = 0;
     for i in lo..hi {
         let (i1, i2) = (i as usize, (i + shift) as usize);
-        let (x, y) = (b1.get(a.start + i1), b2.get(b.start + i2));
+        let (x, y) = (b1.get(a.start() + i1), b2.get(b.start() + i2));
         if let (Some(&x), Some(&y)) = (x, y) {
             if x ^ y == p1[i1] ^ p2[i2] {
                 len += 1;
@@ -320,11 +356,11 @@ fn two_time_pad(run: &Run, a: Origin, b: Origin) -> Option<Reuse> {
     let lo = lo as usize;
     Some(Reuse {
         kind: Kind::TwoTimePad,
-        first: Side { message: a.message, envelope: a.envelope, offset: a.start + lo, plaintext: lo },
+        first: Side { message: a.message(), envelope: a.envelope(), offset: a.start() + lo, plaintext: lo },
         second: Side {
-            message: b.message,
-            envelope: b.envelope,
-            offset: b.start + (lo as isize + shift) as usize,
+            message: b.message(),
+            envelope: b.envelope(),
+            offset: b.start() + (lo as isize + shift) as usize,
             plaintext: (lo as isize + shift) as usize,
         },
         len,
@@ -516,6 +552,45 @@ impl Keyed {
     fn new() -> Keyed {
         let state = std::collections::hash_map::RandomState::new();
         Keyed(state.hash_one(0u8) | 1, state.hash_one(1u8) | 1)
+    }
+}
+
+impl Keyed {
+    /// A 64-bit digest of a window under the keys.
+    fn digest(self, x: u128) -> u64 {
+        let mut f = Folded { keys: self, h: 0 };
+        f.fold(x as u64, (x >> 64) as u64);
+        f.h
+    }
+}
+
+/// Hashes keys that are already keyed digests: passes them through.
+#[derive(Debug, Clone, Copy, Default)]
+struct Digested;
+
+impl std::hash::BuildHasher for Digested {
+    type Hasher = Passed;
+    fn build_hasher(&self) -> Passed {
+        Passed(0)
+    }
+}
+
+#[derive(Debug)]
+struct Passed(u64);
+
+impl std::hash::Hasher for Passed {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -394,29 +394,40 @@ fn the_honest_control_is_never_caught() {
 }
 
 /// A thousand messages with a fixed nonce: every message is a two-time pad
-/// with an earlier one, each reported once (no pairs of pairs), and the
-/// search stays linear. `--nocapture` shows the time beside the run's.
+/// with an earlier one, each reported once (no pairs of pairs); the honest
+/// control and the ratchet give nothing. `--nocapture` shows the time of the
+/// search beside the run's and the whole judgement's.
 #[test]
 #[allow(clippy::print_stderr)]
 fn a_thousand_messages_are_searched_in_linear_time() {
     let v = vector(&root().join("vectors/long/thousand-messages.yaml"));
-    for mode in [Mode::FixedNonce, Mode::Honest] {
+    let ratchet = doormat_designs::builtin("ratchet").unwrap();
+    let designs: [(&str, Box<dyn Design>); 3] = [
+        ("fixed nonce", Box::new(CipherDesign(Mode::FixedNonce))),
+        ("honest", Box::new(CipherDesign(Mode::Honest))),
+        ("ratchet", ratchet),
+    ];
+    for (name, design) in designs {
         let t = std::time::Instant::now();
-        let r = doormat_engine::run(&CipherDesign(mode), &v);
+        let r = doormat_engine::run(design.as_ref(), &v);
         let ran = t.elapsed();
         let t = std::time::Instant::now();
         let found = keystream::find(&r);
         let searched = t.elapsed();
+        let t = std::time::Instant::now();
+        let _ = doormat_oracles::judge(&r, &doormat_formats::Parameters::default());
+        let judged = t.elapsed();
         let bytes: usize = r.envelopes.iter().map(|e| e.body.len()).sum();
         eprintln!(
-            "{mode:?}: {} envelopes, {bytes} bytes: run {ran:?}, keystream search {searched:?}, {} found",
+            "{name}: {} envelopes, {bytes} bytes: run {ran:?}, judge {judged:?}, keystream search {searched:?}, {} found",
             r.envelopes.len(),
             found.len()
         );
-        match mode {
+        if name == "fixed nonce" {
             // Each direction's messages pair with the first of that direction.
-            Mode::FixedNonce => assert_eq!(found.len(), r.truth.messages.len() - 2, "{:?}", &found[..3]),
-            _ => assert_eq!(found, Vec::new()),
+            assert_eq!(found.len(), r.truth.messages.len() - 2, "{:?}", &found[..3]);
+        } else {
+            assert_eq!(found, Vec::new(), "{name}");
         }
     }
 }
