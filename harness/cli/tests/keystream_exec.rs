@@ -54,6 +54,19 @@ fn design() -> doormat_exec::ExecDesign {
 #[test]
 fn keystream_reuse_behind_a_valid_mac_is_caught_through_the_exec_protocol() {
     setup();
+    // It speaks the protocol as PROTOCOL.md says (the self-test written
+    // from it alone).
+    let selftest = Command::new(root().join("harness/adapters/.venv/bin/python3"))
+        .args(["harness/adapters/selftest.py", "harness/adapters/keystream/keystream.yaml"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        selftest.status.success() && text(&selftest.stdout).starts_with("PASS"),
+        "{}{}",
+        text(&selftest.stdout),
+        text(&selftest.stderr)
+    );
     let d = design();
     // Every tag verifies and nothing tampered is accepted: the messages are
     // delivered, and the copies the provider flipped, cut, spliced and

@@ -10,12 +10,14 @@
 //!   own message's plaintext, candidate keystream windows `body[s+j..s+j+16]
 //!   ⊕ P[j..j+16]` for every start `s` of the plaintext in the body and a
 //!   few anchors `j` (every 16 bytes of the first 128, and the two 16-byte
-//!   halves of the canary at the end). They go into one hash map; the same
+//!   halves of the canary at the end). They go into one hash map (a keyed
+//!   64-bit digest and where it came from: 24 bytes a window); the same
 //!   window from envelopes of two different messages, under plaintext
 //!   windows that differ in at least half their bytes, is keystream reuse.
 //!   The match is then counted byte by byte over everything the two
 //!   plaintexts share. Cost: at most 10 map operations per body byte, never
-//!   a comparison of pairs of envelopes.
+//!   a comparison of pairs of envelopes; each message pair is reported once,
+//!   against the first message that used the keystream.
 //! - **Deterministic encryption.** When two messages with the same text
 //!   (what precedes the canary; the canaries always differ) give envelopes
 //!   with an equal 16-byte window that no envelope of a message with another
