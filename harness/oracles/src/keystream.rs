@@ -21,8 +21,9 @@
 //! - **Deterministic encryption.** When two messages with the same text
 //!   (what precedes the canary; the canaries always differ) give envelopes
 //!   with an equal 16-byte window that no envelope of a message with another
-//!   text, and no published key bundle, holds, and that is not the text
-//!   itself, the provider sees when a text repeats (ECB, CBC or CTR with a
+//!   text, and no published key bundle, holds, and that does not overlap
+//!   the text in the clear (or XORed with a constant, or with its case
+//!   changed), the provider sees when a text repeats (ECB, CBC or CTR with a
 //!   fixed IV). A window is only counted when each sender also sent, in the
 //!   same conversation, a message of the same length with another text:
 //!   without such a control, a header every message of that sender carries,
@@ -400,18 +401,29 @@ struct Candidate {
 /// Later messages kept per window for deterministic encryption.
 const MAX_REPEATS: usize = 16;
 
-/// Which windows of `body` overlap a copy of `text` in the clear (those are
-/// the scanner's, not ciphertext).
+/// Which windows of `body` overlap a copy of `text` in the clear or in a
+/// form the scanner reads (XORed with a constant byte, case changed: the
+/// body XOR the text takes fewer than [`MIN_DISTINCT`] values over the
+/// whole text, or, for a text shorter than a window, at most two); those
+/// are the scanner's, not ciphertext.
 fn clear_text_mask(body: &[u8], text: &[u8]) -> Vec<bool> {
     let mut covered = vec![false; body.len()];
+    let most = if text.len() >= WINDOW { MIN_DISTINCT - 1 } else { 2 };
     if text.len() >= 4 && body.len() >= text.len() {
-        let mut i = 0;
-        while i + text.len() <= body.len() {
-            if body[i..i + text.len()] == *text {
-                covered[i..i + text.len()].iter_mut().for_each(|c| *c = true);
-                i += text.len();
-            } else {
-                i += 1;
+        for s in 0..=body.len() - text.len() {
+            let mut seen = [0u64; 4];
+            let mut n = 0;
+            let plain = body[s..s + text.len()].iter().zip(text).all(|(b, t)| {
+                let x = b ^ t;
+                let (i, bit) = (usize::from(x >> 6), 1u64 << (x & 63));
+                if seen[i] & bit == 0 {
+                    seen[i] |= bit;
+                    n += 1;
+                }
+                n <= most
+            });
+            if plain {
+                covered[s..s + text.len()].iter_mut().for_each(|c| *c = true);
             }
         }
     }
