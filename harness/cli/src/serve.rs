@@ -10,8 +10,7 @@
 use crate::{Failure, EXIT_OK};
 use anyhow::Context;
 use doormat_engine::{
-    AeadAlg, Authority, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope, Primitives,
-    TargetContent,
+    AeadAlg, Authority, Device, DirectoryEntry, EncryptRequest, Event, ImplError, InEnvelope, Primitives, TargetContent,
 };
 use doormat_formats::wire::{
     AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, ErrorKind, EventsOk, ForensicOk, HelloOk, MacOk, OkmOk, Op,

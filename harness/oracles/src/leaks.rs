@@ -1,7 +1,9 @@
 //! *provider-blind*: no message text in anything the provider sees.
 //!
 //! Every canary is searched for in every record of the provider view, raw
-//! and encoded, by the [`scan`](crate::scan) module in one pass.
+//! and encoded, by the [`scan`](crate::scan) module in one pass; the
+//! envelopes are searched for a reused keystream and for deterministic
+//! encryption by the [`keystream`](crate::keystream) module.
 
 use crate::common::{describe_record, plural};
 use crate::scan::{self, Scanner};
@@ -41,7 +43,7 @@ pub(crate) fn provider_blind(run: &Run) -> Judgement {
     digest.retain(|mi, _| !text.contains_key(mi));
     let bytes: usize = run.view.iter().map(|r| r.bytes.len()).sum();
     let note = format!(
-        "searched {} ({} bytes) for the text of {}, {FORMS}",
+        "searched {} ({} bytes) for the text of {}, {FORMS}; and the envelopes for a keystream used under two messages (a two-time pad) and for equal ciphertext where a text repeats (deterministic encryption)",
         plural(run.view.len(), "provider record", "provider records"),
         bytes,
         plural(msgs.len(), "message", "messages")
@@ -90,5 +92,6 @@ pub(crate) fn provider_blind(run: &Run) -> Judgement {
         );
         findings.push(Finding::new(p, &run.scenario.id, sentence, evidence(&digest, "a digest of message")));
     }
+    findings.extend(crate::keystream::findings(run));
     Judgement::from_findings(p, findings, note, "none found")
 }

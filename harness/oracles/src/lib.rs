@@ -12,6 +12,7 @@ mod delivers;
 mod integrity;
 pub mod judge;
 pub mod kat;
+pub mod keystream;
 mod leaks;
 mod readers;
 pub mod scan;

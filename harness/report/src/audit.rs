@@ -117,6 +117,7 @@ pub const CANNOT_SEE: &[&str] = &[
     "Metadata: who talks to whom, when and how much is visible to the provider in every design here, and no verdict covers it.",
     "Weak randomness on a real device: the harness seeds every device, so a broken random number generator in production is not exercised.",
     "Only the scenarios in the vector set are run; a property holds for those, not for every possible use.",
+    "The provider-blind search knows the forms listed in its note; a message that reaches the provider in any other form (encrypted under a key the provider holds, split across records, compressed by an algorithm or at an offset not searched, XORed with a key longer than 32 bytes, or decoded more than 4 layers deep) is not found, and a reused keystream is found only where the two texts sit at the same offset. Leaks through lengths, timing, padding or the order of records are not searched at all.",
     "Keys kept inside a seized state are tried through the design's own forensic open (every key it holds, no replay cache or address check) and the exported state is searched for earlier messages' text; a design that answers its forensic open dishonestly, or keeps keys in a form the search does not know, is not caught. A design without a forensic open gets forward-secrecy, post-compromise and outsider-blind verdicts at client level only.",
 ];
 
