@@ -349,7 +349,7 @@ fn a_hex_copy_of_the_text_is_caught_by_provider_blind() {
     assert_eq!(t[2], (OutsiderBlind, Verdict::Pass));
     delivers_as_the_ratchet(&results);
     let f = &results[0].judgement(ProviderBlind).unwrap().findings[0];
-    assert_eq!(f.evidence[0].encoding.as_deref(), Some("hex-upper"), "{f:?}");
+    assert_eq!(f.evidence[0].encoding.as_deref(), Some("hex at offset 0 → raw at 0"), "{f:?}");
 }
 
 #[test]
@@ -357,7 +357,9 @@ fn a_hard_coded_key_is_caught_by_outsider_blind_and_recipients_only() {
     let design = Leaky(doormat_designs::builtin("ratchet").unwrap(), Leak::FixedKey);
     let results = audit(&design);
     let t = table(&results);
-    assert_eq!(&t[..3], &expected(&[RecipientsOnly, OutsiderBlind], &[ProviderBlind])[..3]);
+    // The "key" is one byte XORed over the text: the scanner finds the text
+    // too, so provider-blind fails as well.
+    assert_eq!(&t[..3], &expected(&[ProviderBlind, RecipientsOnly, OutsiderBlind], &[])[..3]);
     delivers_as_the_ratchet(&results);
 }
 

@@ -546,6 +546,11 @@ fn deterministic(run: &Run) -> Vec<Reuse> {
             if start >= end {
                 (start, end) = (s, last + WINDOW);
             }
+            // Fewer equal bytes than one window, once the edges are taken
+            // off, is framing that happens to repeat, not a repeated text.
+            if end - start < WINDOW {
+                return None;
+            }
             Some(Reuse {
                 kind: Kind::Deterministic,
                 first: Side { message: m1, envelope: e1, offset: start, plaintext: 0 },
