@@ -331,7 +331,9 @@ class Device:
         self.verified[contact] = identity
         return events
 
-    def encrypt(self, conversation, members, recipients, plaintext):
+    def prepare(self, conversation, members, recipients, plaintext):
+        """What every send starts with: the served entries checked and
+        remembered (the notices they give), and the payload to seal."""
         events = set()
         entries = []
         for r in recipients:
@@ -348,6 +350,10 @@ class Device:
              "plaintext": b64e(plaintext)},
             sort_keys=True, separators=(",", ":"),
         ).encode()
+        return events, entries, payload
+
+    def encrypt(self, conversation, members, recipients, plaintext):
+        events, entries, payload = self.prepare(conversation, members, recipients, plaintext)
         # What the user is only now being told about gets this message not:
         # a notice while the message goes out would come too late.
         held_devices = {e[2] for e in events if e[0] in ("device-added", "identity-changed") and e[2]}

@@ -164,22 +164,7 @@ class Device(sb.Device):
     # sending
 
     def encrypt(self, conversation, members, recipients, plaintext, group=False):
-        events = set()
-        entries = []
-        for r in recipients:
-            if not isinstance(r, dict):
-                raise Rejected("a recipient entry is not an object")
-            addr = r.get("device")
-            split_addr(addr)
-            entries.append((addr, b64d(r.get("identity"), f"identity of {addr}")))
-        self.seen_members(conversation, members, events)
-        self.seen_directory(entries, events)
-        self.counter += 1
-        payload = json.dumps(
-            {"conversation": conversation, "members": sorted(members), "counter": self.counter,
-             "plaintext": b64e(plaintext)},
-            sort_keys=True, separators=(",", ":"),
-        ).encode()
+        events, entries, payload = self.prepare(conversation, members, recipients, plaintext)
         # Honest: what the user is only now being told about gets this
         # message not; it gets messages from the next one on.
         held_devices = {e[2] for e in events if e[0] in ("device-added", "identity-changed") and e[2]}
