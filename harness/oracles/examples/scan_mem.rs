@@ -1,6 +1,7 @@
-//! Builds the leak scanner for N messages (default 10,000) and scans 1 MiB
-//! of random bytes, for measuring peak memory and build time:
-//! `/usr/bin/time -v cargo run --release -p doormat-oracles --example scan_mem -- 10000`.
+//! Builds the leak scanner for N messages (default 10,000) and scans M MiB
+//! (default 1) of random bytes in 1 MiB records, for measuring peak memory,
+//! build time and a rough throughput:
+//! `/usr/bin/time -v cargo run --release -p doormat-oracles --example scan_mem -- 10000 1`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -37,8 +38,12 @@ fn main() {
     let t = Instant::now();
     let s = Scanner::new(&cs);
     let built = t.elapsed();
-    let data = noise(1 << 20, 7);
+    let mib: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let data = noise(mib << 20, 7);
+    let records: Vec<Record<'_>> = data.chunks(1 << 20).enumerate().map(|(id, bytes)| Record { id, bytes }).collect();
     let t = Instant::now();
-    let hits = s.scan(&[Record { id: 0, bytes: &data }]);
-    println!("{n} messages: built in {built:?}, scanned 1 MiB in {:?}, {} hits", t.elapsed(), hits.len());
+    let hits = s.scan(&records);
+    let took = t.elapsed();
+    let rate = (mib as f64) / took.as_secs_f64();
+    println!("{n} messages: built in {built:?}, scanned {mib} MiB in {took:?} ({rate:.0} MiB/s), {} hits", hits.len());
 }

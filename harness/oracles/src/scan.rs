@@ -28,7 +28,7 @@
 //! and URL alphabets, padded or not, line breaks inside, at each of the four
 //! character phases), base32 (RFC 4648 and base32hex, any case, each of the
 //! eight phases), hex (any case, both phases), all as runs of at least
-//! [`MIN_ENCODED_RUN`] characters; percent-encoding; JSON string escapes;
+//! [`MIN_ENCODED_RUN`] characters; percent-encoding; JSON string escapes (in UTF-8 text);
 //! JSON arrays of byte numbers; UTF-16 and UTF-32 in both byte orders
 //! (zero-byte chains of [`MIN_WIDE_UNITS`] units); zlib, gzip and zstd
 //! streams at any offset (found by their headers); raw deflate and brotli
@@ -47,19 +47,30 @@
 //!
 //! # Cost
 //!
-//! Building is linear in the number of canaries, plus one sort of their
-//! grams (tables with a hashed directory, and bit-set filters). Scanning
-//! samples the input: text is probed every 5 bytes with a 4-byte gram (any
-//! run of 8 matching bytes holds one at a sampled position), and only when
-//! its 4 bytes all occur in some canary is the filter asked; digests every
-//! 13 bytes with a 4-byte gram; XOR differences every 9 bytes at each lag,
-//! and only 7-bit differences (text XOR text) reach the filter. Runs of
-//! encoded characters are found by skipping (a byte outside every alphabet
-//! rules out the 16 positions before it), stream headers by a two-byte
-//! table, deflate candidates by their first block header and a 64-byte trial
-//! decode. Random input has no long runs of any alphabet and few header
-//! look-alikes, so it is rejected without decoding; `benches/scan.rs`
-//! measures build time and throughput.
+//! Building is linear in the number of canaries: gram tables are bucketed
+//! by a counting sort on a hashed directory, beside bit-set filters. A
+//! scanner is built once per set of canaries and shared
+//! ([`Scanner::shared`]): every design audited against one vector uses one.
+//!
+//! Scanning first computes the top bit of every byte as a bit string, 64
+//! bytes to a word, and uses it twice. Text: every canary byte is ASCII, so
+//! a fragment needs 8 bytes with the top bit clear (on random input, 1 place
+//! in 256); only there is a 4-byte gram probed, at the multiple of 5 inside
+//! the fragment, and only when its 4 bytes all occur in some canary is the
+//! filter asked. XOR: text XOR text is 7-bit, so at each lag a run needs an
+//! aligned byte of the bit string equal to the one `lag` bits on (found 8
+//! at a time with the SWAR zero-byte test); the run is widened to 16 bytes
+//! before its difference gram reaches the filter. Digests are probed every
+//! 13 bytes with a 4-byte gram. Runs of encoded characters are found by
+//! skipping (a byte outside every alphabet rules out the 16 positions before
+//! it); stream headers by a SIMD multi-pattern search over every valid zlib
+//! header, gzip's and zstd's; deflate candidates pass a hand-read first
+//! block (a complete code-length code for dynamic blocks, 8 bytes decoded
+//! without a reference before the start for fixed ones) before a 64-byte
+//! trial decode; JSON escapes only inside UTF-8. Views of
+//! [`PARALLEL_MIN_BYTES`] or more are split into contiguous groups of
+//! records, one per core. `benches/scan.rs` measures build time and
+//! throughput.
 //!
 //! # Output
 //!
@@ -72,6 +83,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use aho_corasick::{AhoCorasick, BuildError, MatchKind};
 use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
@@ -97,6 +109,11 @@ pub const MIN_WIDE_UNITS: usize = 8;
 
 /// Longest repeating XOR key found.
 pub const MAX_XOR_KEY: usize = 32;
+
+/// Records adding up to at least this many bytes are scanned on every core,
+/// in contiguous groups (a provider view of the default vectors is far
+/// smaller and is scanned on the caller's thread).
+pub const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
 /// Largest layer tried as a brotli stream (at offset 0).
 pub const MAX_BROTLI_LAYER: usize = 64 * 1024;
@@ -194,9 +211,22 @@ fn digests_of(text: &[u8]) -> [Vec<u8>; 11] {
     ]
 }
 
-/// Lags at which XOR differences are searched: every key length up to
-/// [`MAX_XOR_KEY`] divides one of them.
-const XOR_LAGS: [usize; 17] = [1, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
+/// Calls `$m!` with every lag at which XOR differences are taken: 1 (a
+/// constant byte) and 17-32 (every key period up to [`MAX_XOR_KEY`] divides
+/// one of them).
+macro_rules! with_xor_lags {
+    ($m:ident) => {
+        $m!(1, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32)
+    };
+}
+
+macro_rules! lag_array {
+    ($($l:literal),*) => {
+        [$($l),*]
+    };
+}
+
+const XOR_LAGS: [usize; 17] = with_xor_lags!(lag_array);
 
 /// Text is probed every `TEXT_STEP` bytes with a 4-byte gram.
 const TEXT_STEP: usize = FRAGMENT_MIN_LEN - 4 + 1;
@@ -204,8 +234,6 @@ const TEXT_STEP: usize = FRAGMENT_MIN_LEN - 4 + 1;
 const DIGEST_STEP: usize = MIN_DIGEST_LEN - 4 + 1;
 /// The top bit of every byte of a `u64`.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-/// XOR differences are probed every `XOR_STEP` bytes with an 8-byte gram.
-const XOR_STEP: usize = MIN_XOR_RUN - 8 + 1;
 
 /// ASCII upper case to lower case in every byte of `x`, branch-free.
 #[inline]
@@ -283,23 +311,28 @@ struct Table<T> {
     shift: u32,
 }
 
-impl<T> Table<T> {
-    fn new(mut items: Vec<(u64, T)>) -> Table<T> {
-        for e in &mut items {
-            e.0 = mix(e.0);
-        }
-        items.sort_unstable_by_key(|e| e.0);
+impl<T: Copy> Table<T> {
+    /// Buckets the entries by the top bits of their hash (a counting sort:
+    /// linear in the number of entries, insertion order kept in a bucket).
+    fn new(items: Vec<(u64, T)>) -> Table<T> {
         let bits = items.len().max(1).next_power_of_two().trailing_zeros().clamp(4, 24);
         let shift = 64 - bits;
-        let mut dir = Vec::with_capacity((1 << bits) + 1);
-        let mut i = 0;
-        for b in 0..=(1usize << bits) {
-            while items.get(i).is_some_and(|e| ((e.0 >> shift) as usize) < b) {
-                i += 1;
-            }
-            dir.push(i as u32);
+        let mut dir = vec![0u32; (1 << bits) + 1];
+        let hashed: Vec<(u64, T)> = items.into_iter().map(|(k, v)| (mix(k), v)).collect();
+        for e in &hashed {
+            dir[(e.0 >> shift) as usize + 1] += 1;
         }
-        Table { entries: items, dir, shift }
+        for b in 0..1usize << bits {
+            dir[b + 1] += dir[b];
+        }
+        let mut next = dir.clone();
+        let mut entries = hashed.clone();
+        for e in hashed {
+            let b = (e.0 >> shift) as usize;
+            entries[next[b] as usize] = e;
+            next[b] += 1;
+        }
+        Table { entries, dir, shift }
     }
 
     fn len(&self) -> usize {
@@ -348,6 +381,17 @@ struct Msg {
     digests: Vec<Vec<u8>>,
 }
 
+/// Canaries the process-wide cache of [`Scanner::shared`] holds at most.
+pub const CACHE_CANARIES: usize = 200_000;
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<[u8; 32], Arc<OnceLock<Arc<Scanner>>>>,
+    held: usize,
+}
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
+
 /// Multi-message leak scanner; build once from all canaries, then reuse.
 pub struct Scanner {
     msgs: Vec<Msg>,
@@ -355,6 +399,9 @@ pub struct Scanner {
     text_filter: Bloom,
     /// 1 for every byte of a folded canary.
     canary_bytes: [u8; 256],
+    /// Every canary byte is 7-bit ASCII: text is only probed inside runs of
+    /// 8 or more bytes with the top bit clear.
+    ascii: bool,
     /// 4-byte grams of the first [`DIGEST_STEP`] positions of every digest.
     digest_filter: Bloom,
     /// Sorted by key: those grams (raw, not folded).
@@ -401,6 +448,36 @@ impl Scanner {
             Err(e) => s.error = Some(e.to_string()),
         }
         s
+    }
+
+    /// The scanner for these canaries, built once per process and shared:
+    /// canaries depend on the vector's seed and message ids, not on the
+    /// design, so every design audited against one vector scans with one
+    /// scanner. Keyed by a SHA-256 of the canaries; the cache forgets
+    /// everything when it holds [`CACHE_CANARIES`] canaries.
+    pub fn shared(canaries: &[Canary<'_>]) -> Arc<Scanner> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for c in canaries {
+            for part in [&(c.id as u64).to_le_bytes()[..], c.bytes, c.plaintext] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        }
+        let key: [u8; 32] = h.finalize().into();
+        let slot = {
+            let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.held + canaries.len() > CACHE_CANARIES && !cache.map.contains_key(&key) {
+                cache.map.clear();
+                cache.held = 0;
+            }
+            if !cache.map.contains_key(&key) {
+                cache.held += canaries.len();
+            }
+            Arc::clone(cache.map.entry(key).or_default())
+        };
+        // Built outside the lock: other vectors' scanners are not held up.
+        Arc::clone(slot.get_or_init(|| Arc::new(Scanner::new(canaries))))
     }
 
     /// Like [`Scanner::new`] but returns the build error instead of failing closed.
@@ -481,7 +558,7 @@ impl Scanner {
                 }
             }
         }
-        let mut text_filter = Bloom::new(fours.len(), 128);
+        let mut text_filter = Bloom::new(fours.len(), 32);
         let mut digest_filter = Bloom::new(digest_grams.len(), 32);
         for (g, _) in &digest_grams {
             digest_filter.insert(*g);
@@ -496,9 +573,11 @@ impl Scanner {
         }
         let text_grams = Table::new(text_grams);
         let xor_grams = Table::new(xor_grams);
+        let ascii = canary_bytes[128..].iter().all(|&b| b == 0);
         let s = Scanner {
             msgs,
             canary_bytes,
+            ascii,
             text_filter,
             text_grams,
             digest_filter,
@@ -518,10 +597,47 @@ impl Scanner {
         if let Some(e) = &self.error {
             return self.fail_closed(records, e);
         }
-        let mut hits = Vec::new();
         if self.msgs.is_empty() && self.short.is_none() {
-            return hits;
+            return Vec::new();
         }
+        let mut hits: Vec<Hit>;
+        let total: usize = records.iter().map(|r| r.bytes.len()).sum();
+        let workers = if total >= PARALLEL_MIN_BYTES {
+            std::thread::available_parallelism().map_or(1, usize::from).min(records.len())
+        } else {
+            1
+        };
+        if workers > 1 {
+            // Contiguous groups of records of about equal size, one per
+            // worker; hits are sorted below, so the split never shows.
+            let share = total.div_ceil(workers);
+            let mut groups: Vec<&[Record<'_>]> = Vec::new();
+            let (mut from, mut size) = (0, 0);
+            for (i, r) in records.iter().enumerate() {
+                size += r.bytes.len();
+                if size >= share {
+                    groups.push(&records[from..=i]);
+                    (from, size) = (i + 1, 0);
+                }
+            }
+            if from < records.len() {
+                groups.push(&records[from..]);
+            }
+            let parts: Vec<Vec<Hit>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = groups.iter().map(|g| scope.spawn(move || self.scan_group(g))).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            });
+            hits = parts.into_iter().flatten().collect();
+        } else {
+            hits = self.scan_group(records);
+        }
+        hits.sort();
+        hits.dedup();
+        hits
+    }
+
+    fn scan_group(&self, records: &[Record<'_>]) -> Vec<Hit> {
+        let mut hits = Vec::new();
         let mut probe = miniz_oxide::inflate::core::DecompressorOxide::new();
         for record in records {
             let mut ctx = Ctx {
@@ -534,8 +650,6 @@ impl Scanner {
             };
             self.layer(&mut ctx, record.bytes, 0, true);
         }
-        hits.sort();
-        hits.dedup();
         hits
     }
 
@@ -563,8 +677,10 @@ impl Scanner {
     /// `binary`: the layer may hold binary data (a record, or what base64,
     /// base32, hex, a byte array or a stream decoded), rather than text.
     fn layer(&self, ctx: &mut Ctx<'_>, hay: &[u8], depth: usize, binary: bool) {
-        self.text(ctx, hay);
-        self.xor(ctx, hay);
+        let top = top_bits(hay);
+        self.text(ctx, hay, &top);
+        self.digests(ctx, hay);
+        self.xor(ctx, hay, &top);
         if let Some(ac) = &self.short {
             for m in ac.find_iter(hay) {
                 if let Some(&id) = self.short_ids.get(m.pattern().as_usize()) {
@@ -593,32 +709,60 @@ impl Scanner {
         }
     }
 
-    /// Canaries (raw, case-changed, reversed, fragments) and digest heads.
-    fn text(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
+    /// Canaries (raw, case-changed, reversed, fragments). A fragment of 8
+    /// or more bytes `[s, s + 8)` holds the 4-byte gram at the first
+    /// multiple `j` of [`TEXT_STEP`] at or after `s`; only those `j` are
+    /// probed, and when every canary is ASCII only for `s` where the 8 bytes
+    /// have their top bit clear (on random bytes: 1 place in 256).
+    fn text(&self, ctx: &mut Ctx<'_>, hay: &[u8], top: &[u64]) {
         let n = hay.len();
         if n < FRAGMENT_MIN_LEN || self.text_grams.len() == 0 {
             return;
         }
-        // (message, reversed or digest marker) -> end of furthest span reported.
+        // (message, reversed) -> end of furthest span reported.
         let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
         let cb = &self.canary_bytes;
-        let mut j = 0;
-        while j + 4 <= n {
-            let g = fold(u64::from(load4(hay, j))) & 0xffff_ffff;
-            // Every byte must occur in some canary before the filter is asked.
-            let bytes = g.to_le_bytes();
-            let all = cb[usize::from(bytes[0])]
-                & cb[usize::from(bytes[1])]
-                & cb[usize::from(bytes[2])]
-                & cb[usize::from(bytes[3])];
-            if all != 0 && self.text_filter.test(g) {
-                self.text_at(ctx, hay, j, &mut covered);
+        let mut last = usize::MAX;
+        for w in 0..n.div_ceil(64) {
+            let mut starts = if self.ascii {
+                let clear = !(u128::from(top[w]) | u128::from(top[w + 1]) << 64);
+                let mut run = clear & (clear >> 1);
+                run &= run >> 2;
+                run &= run >> 4;
+                run as u64
+            } else {
+                u64::MAX
+            };
+            while starts != 0 {
+                let s = w * 64 + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                let j = s.div_ceil(TEXT_STEP) * TEXT_STEP;
+                if j == last || j + 4 > n || s + FRAGMENT_MIN_LEN > n {
+                    continue;
+                }
+                last = j;
+                let g = fold(u64::from(load4(hay, j))) & 0xffff_ffff;
+                // Every byte must occur in some canary before the filter is asked.
+                let bytes = g.to_le_bytes();
+                let all = cb[usize::from(bytes[0])]
+                    & cb[usize::from(bytes[1])]
+                    & cb[usize::from(bytes[2])]
+                    & cb[usize::from(bytes[3])];
+                if all != 0 && self.text_filter.test(g) {
+                    self.text_at(ctx, hay, j, &mut covered);
+                }
             }
-            j += TEXT_STEP;
         }
+    }
+
+    /// Digest heads: 16 or more bytes of a digest hold a 4-byte gram at a
+    /// multiple of [`DIGEST_STEP`].
+    fn digests(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
+        let n = hay.len();
         if self.digest_grams.len() == 0 || n < MIN_DIGEST_LEN {
             return;
         }
+        let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
         let mut j = 0;
         while j + 4 <= n {
             let g = u64::from(load4(hay, j));
@@ -698,60 +842,60 @@ impl Scanner {
     }
 
     /// XOR with a constant or a repeating key, through differences.
-    fn xor(&self, ctx: &mut Ctx<'_>, hay: &[u8]) {
+    ///
+    /// Text is 7-bit, so text XOR text has no top bit set: a run of
+    /// [`MIN_XOR_RUN`] differences at lag `lag` holds 8 differences with
+    /// clear top bits starting at a multiple of 8. On the bit string of top
+    /// bits those are zero bytes of `top ^ (top >> lag)`, found 8 at a time
+    /// (random bytes: 1 place in 256 per lag); each is widened to 16 on the
+    /// bytes, and only then is the 8-byte difference gram looked up.
+    fn xor(&self, ctx: &mut Ctx<'_>, hay: &[u8], top: &[u64]) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
         let n = hay.len();
         if self.xor_grams.len() == 0 || n < MIN_XOR_RUN + 1 {
             return;
         }
         let mut covered: HashMap<(u32, u8), usize> = HashMap::new();
-        // Text is 7-bit, so text XOR text has no top bit set: a difference
-        // is looked up only where the top bits of 8 bytes at `j` equal those
-        // at `j + lag` (random bytes: p = 1/256). Those places are found 64
-        // at a time on a bit string of the top bits.
-        let blocks = n.div_ceil(64);
-        let mut top = vec![0u64; blocks + 2];
-        for (k, chunk) in hay.chunks(8).enumerate() {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            let x = u64::from_le_bytes(buf);
-            let bits = (x & HIGH_BITS).wrapping_mul(0x0002_0408_1020_4081) >> 56;
-            top[k / 8] |= bits << (8 * (k % 8));
-        }
-        for w in 0..blocks {
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        for w in 0..n.div_ceil(64) {
             let base = w * 64;
-            let first = (XOR_STEP - base % XOR_STEP) % XOR_STEP;
-            let mut sample = 0u64;
-            let mut p = first;
-            while p < 64 {
-                sample |= 1 << p;
-                p += XOR_STEP;
-            }
             let cur = u128::from(top[w]) | u128::from(top[w + 1]) << 64;
-            for &lag in &XOR_LAGS {
-                if base + lag + 8 > n {
-                    break;
-                }
-                let same = !(cur ^ (cur >> lag));
-                let mut run = same & (same >> 1);
-                run &= run >> 2;
-                run &= run >> 4;
-                let mut hits = (run as u64) & sample;
-                while hits != 0 {
-                    let j = base + hits.trailing_zeros() as usize;
-                    hits &= hits - 1;
-                    if j + lag + 8 > n {
-                        break;
+            let here = top[w];
+            macro_rules! lag {
+                ($($l:literal),*) => {$(
+                    let y = here ^ (cur >> $l) as u64;
+                    let mut zero = y.wrapping_sub(ONES) & !y & HIGH_BITS;
+                    while zero != 0 {
+                        found.push((base + (zero.trailing_zeros() as usize & !7), $l));
+                        zero &= zero - 1;
                     }
-                    let d = load8(hay, j) ^ load8(hay, j + lag);
-                    if d != 0 && d & HIGH_BITS == 0 {
-                        let key = xor_key(lag, d);
-                        if self.xor_filter.test(key) {
-                            self.xor_at(ctx, hay, j, lag, key, &mut covered);
-                        }
+                )*};
+            }
+            with_xor_lags!(lag);
+            for (s, lag) in found.drain(..) {
+                if s + lag + 8 > n {
+                    continue;
+                }
+                let d = load8(hay, s) ^ load8(hay, s + lag);
+                if d != 0 && d & HIGH_BITS == 0 && self.xor_run(hay, s, lag) {
+                    let key = xor_key(lag, d);
+                    if self.xor_filter.test(key) {
+                        self.xor_at(ctx, hay, s, lag, key, &mut covered);
                     }
                 }
             }
         }
+    }
+
+    /// Whether the 8 clear-top-bit differences at `s` lie in a run of
+    /// [`MIN_XOR_RUN`]: up to 8 more before or after them.
+    fn xor_run(&self, hay: &[u8], s: usize, lag: usize) -> bool {
+        let clear = |k: usize| (hay[k] ^ hay[k + lag]) & 0x80 == 0;
+        let need = MIN_XOR_RUN - 8;
+        let back = (1..=need.min(s)).take_while(|&k| clear(s - k)).count();
+        let end = s + 8;
+        let fwd = (0..need - back).take_while(|&k| end + k + lag < hay.len() && clear(end + k)).count();
+        back + fwd >= need
     }
 
     fn xor_at(
@@ -801,6 +945,25 @@ impl Scanner {
             ctx.emit(m.id, hs, len, &name, HitKind::Text);
         }
     }
+}
+
+/// The top bit of every byte of `hay`, 64 bytes to a word, with two zero
+/// words after the last (so a 128-bit window can always be read).
+fn top_bits(hay: &[u8]) -> Vec<u64> {
+    let blocks = hay.len().div_ceil(64);
+    let mut top = vec![0u64; blocks + 2];
+    let mut chunks = hay.chunks_exact(8);
+    for (k, chunk) in chunks.by_ref().enumerate() {
+        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let bits = (x & HIGH_BITS).wrapping_mul(0x0002_0408_1020_4081) >> 56;
+        top[k / 8] |= bits << (8 * (k % 8));
+    }
+    let done = hay.len() / 8;
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        let at = done * 8 + i;
+        top[at / 64] |= u64::from(b >> 7) << (at % 64);
+    }
+    top
 }
 
 /// Where hits go, and the decoding chain that led to the current layer.
@@ -1181,7 +1344,9 @@ fn json_escapes(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
             bytes.push(b);
             i += 1;
         }
-        if bytes.len() >= FRAGMENT_MIN_LEN {
+        // JSON text is UTF-8 (RFC 8259 8.1): random bytes that merely hold
+        // a backslash are not a JSON string.
+        if bytes.len() >= FRAGMENT_MIN_LEN && std::str::from_utf8(&hay[s..i.min(hay.len())]).is_ok() {
             out.push((format!("JSON string escapes at offset {s}"), s, bytes));
         }
         from = i.max(from);
@@ -1269,7 +1434,9 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
             out.push((format!("{kind} stream at offset {start}"), start, bytes));
         }
     };
-    if probe_deflate(ctx.probe, hay, false) {
+    // Deflate output is binary: text layers (percent, JSON, UTF-16/32
+    // decoding) are not tried as raw deflate.
+    if binary && probe_deflate(ctx.probe, hay, false) {
         push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
     }
     // A brotli decoder sets up its window before it can refuse anything, so
@@ -1279,25 +1446,11 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
         let bytes = read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap);
         push("brotli", 0, bytes);
     }
-    let mut start = 0;
-    while start + 1 < hay.len() {
-        // Eight bytes at a time: none can start a header unless one is a
-        // zlib CMF (0x08, 0x18, ... 0x78), 0x1f (gzip) or 0x28 (zstd).
-        if start + 8 <= hay.len() {
-            let x = load8(hay, start);
-            if !has_byte(x & 0x8f8f_8f8f_8f8f_8f8f, 0x08) && !has_byte(x, 0x1f) && !has_byte(x, 0x28) {
-                start += 8;
-                continue;
-            }
-        }
-        let at = start;
-        start += 1;
-        let start = at;
-        // Cheap gate on the first two bytes: a zlib header, gzip, zstd.
-        let pair = usize::from(hay[start]) << 8 | usize::from(hay[start + 1]);
-        if STREAM_PAIRS[pair / 64] >> (pair % 64) & 1 == 0 {
-            continue;
-        }
+    let mut from = 0;
+    while let Some(m) = HEADERS.find_in(hay, aho_corasick::Span::from(from..hay.len())) {
+        let start = m.start();
+        // Headers may overlap: look again one byte on.
+        from = start + 1;
         let rest = &hay[start..];
         if looks_like_zlib(rest) && probe_deflate(ctx.probe, rest, true) {
             push("zlib", start, read_capped(ZlibDecoder::new(rest), cap));
@@ -1307,6 +1460,49 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
             if let Ok(d) = ruzstd::decoding::StreamingDecoder::new(rest) {
                 push("zstd", start, read_capped(d, cap));
             }
+        }
+    }
+}
+
+/// The first bytes of every stream with a header: a zlib header (CM = 8,
+/// window up to 32 KiB, no preset dictionary, valid FCHECK), gzip, zstd.
+static HEADERS: LazyLock<HeaderSearch> = LazyLock::new(HeaderSearch::new);
+
+/// Finds stream headers: a SIMD packed searcher where the CPU has one, else
+/// an automaton.
+enum HeaderSearch {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl HeaderSearch {
+    fn new() -> HeaderSearch {
+        let mut patterns: Vec<Vec<u8>> = (0..=0xffffu32)
+            .filter_map(|pair| {
+                let b = [(pair >> 8) as u8, pair as u8];
+                looks_like_zlib(&b).then(|| b.to_vec())
+            })
+            .collect();
+        patterns.push(vec![0x1f, 0x8b, 0x08]);
+        patterns.push(vec![0x28, 0xb5, 0x2f, 0xfd]);
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&patterns)
+            .build();
+        match packed {
+            Some(p) => HeaderSearch::Packed(p),
+            None => HeaderSearch::Automaton(
+                #[allow(clippy::expect_used)]
+                AhoCorasick::new(&patterns).expect("a few two-byte patterns always build"),
+            ),
+        }
+    }
+
+    fn find_in(&self, hay: &[u8], span: aho_corasick::Span) -> Option<aho_corasick::Match> {
+        match self {
+            HeaderSearch::Packed(p) => p.find_in(hay, span),
+            HeaderSearch::Automaton(a) => a.find(aho_corasick::Input::new(hay).span(span)),
         }
     }
 }
@@ -1376,31 +1572,6 @@ fn brotli_header(b: &[u8]) -> Option<bool> {
     Some(last || wbits <= 18)
 }
 
-/// Whether any byte of `x` equals `b` (the classic SWAR zero-byte test).
-#[inline]
-fn has_byte(x: u64, b: u8) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let y = x ^ (ONES * u64::from(b));
-    y.wrapping_sub(ONES) & !y & (ONES << 7) != 0
-}
-
-/// Bit set of the first two bytes of a zlib header, of gzip and of zstd.
-static STREAM_PAIRS: [u64; 1024] = stream_pairs();
-
-const fn stream_pairs() -> [u64; 1024] {
-    let mut t = [0u64; 1024];
-    let mut pair = 0usize;
-    while pair < 65536 {
-        let (cmf, flg) = ((pair >> 8) as u8, (pair & 0xff) as u8);
-        let zlib = cmf & 0x0f == 8 && cmf >> 4 <= 7 && flg & 0x20 == 0 && pair % 31 == 0;
-        if zlib || pair == 0x1f8b || pair == 0x28b5 {
-            t[pair / 64] |= 1 << (pair % 64);
-        }
-        pair += 1;
-    }
-    t
-}
-
 /// Whether a deflate (or zlib) stream at the start of `bytes` yields at least
 /// a fragment's worth of output: decodes into a small buffer only.
 fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &[u8], zlib: bool) -> bool {
@@ -1416,13 +1587,10 @@ fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &
             Some(_) => return false,
             None => {}
         },
-        2 => {
-            // Dynamic: at most 286 literal/length and 30 distance codes.
-            let hlit = b0 >> 3;
-            if hlit > 29 {
-                return false;
-            }
-        }
+        // Dynamic: at most 286 literal/length and 30 distance codes, and
+        // the code-length code must be a complete prefix code.
+        2 if b0 >> 3 > 29 || body.is_some_and(|b| !dynamic_header_ok(b)) => return false,
+        1 if body.is_some_and(|b| !fixed_start_ok(b)) => return false,
         _ => {}
     }
     r.init();
@@ -1437,6 +1605,102 @@ fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &
     // worth of output.
     let done = matches!(status, miniz_oxide::inflate::TINFLStatus::Done) || read == bytes.len();
     produced == buf.len() || (done && produced >= FRAGMENT_MIN_LEN)
+}
+
+/// Whether a dynamic deflate block header at the start of `b` (BFINAL and
+/// BTYPE already read) gives a complete code-length code (RFC 1951 3.2.7):
+/// random bytes almost never do, so the decoder is rarely set up for them.
+fn dynamic_header_ok(b: &[u8]) -> bool {
+    const ORDER_LEN: usize = 19;
+    let bit = |i: usize| b.get(i / 8).map(|&x| u32::from(x >> (i % 8)) & 1);
+    let take = |at: usize, n: usize| -> Option<u32> { (0..n).try_fold(0, |v, k| Some(v | bit(at + k)? << k)) };
+    // 3 bits BFINAL/BTYPE, 5 HLIT, 5 HDIST, 4 HCLEN.
+    let (Some(hdist), Some(hclen)) = (take(8, 5), take(13, 4)) else { return true };
+    if hdist > 29 {
+        return false;
+    }
+    let count = hclen as usize + 4;
+    // Kraft sum in units of 2^-7 (code lengths are 1..=7).
+    let mut sum = 0u32;
+    let mut used = 0;
+    for k in 0..count.min(ORDER_LEN) {
+        let Some(len) = take(17 + 3 * k, 3) else { return true };
+        if len > 0 {
+            sum += 1 << (7 - len);
+            used += 1;
+            if sum > 128 {
+                return false;
+            }
+        }
+    }
+    // A single code of length 1 is allowed (zlib writes it); otherwise complete.
+    sum == 128 || (used == 1 && sum == 64)
+}
+
+/// Whether a fixed-Huffman deflate block at the start of `b` decodes to a
+/// fragment's worth of bytes (or runs out of input first) without a
+/// back-reference before its start: the decoder's tables are only built for
+/// places that pass (RFC 1951 3.2.5-3.2.6).
+fn fixed_start_ok(b: &[u8]) -> bool {
+    const LEN_BASE: [u16; 29] = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
+        258,
+    ];
+    const DIST_BASE: [u32; 30] = [
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+        6145, 8193, 12289, 16385, 24577,
+    ];
+    let mut at = 3;
+    let bit = |i: usize| b.get(i / 8).map(|&x| u32::from(x >> (i % 8)) & 1);
+    // Huffman codes are read most significant bit first, extra bits least first.
+    let code = |at: &mut usize, n: usize| -> Option<u32> {
+        let v = (0..n).try_fold(0, |v, k| Some(v << 1 | bit(*at + k)?));
+        *at += n;
+        v
+    };
+    let extra = |at: &mut usize, n: usize| -> Option<u32> {
+        let v = (0..n).try_fold(0, |v, k| Some(v | bit(*at + k)? << k));
+        *at += n;
+        v
+    };
+    let mut out = 0u32;
+    while out < FRAGMENT_MIN_LEN as u32 {
+        let Some(c7) = code(&mut at, 7) else { return true };
+        let sym = if c7 <= 0b001_0111 {
+            256 + c7
+        } else {
+            let Some(b) = code(&mut at, 1) else { return true };
+            let c8 = c7 << 1 | b;
+            match c8 {
+                0x30..=0xbf => c8 - 0x30,
+                0xc0..=0xc7 => 280 + c8 - 0xc0,
+                _ => {
+                    let Some(b) = code(&mut at, 1) else { return true };
+                    144 + (c8 << 1 | b) - 0x190
+                }
+            }
+        };
+        match sym {
+            0..=255 => out += 1,
+            256 => return false,
+            257..=285 => {
+                let i = (sym - 257) as usize;
+                let n = if (8..28).contains(&i) { (i - 4) / 4 } else { 0 };
+                let Some(e) = extra(&mut at, n) else { return true };
+                let len = u32::from(LEN_BASE[i]) + e;
+                let Some(d) = code(&mut at, 5) else { return true };
+                let Some(&base) = DIST_BASE.get(d as usize) else { return false };
+                let n = if d >= 4 { (d as usize - 2) / 2 } else { 0 };
+                let Some(e) = extra(&mut at, n) else { return true };
+                if base + e > out {
+                    return false;
+                }
+                out += len;
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Fewest numbers in a JSON array read as bytes: shorter arrays are too

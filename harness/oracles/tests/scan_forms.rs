@@ -142,6 +142,19 @@ fn xor_with_a_constant_byte() {
     assert!(h.offset >= 2, "{h:?}");
 }
 
+/// The XOR search looks at 8-byte windows aligned in the record: the text
+/// is found whatever its offset, for a short lag and a long one.
+#[test]
+fn xor_at_every_offset() {
+    for pad in 0..20 {
+        let x: Vec<u8> = TEXT.iter().map(|b| b ^ 0xa7).collect();
+        caught(&cat(&[&noise(pad, 5), &x, &noise(3, 6)]), |h| enc(h, "XOR with the constant byte 0xa7"));
+        let key = noise(19, 4);
+        let x: Vec<u8> = TEXT.iter().enumerate().map(|(i, b)| b ^ key[i % 19]).collect();
+        caught(&cat(&[&noise(pad, 7), &x]), |h| enc(h, "XOR with a repeating 19-byte key"));
+    }
+}
+
 #[test]
 fn xor_with_repeating_keys_up_to_32_bytes() {
     for k in [2usize, 5, 7, 13, 16, 17, 24, 32] {
@@ -257,6 +270,19 @@ fn json_string_escapes() {
     });
 }
 
+/// JSON text is UTF-8: escapes inside non-ASCII UTF-8 text are decoded, a
+/// backslash among bytes that are not UTF-8 is not a JSON string.
+#[test]
+fn json_escapes_need_utf8() {
+    let record = cat(&["{\"note\":\"caf\u{e9} \\n ".as_bytes(), TEXT, b"\"}"]);
+    caught(&record, |h| h.encoding.starts_with("JSON string escapes at offset 9 → raw at"));
+    let record = cat(&[b"\xff\xfe\\n", TEXT, b"\xff\""]);
+    let hits = scan_one(&record);
+    assert!(hits.iter().all(|h| !h.encoding.contains("JSON")), "{hits:?}");
+    // The text itself is still found raw.
+    assert!(hits.iter().any(|h| enc(h, "raw")), "{hits:?}");
+}
+
 /// serde writes a `Vec<u8>` as a JSON array of numbers: a state that keeps
 /// plaintext that way still holds it.
 #[test]
@@ -286,6 +312,56 @@ fn zlib_gzip_zstd_at_any_offset() {
     let long = cat(&[b"secret: ", TEXT, &noise(200_000, 99)]);
     let z = zlib(&long);
     caught(&cat(&[b"??", &z[..z.len() / 2]]), |h| h.encoding == "zlib stream at offset 2 → raw at 52");
+}
+
+/// zlib picks fixed Huffman codes for a short text and dynamic ones for a
+/// long one; the header checks that spare the decoder on random bytes pass
+/// both.
+#[test]
+fn zlib_fixed_and_dynamic_blocks() {
+    let z = zlib(C);
+    assert_eq!((z[2] >> 1) & 3, 1, "fixed block expected");
+    caught(&cat(&[&noise(7, 1), &z]), |h| h.encoding == "zlib stream at offset 7 → raw at 0");
+    // And a stored block (level 0).
+    let mut e = ZlibEncoder::new(Vec::new(), Compression::new(0));
+    e.write_all(TEXT).unwrap();
+    let z = e.finish().unwrap();
+    assert_eq!((z[2] >> 1) & 3, 0, "stored block expected");
+    caught(&cat(&[&noise(7, 3), &z]), |h| h.encoding == "zlib stream at offset 7 → raw at 44");
+    let mut long = Vec::new();
+    for i in 0..200 {
+        long.extend_from_slice(format!("line {i}: the quick brown fox jumps over {} lazy dogs; ", i * 7).as_bytes());
+    }
+    long.extend_from_slice(TEXT);
+    let z = zlib(&long);
+    assert_eq!((z[2] >> 1) & 3, 2, "dynamic block expected");
+    caught(&cat(&[&noise(7, 2), &z]), |h| h.encoding.starts_with("zlib stream at offset 7 → raw at"));
+    let d = deflate(&long);
+    caught(&d, |h| h.encoding.starts_with("raw deflate stream at offset 0 → raw at"));
+}
+
+/// The header checks never refuse a stream a real encoder wrote: texts of
+/// many lengths and contents, every level.
+#[test]
+fn zlib_of_every_level_and_many_texts_is_found() {
+    let words: Vec<&[u8]> = vec![b"alpha ", b"bravo ", b"x", b"\n", b"0123", b"zz zz ", b"\xc3\xa9"];
+    for i in 0..120u64 {
+        let filler = noise(200, i);
+        let mut text = Vec::new();
+        for (k, &b) in filler.iter().take((i as usize * 37) % 200).enumerate() {
+            if i % 3 == 0 {
+                text.push(b);
+            } else {
+                text.extend_from_slice(words[(usize::from(b) + k) % words.len()]);
+            }
+        }
+        text.extend_from_slice(C);
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::new((i % 10) as u32));
+        e.write_all(&text).unwrap();
+        let z = e.finish().unwrap();
+        let hits = scan_one(&cat(&[b"\x01\x02\x03", &z]));
+        assert!(hits.iter().any(|h| h.encoding.starts_with("zlib stream at offset 3 → raw at")), "text {i}: {hits:?}");
+    }
 }
 
 #[test]
@@ -506,6 +582,38 @@ fn false_positives(records: usize, seed: u64) -> (usize, Vec<Hit>) {
         done += owned.len();
     }
     (done, hits)
+}
+
+/// Views of several MiB are scanned on every core; the hits are the same as
+/// scanning each record alone.
+#[test]
+fn large_views_scan_in_parallel_with_the_same_hits() {
+    use doormat_oracles::scan::PARALLEL_MIN_BYTES;
+    let s = scanner();
+    let z = zlib(&cat(&[b"m: ", TEXT]));
+    let mut owned: Vec<Vec<u8>> = (0..40).map(|i| noise(PARALLEL_MIN_BYTES / 20, 100 + i)).collect();
+    owned[0].splice(10..10, TEXT.iter().copied());
+    owned[21].splice(1000..1000, z.iter().copied());
+    owned[39].extend_from_slice(&TEXT.iter().map(|b| b ^ 0x11).collect::<Vec<u8>>());
+    let recs: Vec<Record<'_>> = owned.iter().enumerate().map(|(id, bytes)| Record { id, bytes }).collect();
+    let together = s.scan(&recs);
+    let mut alone: Vec<Hit> = recs.iter().flat_map(|r| s.scan(std::slice::from_ref(r))).collect();
+    alone.sort();
+    alone.dedup();
+    assert_eq!(together, alone);
+    let records: Vec<usize> = together.iter().map(|h| h.record).collect();
+    assert!(records.contains(&0) && records.contains(&21) && records.contains(&39), "{together:?}");
+}
+
+/// One scanner per set of canaries, shared by every caller.
+#[test]
+fn shared_scanner_is_built_once_per_canary_set() {
+    let a = Scanner::shared(&[Canary { id: 3, bytes: C, plaintext: TEXT }]);
+    let b = Scanner::shared(&[Canary { id: 3, bytes: C, plaintext: TEXT }]);
+    let c = Scanner::shared(&[Canary { id: 4, bytes: C, plaintext: TEXT }]);
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert!(!std::sync::Arc::ptr_eq(&a, &c));
+    assert_eq!(a.scan(&[Record { id: 1, bytes: TEXT }]).len(), 1);
 }
 
 #[test]
