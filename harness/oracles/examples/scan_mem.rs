@@ -41,9 +41,23 @@ fn main() {
     let mib: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(1);
     let data = noise(mib << 20, 7);
     let records: Vec<Record<'_>> = data.chunks(1 << 20).enumerate().map(|(id, bytes)| Record { id, bytes }).collect();
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     let hits = s.scan(&records);
     let took = t.elapsed();
+    let cpu = cpu_seconds() - cpu0;
     let rate = (mib as f64) / took.as_secs_f64();
-    println!("{n} messages: built in {built:?}, scanned {mib} MiB in {took:?} ({rate:.0} MiB/s), {} hits", hits.len());
+    let per_cpu = (mib as f64) / cpu;
+    println!(
+        "{n} messages: built in {built:?}, scanned {mib} MiB in {took:?} ({rate:.0} MiB/s wall; {cpu:.2} s CPU, {per_cpu:.0} MiB per CPU second), {} hits",
+        hits.len()
+    );
+}
+
+/// User and system time of this process so far (Linux, 10 ms ticks).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
