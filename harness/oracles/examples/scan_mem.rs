@@ -1,7 +1,7 @@
 //! Builds the leak scanner for N messages (default 10,000) and scans M MiB
-//! (default 1) of random bytes in 1 MiB records, for measuring peak memory,
+//! (default 1) of random bytes in records of K KiB (default 1024), for measuring peak memory,
 //! build time and a rough throughput:
-//! `/usr/bin/time -v cargo run --release -p doormat-oracles --example scan_mem -- 10000 1`.
+//! `/usr/bin/time -v cargo run --release -p doormat-oracles --example scan_mem -- 10000 1 1024`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -40,7 +40,8 @@ fn main() {
     let built = t.elapsed();
     let mib: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(1);
     let data = noise(mib << 20, 7);
-    let records: Vec<Record<'_>> = data.chunks(1 << 20).enumerate().map(|(id, bytes)| Record { id, bytes }).collect();
+    let kib: usize = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(1024);
+    let records: Vec<Record<'_>> = data.chunks(kib << 10).enumerate().map(|(id, bytes)| Record { id, bytes }).collect();
     let cpu0 = cpu_seconds();
     let t = Instant::now();
     let hits = s.scan(&records);

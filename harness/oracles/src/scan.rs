@@ -31,9 +31,11 @@
 //! [`MIN_ENCODED_RUN`] characters; percent-encoding; JSON string escapes (in UTF-8 text);
 //! JSON arrays of byte numbers; UTF-16 and UTF-32 in both byte orders
 //! (zero-byte chains of [`MIN_WIDE_UNITS`] units); zlib, gzip and zstd
-//! streams at any offset (found by their headers); raw deflate and brotli
-//! streams (which have no header) at offset 0 of every layer (brotli only
-//! for layers up to [`MAX_BROTLI_LAYER`] bytes).
+//! streams at any offset (found by their headers); raw deflate (which has
+//! no header) at every offset of binary layers up to
+//! [`MAX_HEADERLESS_LAYER`] bytes where the first block reads as an
+//! encoder's, and at offset 0 of larger ones; brotli (no header either) at
+//! offset 0 of binary layers up to [`MAX_BROTLI_LAYER`] bytes.
 //!
 //! # Bounds
 //!
@@ -117,6 +119,11 @@ pub const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
 /// Largest layer tried as a brotli stream (at offset 0).
 pub const MAX_BROTLI_LAYER: usize = 64 * 1024;
+
+/// Largest binary layer searched for raw deflate at every offset (raw
+/// deflate has no header, so each offset costs a trial read of its first
+/// block); larger layers are tried at offset 0 only.
+pub const MAX_HEADERLESS_LAYER: usize = 64 * 1024;
 
 /// Fewest matching XOR differences (each involving a canary byte).
 pub const MIN_XOR_RUN: usize = 16;
@@ -1509,6 +1516,18 @@ fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, u
     if binary && probe_deflate(ctx.probe, hay, false) {
         push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
     }
+    // Raw deflate has no header: elsewhere in binary layers of at most
+    // [`MAX_HEADERLESS_LAYER`] bytes, every offset whose first block reads
+    // as a real encoder's (a valid dynamic header, or fixed codes giving
+    // text) is decoded. The body of a zlib or gzip stream is left to them.
+    if binary && hay.len() <= MAX_HEADERLESS_LAYER {
+        for j in 1..hay.len().saturating_sub(FRAGMENT_MIN_LEN) {
+            let rest = &hay[j..];
+            if headerless_deflate_ok(rest) && !inside_container(hay, j) && probe_deflate(ctx.probe, rest, false) {
+                push("raw deflate", j, read_capped(DeflateDecoder::new(rest), cap));
+            }
+        }
+    }
     // A brotli decoder sets up its window before it can refuse anything, so
     // it is only tried on binary layers of at most [`MAX_BROTLI_LAYER`]
     // bytes (not on what percent, JSON or UTF-16/32 decoding gave).
@@ -1681,20 +1700,19 @@ fn probe_deflate(r: &mut miniz_oxide::inflate::core::DecompressorOxide, bytes: &
 /// BTYPE already read) gives a complete code-length code (RFC 1951 3.2.7):
 /// random bytes almost never do, so the decoder is rarely set up for them.
 fn dynamic_header_ok(b: &[u8]) -> bool {
-    const ORDER_LEN: usize = 19;
-    let bit = |i: usize| b.get(i / 8).map(|&x| u32::from(x >> (i % 8)) & 1);
-    let take = |at: usize, n: usize| -> Option<u32> { (0..n).try_fold(0, |v, k| Some(v | bit(at + k)? << k)) };
-    // 3 bits BFINAL/BTYPE, 5 HLIT, 5 HDIST, 4 HCLEN.
-    let (Some(hdist), Some(hclen)) = (take(8, 5), take(13, 4)) else { return true };
-    if hdist > 29 {
+    // 3 bits BFINAL/BTYPE, 5 HLIT, 5 HDIST, 4 HCLEN, then up to 19 3-bit
+    // lengths: 74 bits, read from one 128-bit load.
+    let x = load16(b);
+    let field = |at: usize, n: usize| ((x >> at) as u32) & ((1 << n) - 1);
+    if field(3, 5) > 29 || field(8, 5) > 29 {
         return false;
     }
-    let count = hclen as usize + 4;
+    let count = field(13, 4) as usize + 4;
     // Kraft sum in units of 2^-7 (code lengths are 1..=7).
     let mut sum = 0u32;
     let mut used = 0;
-    for k in 0..count.min(ORDER_LEN) {
-        let Some(len) = take(17 + 3 * k, 3) else { return true };
+    for k in 0..count {
+        let len = field(17 + 3 * k, 3);
         if len > 0 {
             sum += 1 << (7 - len);
             used += 1;
@@ -1707,11 +1725,21 @@ fn dynamic_header_ok(b: &[u8]) -> bool {
     sum == 128 || (used == 1 && sum == 64)
 }
 
-/// Whether a fixed-Huffman deflate block at the start of `b` decodes to a
-/// fragment's worth of bytes (or runs out of input first) without a
-/// back-reference before its start: the decoder's tables are only built for
-/// places that pass (RFC 1951 3.2.5-3.2.6).
-fn fixed_start_ok(b: &[u8]) -> bool {
+/// How reading the start of a fixed-Huffman block ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// The wanted number of bytes was decoded.
+    Done,
+    /// The input ended first.
+    Truncated,
+    /// An invalid code, a reference before the start, or the block's end.
+    Invalid,
+}
+
+/// Decodes the start of a fixed-Huffman deflate block at `b` (BFINAL and
+/// BTYPE already read) into `out` until it holds `want` bytes (RFC 1951
+/// 3.2.5-3.2.6); a back-reference before `literals` bytes is invalid.
+fn fixed_head(b: &[u8], want: usize, literals: usize, out: &mut Vec<u8>) -> Head {
     const LEN_BASE: [u16; 29] = [
         3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
         258,
@@ -1720,57 +1748,280 @@ fn fixed_start_ok(b: &[u8]) -> bool {
         1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
         6145, 8193, 12289, 16385, 24577,
     ];
-    let mut at = 3;
-    let bit = |i: usize| b.get(i / 8).map(|&x| u32::from(x >> (i % 8)) & 1);
-    // Huffman codes are read most significant bit first, extra bits least first.
-    let code = |at: &mut usize, n: usize| -> Option<u32> {
-        let v = (0..n).try_fold(0, |v, k| Some(v << 1 | bit(*at + k)?));
-        *at += n;
-        v
-    };
-    let extra = |at: &mut usize, n: usize| -> Option<u32> {
-        let v = (0..n).try_fold(0, |v, k| Some(v | bit(*at + k)? << k));
-        *at += n;
-        v
-    };
-    let mut out = 0u32;
-    while out < FRAGMENT_MIN_LEN as u32 {
-        let Some(c7) = code(&mut at, 7) else { return true };
+    let mut r = BitReader { b, at: 3 };
+    // Huffman codes are read most significant bit first.
+    let code = |r: &mut BitReader<'_>, n: usize| -> Option<u32> { (0..n).try_fold(0, |v, _| Some(v << 1 | r.bit()?)) };
+    while out.len() < want {
+        let Some(c7) = code(&mut r, 7) else { return Head::Truncated };
         let sym = if c7 <= 0b001_0111 {
             256 + c7
         } else {
-            let Some(b) = code(&mut at, 1) else { return true };
-            let c8 = c7 << 1 | b;
+            let Some(c8) = code(&mut r, 1).map(|b| c7 << 1 | b) else { return Head::Truncated };
             match c8 {
                 0x30..=0xbf => c8 - 0x30,
                 0xc0..=0xc7 => 280 + c8 - 0xc0,
-                _ => {
-                    let Some(b) = code(&mut at, 1) else { return true };
-                    144 + (c8 << 1 | b) - 0x190
-                }
+                _ => match code(&mut r, 1) {
+                    Some(b) => 144 + (c8 << 1 | b) - 0x190,
+                    None => return Head::Truncated,
+                },
             }
         };
         match sym {
-            0..=255 => out += 1,
-            256 => return false,
+            0..=255 => out.push(sym as u8),
             257..=285 => {
                 let i = (sym - 257) as usize;
                 let n = if (8..28).contains(&i) { (i - 4) / 4 } else { 0 };
-                let Some(e) = extra(&mut at, n) else { return true };
-                let len = u32::from(LEN_BASE[i]) + e;
-                let Some(d) = code(&mut at, 5) else { return true };
-                let Some(&base) = DIST_BASE.get(d as usize) else { return false };
+                let Some(e) = r.bits(n) else { return Head::Truncated };
+                let len = usize::from(LEN_BASE[i]) + e as usize;
+                let Some(d) = code(&mut r, 5) else { return Head::Truncated };
+                let Some(&base) = DIST_BASE.get(d as usize) else { return Head::Invalid };
                 let n = if d >= 4 { (d as usize - 2) / 2 } else { 0 };
-                let Some(e) = extra(&mut at, n) else { return true };
-                if base + e > out {
-                    return false;
+                let Some(e) = r.bits(n) else { return Head::Truncated };
+                let dist = (base + e) as usize;
+                if dist > out.len() || out.len() < literals {
+                    return Head::Invalid;
                 }
-                out += len;
+                for _ in 0..len.min(want + 8 - out.len().min(want)) {
+                    out.push(out[out.len() - dist]);
+                }
             }
-            _ => return false,
+            _ => return Head::Invalid,
         }
     }
-    true
+    Head::Done
+}
+
+/// Whether a fixed-Huffman deflate block at the start of `b` decodes to a
+/// fragment's worth of bytes (or runs out of input first) without a
+/// back-reference before its start: the decoder's tables are only built for
+/// places that pass.
+fn fixed_start_ok(b: &[u8]) -> bool {
+    fixed_head(b, FRAGMENT_MIN_LEN, 0, &mut Vec::with_capacity(16)) != Head::Invalid
+}
+
+/// Whether offset `j` of `hay` is where the deflate body of a zlib stream
+/// (2 header bytes) or of a gzip stream without optional fields (10) starts.
+fn inside_container(hay: &[u8], j: usize) -> bool {
+    (j >= 2 && looks_like_zlib(&hay[j - 2..])) || (j >= 10 && hay[j - 10..].starts_with(&[0x1f, 0x8b, 0x08, 0]))
+}
+
+/// Whether a raw deflate stream with no header can start at `b`: a dynamic
+/// block whose whole header is valid (complete codes, an end-of-block code),
+/// or a fixed block whose first 16 bytes are text. Random bytes pass about
+/// once in 10^6 offsets.
+fn headerless_deflate_ok(b: &[u8]) -> bool {
+    match (b[0] >> 1) & 3 {
+        1 => {
+            // A real encoder starts with literals: the first 8 bytes are
+            // literals (checked 9 bits at a time first), and 16 bytes with at
+            // least 4 distinct values are text.
+            let bits = load16(b);
+            let mut at = 3;
+            for _ in 0..8 {
+                let len = FIXED_TEXT[((bits >> at) & 0x1ff) as usize];
+                if len == 0 {
+                    return false;
+                }
+                at += u32::from(len);
+            }
+            let mut out = Vec::with_capacity(32);
+            if fixed_head(b, 16, 8, &mut out) != Head::Done || !text_like(&out[..16]) {
+                return false;
+            }
+            out.truncate(8);
+            out.sort_unstable();
+            out.dedup();
+            out.len() >= 4
+        }
+        2 => dynamic_header_valid(b),
+        _ => false,
+    }
+}
+
+/// Up to 16 bytes of `b` as a little-endian number, zeros after its end.
+fn load16(b: &[u8]) -> u128 {
+    if let Some(&head) = b.first_chunk::<16>() {
+        return u128::from_le_bytes(head);
+    }
+    let mut buf = [0u8; 16];
+    let n = b.len().min(16);
+    buf[..n].copy_from_slice(&b[..n]);
+    u128::from_le_bytes(buf)
+}
+
+/// For the next 9 bits of a fixed-Huffman block (first bit lowest): the
+/// length of the code if it is a literal that text can hold (tab, line
+/// breaks, printable ASCII, UTF-8 lead and continuation bytes), else 0.
+static FIXED_TEXT: [u8; 512] = fixed_text_table();
+
+const fn fixed_text_table() -> [u8; 512] {
+    const fn text(v: u32) -> bool {
+        matches!(v, 0x09 | 0x0a | 0x0d | 0x20..=0x7e | 0x80..=0xbf | 0xc2..=0xf4)
+    }
+    const fn rev(x: u32, n: u32) -> u32 {
+        let mut r = 0;
+        let mut i = 0;
+        while i < n {
+            r |= ((x >> i) & 1) << (n - 1 - i);
+            i += 1;
+        }
+        r
+    }
+    let mut t = [0u8; 512];
+    let mut idx = 0u32;
+    while idx < 512 {
+        let c7 = rev(idx & 0x7f, 7);
+        let c8 = rev(idx & 0xff, 8);
+        let c9 = rev(idx, 9);
+        t[idx as usize] = if c7 <= 0b001_0111 {
+            0
+        } else if c8 >= 0x30 && c8 <= 0xbf {
+            if text(c8 - 0x30) {
+                8
+            } else {
+                0
+            }
+        } else if c8 >= 0xc0 && c8 <= 0xc7 {
+            0
+        } else if text(144 + c9 - 0x190) {
+            9
+        } else {
+            0
+        };
+        idx += 1;
+    }
+    t
+}
+
+/// Text: UTF-8 without control characters other than tab and line breaks
+/// (a character cut at the end is allowed), or UTF-16 (every other byte zero).
+fn text_like(b: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(b) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return false,
+    };
+    let utf8 = !valid.is_empty() && valid.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'));
+    let wide = |phase: usize| b.iter().skip(phase).step_by(2).all(|&x| x == 0);
+    utf8 || wide(0) || wide(1)
+}
+
+/// Bits of `b` from `at`, least significant first (deflate's order).
+struct BitReader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl BitReader<'_> {
+    fn bit(&mut self) -> Option<u32> {
+        let v = self.b.get(self.at / 8).map(|&x| u32::from(x >> (self.at % 8)) & 1);
+        self.at += 1;
+        v
+    }
+    /// `n` bits as a number, first bit least significant.
+    fn bits(&mut self, n: usize) -> Option<u32> {
+        (0..n).try_fold(0, |v, k| Some(v | self.bit()? << k))
+    }
+}
+
+/// A canonical Huffman code read from code lengths (RFC 1951 3.2.2): how
+/// many codes of each length, and the symbols in code order.
+struct Huffman {
+    count: [u16; 16],
+    symbol: Vec<u16>,
+}
+
+impl Huffman {
+    /// The code, and how many codes short of complete it is (negative when
+    /// over-subscribed), in units of the longest code.
+    fn new(lengths: &[u8]) -> (Huffman, i32) {
+        let mut count = [0u16; 16];
+        for &l in lengths {
+            count[usize::from(l.min(15))] += 1;
+        }
+        let mut left: i32 = 1;
+        for &c in &count[1..] {
+            left = left * 2 - i32::from(c);
+            if left < 0 {
+                break;
+            }
+        }
+        let mut offs = [0u16; 16];
+        for l in 1..15 {
+            offs[l + 1] = offs[l] + count[l];
+        }
+        let mut symbol = vec![0u16; lengths.len()];
+        for (sym, &l) in lengths.iter().enumerate() {
+            if l != 0 {
+                let l = usize::from(l.min(15));
+                if let Some(slot) = symbol.get_mut(usize::from(offs[l])) {
+                    *slot = sym as u16;
+                }
+                offs[l] += 1;
+            }
+        }
+        (Huffman { count, symbol }, left)
+    }
+
+    fn decode(&self, r: &mut BitReader<'_>) -> Option<u16> {
+        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+        for len in 1..16 {
+            code |= r.bit()? as i32;
+            let count = i32::from(self.count[len]);
+            if code - count < first {
+                return self.symbol.get((index + code - first) as usize).copied();
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        None
+    }
+}
+
+/// Whether the whole header of a dynamic deflate block at the start of `b`
+/// is valid: counts in range, a complete code-length code, lengths that
+/// stay in range, complete literal/length and distance codes (or a single
+/// code), and an end-of-block code.
+fn dynamic_header_valid(b: &[u8]) -> bool {
+    const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+    if !dynamic_header_ok(b) {
+        return false;
+    }
+    let mut r = BitReader { b, at: 3 };
+    let (Some(hlit), Some(hdist), Some(hclen)) = (r.bits(5), r.bits(5), r.bits(4)) else { return false };
+    let (nlen, ndist) = (hlit as usize + 257, hdist as usize + 1);
+    let mut cl = [0u8; 19];
+    for &i in ORDER.iter().take(hclen as usize + 4) {
+        let Some(l) = r.bits(3) else { return false };
+        cl[i] = l as u8;
+    }
+    let (code, left) = Huffman::new(&cl);
+    if left != 0 {
+        return false;
+    }
+    let mut lengths = vec![0u8; nlen + ndist];
+    let mut i = 0;
+    while i < nlen + ndist {
+        let Some(sym) = code.decode(&mut r) else { return false };
+        let (value, repeat) = match sym {
+            0..=15 => (sym as u8, 1),
+            16 if i > 0 => (lengths[i - 1], 3 + r.bits(2).unwrap_or(0) as usize),
+            17 => (0, 3 + r.bits(3).unwrap_or(0) as usize),
+            18 => (0, 11 + r.bits(7).unwrap_or(0) as usize),
+            _ => return false,
+        };
+        if i + repeat > nlen + ndist {
+            return false;
+        }
+        lengths[i..i + repeat].fill(value);
+        i += repeat;
+    }
+    let single_or_complete = |l: &[u8]| {
+        let (_, left) = Huffman::new(l);
+        left == 0 || (left > 0 && l.iter().filter(|&&x| x != 0).count() <= 1)
+    };
+    lengths[256] != 0 && single_or_complete(&lengths[..nlen]) && single_or_complete(&lengths[nlen..])
 }
 
 /// Fewest numbers in a JSON array read as bytes: shorter arrays are too

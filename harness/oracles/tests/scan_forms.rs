@@ -364,6 +364,33 @@ fn zlib_of_every_level_and_many_texts_is_found() {
     }
 }
 
+/// Raw deflate has no header; in layers up to 64 KiB it is found at any
+/// offset, with fixed codes (a short text) and dynamic ones (a long text),
+/// and not reported twice inside a zlib stream.
+#[test]
+fn raw_deflate_at_any_offset() {
+    let short = deflate(C);
+    assert_eq!((short[0] >> 1) & 3, 1, "fixed block expected");
+    caught(&cat(&[&noise(13, 8), &short, &noise(40, 9)]), |h| {
+        h.encoding == "raw deflate stream at offset 13 → raw at 0"
+    });
+    let mut long = Vec::new();
+    for i in 0..150 {
+        long.extend_from_slice(format!("entry {i}: status ok, retries {}; ", i % 7).as_bytes());
+    }
+    long.extend_from_slice(TEXT);
+    let d = deflate(&long);
+    assert_eq!((d[0] >> 1) & 3, 2, "dynamic block expected");
+    let record = cat(&[b"len=\x00\x00\x04\x81;", &d, &noise(100, 10)]);
+    caught(&record, |h| h.encoding.starts_with("raw deflate stream at offset 9 → raw at"));
+    let utf8 = deflate(&cat(&["Grüße aus Köln, Grüße aus Köln, Grüße aus Köln; ".as_bytes(), C]));
+    assert_ne!((utf8[0] >> 1) & 3, 0, "a compressed block expected");
+    caught(&cat(&[&noise(3, 12), &utf8]), |h| h.encoding.starts_with("raw deflate stream at offset 3 → raw at"));
+    let hits = scan_one(&cat(&[&noise(5, 11), &zlib(&long)]));
+    assert!(hits.iter().all(|h| !h.encoding.starts_with("raw deflate")), "{hits:?}");
+    assert!(hits.iter().any(|h| h.encoding.starts_with("zlib stream at offset 5")), "{hits:?}");
+}
+
 #[test]
 fn raw_deflate_at_offset_zero() {
     let body = cat(&[b"some text ", TEXT, b" more text"]);
