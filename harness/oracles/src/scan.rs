@@ -1447,6 +1447,11 @@ fn wide_text(hay: &[u8], out: &mut Vec<(String, usize, Vec<u8>)>) {
     while let Some(k) = memchr::memchr(0, &hay[from..]) {
         let z = from + k;
         from = z + 1;
+        // Zeros inside chains already decoded start nothing new.
+        if z < done[0].min(done[1]) {
+            from = done[0].min(done[1]).min(hay.len());
+            continue;
+        }
         for (wi, w) in [2usize, 4].into_iter().enumerate() {
             if z < done[wi] || hay.get(z + w) != Some(&0) || hay.get(z + 2 * w) != Some(&0) {
                 continue;
@@ -1810,6 +1815,11 @@ fn inside_container(hay: &[u8], j: usize) -> bool {
 /// or a fixed block whose first 16 bytes are text. Random bytes pass about
 /// once in 10^6 offsets.
 fn headerless_deflate_ok(b: &[u8]) -> bool {
+    // Compressed bytes look random: 16 of them with the top bit clear are
+    // text, not a stream (1 chance in 65,536 for a real one).
+    if load16(b) & 0x8080_8080_8080_8080_8080_8080_8080_8080 == 0 {
+        return false;
+    }
     match (b[0] >> 1) & 3 {
         1 => {
             // A real encoder starts with literals: the first 8 bytes are

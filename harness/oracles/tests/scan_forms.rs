@@ -665,6 +665,9 @@ fn false_positive_rate_over_a_million_records() {
 }
 
 /// Inputs built to make decoders work hard finish, within the byte budget.
+/// The bound catches a hang or a quadratic blow-up (minutes), not speed:
+/// release builds take well under a second per input, speed is in
+/// `benches/scan.rs`.
 #[test]
 fn adversarial_inputs_finish() {
     let s = scanner();
@@ -681,6 +684,6 @@ fn adversarial_inputs_finish() {
         let t = std::time::Instant::now();
         let hits = s.scan(&[Record { id: 0, bytes }]);
         assert!(hits.is_empty(), "{hits:?}");
-        assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?} on {:?}", t.elapsed(), &bytes[..8]);
+        assert!(t.elapsed() < std::time::Duration::from_secs(120), "{:?} on {:?}", t.elapsed(), &bytes[..8]);
     }
 }
