@@ -11,7 +11,7 @@ XORed with the same keystream. Every tag verifies and every message is
 delivered, but the envelopes of two messages XOR to the XOR of their texts:
 a provider who knows or guesses one message reads the others (a two-time
 pad). This example exists to show that doormat catches keystream reuse
-behind a valid MAC (`harness/cli/tests/keystream_exec.rs`).
+behind a valid MAC (`harness/cli/tests/cli/keystream_exec.rs`).
 
 Keys. A device's X25519 private key is SHA-256 of a label and its seed; its
 published identity is the public key (32 bytes). No prekeys, no one-time

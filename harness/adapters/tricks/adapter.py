@@ -4,7 +4,7 @@ doormat exec protocol (harness/exec/PROTOCOL.md, version 1). It exists to
 keep doormat's oracles honest: each trick is the cheapest way a dishonest
 design could pass an oracle that trusted client code, and each spec in this
 folder claims the property its trick pretends to have. The audit must catch
-every one (harness/cli/tests/tricks_exec.rs); `--trick none` is the control,
+every one (harness/cli/tests/cli/tricks_exec.rs); `--trick none` is the control,
 which keeps every property it claims. This is the exec-protocol twin of the
 Rust red team in harness/oracles/tests/tricks.rs.
 

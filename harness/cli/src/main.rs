@@ -1,6 +1,7 @@
-//! `doormat`: the command-line interface. The only code with clap, anyhow,
-//! and file I/O: it loads specs and vectors from disk, runs the engine and
-//! the oracles, and writes (or checks) the reports. It also serves built-in
+//! `doormat`: the command-line interface. The only code with clap and
+//! anyhow, and the only code that writes files or to the terminal: it reads
+//! the command line, has `doormat_audit` load, run and judge, and prints the
+//! outcome and writes (or checks) the reports. It also serves built-in
 //! designs over the exec protocol (`serve`), checks external adapters
 //! (`adapter-check`) and measures the adapter's speed (`bench`).
 //!
@@ -50,9 +51,7 @@ macro_rules! out_raw {
 
 mod bench;
 mod check;
-mod files;
 mod kat;
-mod load;
 mod output;
 mod progress;
 mod replace;
@@ -60,10 +59,10 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use doormat_formats::{LoadErrors, Scenario, Spec};
-use doormat_oracles::VectorResult;
-use doormat_report::{DesignAudit, GateKind};
-use std::path::PathBuf;
+use doormat_audit::{load, Audit, ExecOptions, Selection};
+use doormat_formats::{LoadErrors, Spec};
+use doormat_report::GateKind;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit code: every claim held, every expectation met, no drift.
@@ -322,18 +321,14 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-/// The specs selected by `--design`, with their designs.
-fn select(specs: Vec<load::Loaded>, wanted: &[String]) -> Result<Vec<load::Loaded>, Failure> {
-    if wanted.is_empty() {
-        return Ok(specs);
-    }
-    for w in wanted {
-        if !specs.iter().any(|(s, _)| s.id == *w) {
-            let known = specs.iter().map(|(s, _)| s.id.as_str()).collect::<Vec<_>>().join(", ");
-            return Err(Failure::Usage(format!("unknown design `{w}`: expected one of {known}")));
+impl From<doormat_audit::Error> for Failure {
+    fn from(e: doormat_audit::Error) -> Self {
+        match e {
+            doormat_audit::Error::Input(e) => Failure::Input(e),
+            doormat_audit::Error::Usage(msg) => Failure::Usage(msg),
+            e => Failure::Io(e.into()),
         }
     }
-    Ok(specs.into_iter().filter(|(s, _)| wanted.contains(&s.id)).collect())
 }
 
 /// Limits for external implementations, from `--timeout`.
@@ -354,85 +349,57 @@ fn exec_command(implementation: &str) -> Result<String, Failure> {
     }
 }
 
-/// Runs every selected design against every scenario, designs in parallel
-/// (one thread per core), results in spec order.
-fn run_all(selected: &[load::Loaded], scenarios: &[Scenario]) -> Result<Vec<Vec<VectorResult>>, Failure> {
-    let progress = progress::Progress::new((selected.len() * scenarios.len()) as u64);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(selected.len().max(1));
-    let mut results: Vec<Option<Vec<VectorResult>>> = vec![None; selected.len()];
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let progress = &progress;
-                scope.spawn(move || {
-                    (t..selected.len())
-                        .step_by(threads)
-                        .map(|i| {
-                            let (spec, design) = (&selected[i].0, selected[i].1.as_ref());
-                            let rs = scenarios
-                                .iter()
-                                .map(|sc| {
-                                    let r = doormat_oracles::judge(&doormat_engine::run(design, sc), &spec.parameters);
-                                    progress.tick(&spec.id, &sc.id);
-                                    r
-                                })
-                                .collect::<Vec<_>>();
-                            (i, rs)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            if let Ok(done) = h.join() {
-                for (i, rs) in done {
-                    results[i] = Some(rs);
-                }
-            }
+/// How external implementations run: `--impl` (for exactly one `--spec`)
+/// and `--allow-exec`.
+fn exec_options(
+    limits: doormat_exec::Limits,
+    implementation: Option<&str>,
+    spec_files: &[PathBuf],
+    allow: bool,
+) -> Result<ExecOptions, Failure> {
+    let replace = match implementation {
+        None => None,
+        Some(i) if spec_files.len() == 1 => Some(exec_command(i)?),
+        Some(_) => {
+            return Err(Failure::Usage("--impl needs exactly one --spec (the spec of that implementation)".to_owned()))
         }
-    });
-    progress.finish();
-    results.into_iter().collect::<Option<_>>().context("an audit thread panicked").map_err(Failure::Io)
+    };
+    Ok(ExecOptions { limits, replace, allow })
+}
+
+/// Prints a notice of the audit library (a spec skipped).
+fn notice(msg: String) {
+    err!("doormat: {msg}");
 }
 
 fn audit(args: &AuditArgs) -> Result<u8, Failure> {
-    let exec = load::ExecOptions {
-        limits: args.limits.limits()?,
-        replace: match &args.implementation {
-            None => None,
-            Some(i) if args.spec_files.len() == 1 => Some(exec_command(i)?),
-            Some(_) => {
-                return Err(Failure::Usage(
-                    "--impl needs exactly one --spec (the spec of that implementation)".to_owned(),
-                ))
-            }
-        },
-        allow: args.allow_exec,
-    };
+    let exec = exec_options(args.limits.limits()?, args.implementation.as_deref(), &args.spec_files, args.allow_exec)?;
     let partition =
         args.partition.as_deref().map(doormat_report::shard::parse_partition).transpose().map_err(Failure::Usage)?;
     let deviations = match &args.expected {
         Some(dir) => load::deviations(dir)?,
         None => Default::default(),
     };
-    let specs = if args.spec_files.is_empty() {
-        load::specs(&args.specs, &exec)?
+    let designs = if args.spec_files.is_empty() {
+        load::specs(&args.specs, &exec, &mut notice)?
     } else {
-        load::specs_in(&args.spec_files, &exec, &args.specs)?
+        load::specs_in(&args.spec_files, &exec, &args.specs, &mut notice)?
     };
-    let mut scenarios = load::vectors(std::slice::from_ref(&args.vectors))?;
+    let scenarios = load::vectors(std::slice::from_ref(&args.vectors))?;
     if scenarios.is_empty() {
         return Err(Failure::Usage(format!("no vector files (*.yaml) under {}", args.vectors.display())));
     }
+    let mut selection = Selection { designs, scenarios };
     if let Some((k, n)) = partition {
-        // Vectors are sorted by id: shard K takes every N-th, from the K-th.
-        scenarios = scenarios.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect();
+        selection.keep_part(k, n);
     }
-    let selected = select(specs, &args.designs)?;
-    let results = run_all(&selected, &scenarios)?;
+    selection.keep_designs(&args.designs)?;
+    let progress = progress::Progress::new((selection.designs.len() * selection.scenarios.len()) as u64);
+    let results = selection.run(&|design, vector| progress.tick(design, vector));
+    progress.finish();
+    let results = results?;
     if let Some((k, n)) = partition {
-        let shard =
-            doormat_report::shard::Shard::new(k, n, selected.iter().map(|(s, _)| s.id.clone()).zip(results).collect());
+        let shard = selection.shard(k, n, results);
         let broke = shard.designs.iter().any(|d| d.vectors.iter().any(|v| v.result.error.is_some()));
         let name = format!("shard-{k}-of-{n}.json");
         let body = serde_json::to_string(&shard).context("encoding the shard").map_err(Failure::Io)?;
@@ -440,15 +407,15 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
         out!(
             "doormat: wrote {} ({} vectors of {} designs); merge all shards with `doormat merge`",
             args.out.join(&name).display(),
-            scenarios.len(),
-            selected.len()
+            selection.scenarios.len(),
+            selection.designs.len()
         );
         return Ok(if broke { EXIT_BROKEN } else { EXIT_OK });
     }
-    let audits: Vec<DesignAudit> =
-        selected.iter().zip(results).map(|((spec, _), rs)| DesignAudit::new(spec, rs)).collect();
-    let (audits, kat_broke) = kat::attach(audits, &selected, &args.vectors)?;
-    let code = finish(&audits, &deviations, &args.formats, &args.out, args.check, scenarios.len())?;
+    let kat_files = doormat_audit::kat::load_dir(&args.vectors)?;
+    let (audits, kat_broke) = selection.audits(results, &kat_files);
+    let audit = Audit::new(audits, &deviations, selection.scenarios.len());
+    let code = finish(&audit, &args.formats, &args.out, args.check)?;
     for why in &kat_broke {
         err!("doormat: {why}");
     }
@@ -461,25 +428,14 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     Ok(code)
 }
 
-/// Gates, renders, and writes (or checks) the reports of `audits`.
-fn finish(
-    audits: &[DesignAudit],
-    deviations: &std::collections::BTreeMap<String, doormat_formats::Deviations>,
-    formats: &[output::Format],
-    out: &std::path::Path,
-    check: bool,
-    vectors: usize,
-) -> Result<u8, Failure> {
-    for id in deviations.keys() {
-        if !audits.iter().any(|a| a.design == *id) {
-            err!("doormat: note: the deviations for `{id}` apply to no audited design");
-        }
+/// Renders and writes (or checks) the reports of `audit`, and tells how
+/// each design fared.
+fn finish(audit: &Audit, formats: &[output::Format], out: &Path, check: bool) -> Result<u8, Failure> {
+    for id in &audit.unused_deviations {
+        err!("doormat: note: the deviations for `{id}` apply to no audited design");
     }
-    let mut gate = doormat_report::Gate::default();
-    for a in audits {
-        gate.add(a, deviations.get(&a.design));
-    }
-    let files = output::render(audits, &gate, formats);
+    let (audits, gate, vectors) = (&audit.designs, &audit.gate, audit.vectors);
+    let files = output::render(audits, gate, formats);
     let messages: usize = audits.first().map_or(0, |a| a.vectors.iter().map(|v| v.stats.messages).sum());
     if check {
         let drift = output::check(out, &files)?;
@@ -559,77 +515,27 @@ fn finish(
 
 /// `doormat merge`: shards of a partitioned audit into the reports of one run.
 fn merge(args: &MergeArgs) -> Result<u8, Failure> {
-    let mut shards = Vec::new();
-    for p in &args.shards {
-        let text = files::read_text(p, files::Kind::Shard).map_err(|e| Failure::Input(e.into()))?;
-        let shard: doormat_report::shard::Shard = serde_json::from_str(&text).map_err(|e| {
-            Failure::Input(
-                doormat_formats::LoadError::file(&p.display().to_string(), format!("not a doormat shard: {e}")).into(),
-            )
-        })?;
-        shards.push(shard);
-    }
-    let merged = doormat_report::shard::merge(shards).map_err(Failure::Usage)?;
-    let files = if args.spec_files.is_empty() {
-        load::yaml_files(&args.specs).map_err(|e| Failure::Input(e.into()))?
-    } else {
-        args.spec_files.clone()
-    };
-    let specs: Vec<Spec> = files.iter().map(|p| load::parse_spec(p)).collect::<Result<_, _>>()?;
-    let deviations = match &args.expected {
-        Some(dir) => load::deviations(dir)?,
-        None => Default::default(),
-    };
-    let kat_files = kat::load_dir(&args.vectors)?;
-    let mut audits = Vec::new();
-    let mut vectors = 0;
-    for (design, results) in merged {
-        let spec = specs.iter().find(|s| s.id == design).ok_or_else(|| {
-            Failure::Usage(format!(
-                "no spec with id `{design}` (the shards name it): give its spec with --specs or --spec"
-            ))
-        })?;
-        vectors = vectors.max(results.len());
-        let mut audit = DesignAudit::new(spec, results);
-        // Known-answer tests are cheap: run them here rather than carry them in shards.
-        // Only built-in designs: merge reads specs and never runs an external program.
-        if let Some(d) = spec.builtin().and_then(doormat_designs::builtin) {
-            audit.kat = kat::summary(spec, d.as_ref(), &kat_files).map(|(k, _)| k);
-        }
-        audits.push(audit);
-    }
-    finish(&audits, &deviations, &args.formats, &args.out, args.check, vectors)
+    let audit = doormat_audit::merge(
+        &args.shards,
+        doormat_audit::MergeInputs {
+            specs: &args.specs,
+            spec_files: &args.spec_files,
+            vectors: &args.vectors,
+            expected: args.expected.as_deref(),
+        },
+    )?;
+    finish(&audit, &args.formats, &args.out, args.check)
 }
 
 fn validate(paths: &[PathBuf]) -> Result<u8, Failure> {
-    let (specs, vectors) = load::classify(paths)?;
-    let mut errors = LoadErrors::default();
-    let mut n_specs = 0;
-    for p in &specs {
-        match load::parse_spec(p) {
-            Ok(_) => n_specs += 1,
-            Err(e) => errors.0.extend(e.0),
-        }
-    }
-    let n_vectors = match load::vectors(&vectors) {
-        Ok(v) => v.len(),
-        Err(e) => {
-            errors.0.extend(e.0);
-            0
-        }
-    };
-    if !errors.0.is_empty() {
-        return Err(Failure::Input(errors));
-    }
-    out!("ok: {n_specs} spec(s) and {n_vectors} vector(s) are valid");
+    let valid = load::validate(paths)?;
+    out!("ok: {} spec(s) and {} vector(s) are valid", valid.specs, valid.vectors);
     Ok(EXIT_OK)
 }
 
-fn list(specs: &std::path::Path, vectors: &std::path::Path) -> Result<u8, Failure> {
+fn list(specs: &Path, vectors: &Path) -> Result<u8, Failure> {
     out!("designs (built in):");
-    let loaded: Vec<Spec> = load::yaml_files(specs)
-        .map(|files| files.iter().filter_map(|p| load::parse_spec(p).ok()).collect())
-        .unwrap_or_default();
+    let loaded: Vec<Spec> = load::readable_specs(specs);
     for name in doormat_designs::names() {
         let title = loaded.iter().find(|s| s.builtin() == Some(name)).map_or("(no spec)", |s| s.title.as_str());
         out!("  {name:<18} {title}");

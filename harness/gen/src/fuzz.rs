@@ -96,7 +96,7 @@ pub fn scenario(data: &[u8]) {
     let Ok((sc, _)) = g.scenario() else { return };
     let names = doormat_designs::names();
     let Some(design) = doormat_designs::builtin(names[usize::from(pick) % names.len()]) else { return };
-    let result = doormat_oracles::judge(&doormat_engine::run(design.as_ref(), &sc), &Parameters::default());
+    let result = doormat_audit::judge_pair(design.as_ref(), &sc, &Parameters::default());
     let _ = doormat_report::mermaid::sequence(&result.timeline);
     let _ = serde_json::to_string(&result);
 }

@@ -25,9 +25,8 @@ fn run(design: &str, sc: &doormat_formats::Scenario) -> VectorResult {
 /// The run itself and its judgement.
 fn run_recorded(design: &str, sc: &doormat_formats::Scenario) -> (doormat_engine::Run, VectorResult) {
     let d = doormat_designs::builtin(design).unwrap();
-    let recorded = doormat_engine::run(d.as_ref(), sc);
-    let r = doormat_oracles::judge(&recorded, &Parameters::default());
-    (recorded, r)
+    let judged = doormat_audit::run_judged(d.as_ref(), sc, &Parameters::default());
+    (judged.run, judged.result)
 }
 
 /// Writes the failing scenario where a developer can pick it up as a vector.

@@ -393,7 +393,7 @@ fn ecb_shows_the_provider_when_a_text_repeats() {
 
 /// The control: a fresh nonce for every message is never caught, on any
 /// vector. (The built-in designs, mls, olm and megolm included, are run over
-/// every vector in `harness/cli/tests/keystream.rs`.)
+/// every vector in `harness/cli/tests/cli/keystream.rs`.)
 #[test]
 fn the_honest_control_is_never_caught() {
     for path in every_vector() {

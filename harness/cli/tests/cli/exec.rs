@@ -2,27 +2,11 @@
 //! gives the same reports as in-process, and hostile or broken
 //! implementations become ERROR verdicts without hanging, crashing or
 //! corrupting the audit, with every child reaped.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::util::{doormat, doormat_bin, files, hostile_script, root, selftest, setup_adapters, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn doormat_bin() -> String {
-    env!("CARGO_BIN_EXE_doormat").to_owned()
-}
-
-fn doormat(args: &[&str]) -> Output {
-    Command::new(doormat_bin()).args(args).current_dir(root()).output().expect("run doormat")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// python3 runs the hostile scripts; its absence is a loud failure, never a skip.
 fn python3() -> &'static str {
@@ -32,18 +16,6 @@ fn python3() -> &'static str {
         "python3 is required by the exec-protocol tests (the hostile implementations are Python scripts); install it"
     );
     "python3"
-}
-
-fn files(dir: &Path) -> Vec<(String, String)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap())
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// The ratchet design over the protocol gives byte-identical reports.
@@ -171,9 +143,7 @@ fn two_vectors() -> (tempfile::TempDir, PathBuf) {
     for v in ["basic/one-to-one.yaml", "basic/third-party-outside.yaml"] {
         std::fs::copy(root().join("vectors").join(v), vectors.join(Path::new(v).file_name().unwrap())).unwrap();
     }
-    let spec =
-        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
-    std::fs::write(dir.path().join("hostile.yaml"), spec).unwrap();
+    hostile_spec(dir.path());
     (dir, vectors)
 }
 
@@ -265,7 +235,7 @@ fn escaping_and_flooding_implementations_become_error_verdicts() {
 fn a_wrappers_background_job_ends_with_each_vector() {
     let py = python3();
     let (dir, vectors) = two_vectors();
-    let script = root().join("harness/cli/tests/hostile.py");
+    let script = hostile_script();
     let once = dir.path().join("once-wrapper");
     let (s, d, o) = (script.display(), doormat_bin(), once.display());
     let imp = format!("exec:sh -c '{py} {s} sleeper {d} {o} & exec {py} {s} none {d} {o}'");
@@ -298,11 +268,8 @@ fn adapter_check_does_not_wait_for_a_background_job() {
 fn stderr_floods_output_limits_and_versions() {
     let py = python3();
     let dir = tempfile::tempdir().unwrap();
-    let spec =
-        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
-    let spec_path = dir.path().join("hostile.yaml");
-    std::fs::write(&spec_path, spec).unwrap();
-    let script = root().join("harness/cli/tests/hostile.py");
+    let spec_path = hostile_spec(dir.path());
+    let script = hostile_script();
     let run = |mode: &str, extra: &[&str]| {
         let imp = format!("exec:{py} {} {mode} {}", script.display(), doormat_bin());
         let out = dir.path().join(format!("out-{mode}"));
@@ -342,7 +309,7 @@ fn adapter_check_passes_a_conforming_implementation_and_fails_a_broken_one() {
         assert!(s.lines().any(|l| l.contains(&format!("kat {p}")) && l.contains(" ok ")), "kat {p}:\n{s}");
     }
     let py = python3();
-    let script = root().join("harness/cli/tests/hostile.py");
+    let script = hostile_script();
     let bad = doormat(&[
         "adapter-check",
         "--timeout",
@@ -367,9 +334,7 @@ fn hostile_kat_audit(dir: &Path, mode: &str, extra: &[&str]) -> (Option<i32>, se
         std::fs::create_dir_all(vectors.join("kat")).unwrap();
         std::fs::copy(root().join("vectors/basic/one-to-one.yaml"), vectors.join("one-to-one.yaml")).unwrap();
         copy_tree(&root().join("vectors/kat"), &vectors.join("kat"));
-        let spec =
-            std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
-        std::fs::write(dir.join("hostile.yaml"), spec).unwrap();
+        hostile_spec(dir);
     }
     let (out, out_dir) = hostile_audit(dir, &vectors, mode, extra);
     let report = serde_json::from_str(&std::fs::read_to_string(out_dir.join("hostile.json")).unwrap()).unwrap();
@@ -381,7 +346,7 @@ fn hostile_kat_audit(dir: &Path, mode: &str, extra: &[&str]) -> (Option<i32>, se
 /// the output and the report folder.
 fn hostile_audit(dir: &Path, vectors: &Path, mode: &str, extra: &[&str]) -> (Output, PathBuf) {
     let py = python3();
-    let script = root().join("harness/cli/tests/hostile.py");
+    let script = hostile_script();
     let once = dir.join(format!("once-{mode}"));
     let imp = format!("exec:{py} {} {mode} {} {}", script.display(), doormat_bin(), once.display());
     audit_through(dir, vectors, mode, &imp, extra, &once.display().to_string())
@@ -497,11 +462,8 @@ fn a_process_that_breaks_during_known_answer_tests_fails_them() {
 fn an_aead_open_that_skips_the_tag_check_is_caught() {
     let py = python3();
     let dir = tempfile::tempdir().unwrap();
-    let spec =
-        std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");
-    let spec_path = dir.path().join("hostile.yaml");
-    std::fs::write(&spec_path, spec).unwrap();
-    let script = root().join("harness/cli/tests/hostile.py");
+    let spec_path = hostile_spec(dir.path());
+    let script = hostile_script();
     let kat = |mode: &str| {
         let imp = format!("exec:{py} {} {mode} {}", script.display(), doormat_bin());
         doormat(&[
@@ -555,14 +517,7 @@ fn an_aead_open_that_skips_the_tag_check_is_caught() {
 #[test]
 fn the_python_examples_are_judged_as_they_should_be() {
     python3();
-    let setup =
-        Command::new("bash").arg("harness/adapters/setup.sh").current_dir(root()).output().expect("run setup.sh");
-    assert!(
-        setup.status.success(),
-        "harness/adapters/setup.sh failed:\n{}{}",
-        text(&setup.stdout),
-        text(&setup.stderr)
-    );
+    setup_adapters();
     let dir = tempfile::tempdir().unwrap();
     let out = |name: &str| dir.path().join(name).display().to_string();
     let honest = doormat(&[
@@ -620,23 +575,8 @@ fn the_python_examples_are_judged_as_they_should_be() {
     let spec = spec.replace("implementation:\n  builtin: ratchet", &format!("implementation:\n  exec: \"{cmd}\""));
     let spec_path = dir.path().join("ratchet.yaml");
     std::fs::write(&spec_path, spec).unwrap();
-    let selftest = Command::new(root().join("harness/adapters/.venv/bin/python3"))
-        .arg("harness/adapters/selftest.py")
-        .arg(&spec_path)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        selftest.status.success() && text(&selftest.stdout).starts_with("PASS"),
-        "{}{}",
-        text(&selftest.stdout),
-        text(&selftest.stderr)
-    );
-    assert!(
-        text(&selftest.stdout).contains("known answers: x25519 gave the published answer"),
-        "{}",
-        text(&selftest.stdout)
-    );
+    let stdout = selftest(&spec_path);
+    assert!(stdout.contains("known answers: x25519 gave the published answer"), "{stdout}");
 }
 
 /// A spec that names a program runs it only when the user asks on the
@@ -697,6 +637,8 @@ fn crashing_script(dir: &Path, stderr: &str) -> PathBuf {
 }
 
 /// A spec of the ratchet named `hostile`, in `dir`.
+/// Writes `dir/hostile.yaml`: the ratchet's spec under the id `hostile`
+/// (run with `--impl`); gives its path.
 fn hostile_spec(dir: &Path) -> PathBuf {
     let spec =
         std::fs::read_to_string(root().join("specs/ratchet.yaml")).unwrap().replace("id: ratchet", "id: hostile");

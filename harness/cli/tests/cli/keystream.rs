@@ -1,40 +1,14 @@
 //! No built-in design (mls, olm and megolm included: this crate builds them)
 //! is caught by `doormat_oracles::keystream` on any scenario vector: neither
 //! a two-time pad nor deterministic encryption.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use doormat_formats::Vector;
-use std::path::{Path, PathBuf};
+use crate::util::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
+/// Every shipped scenario vector, as `doormat audit` loads them.
 fn every_vector() -> Vec<doormat_formats::Scenario> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n != "kat") {
-                    walk(&p, out);
-                }
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                out.push(p);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    walk(&root().join("vectors"), &mut paths);
-    paths.sort();
-    assert!(paths.len() > 20, "{paths:?}");
-    paths
-        .iter()
-        .map(|p| {
-            let src = std::fs::read_to_string(p).unwrap();
-            let id = p.file_stem().unwrap().to_string_lossy().into_owned();
-            Vector::parse(&p.display().to_string(), &id, &src).unwrap()
-        })
-        .collect()
+    let all = doormat_audit::load::vectors(&[root().join("vectors")]).unwrap();
+    assert!(all.len() > 20, "{} vectors", all.len());
+    all
 }
 
 #[test]

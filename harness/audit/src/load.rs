@@ -1,67 +1,24 @@
-//! Reading specs and vectors from disk, with every problem reported as a
-//! [`LoadError`] naming the file.
+//! Reading specs, vectors, expected deviations and shards from disk, with
+//! every problem reported as a [`LoadError`] naming the file. Folders are
+//! walked by [`files::walk`], files read by [`files::read`]; known-answer
+//! files found among vectors are checked by [`crate::kat::read_one`].
+//!
+//! Nothing here writes to the terminal: what a user should be told while
+//! specs load (a spec skipped) goes to the caller's `notice`.
 
-use crate::files::{read_text, Kind};
+use crate::files::{self, read_text, show, Kind, Walk};
 use doormat_engine::Design;
 use doormat_formats::{locate, Implementation, LoadError, LoadErrors, Scenario, Spec, Vector};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A spec with the design it names.
-pub type Loaded = (Spec, Box<dyn Design>);
-
-fn show(p: &Path) -> String {
-    p.display().to_string()
-}
-
-/// `*.yaml` / `*.yml` files under `p` (or `p` itself, when it is not a
-/// folder), and `*.json` files in folders named `kat` (known-answer files),
-/// sorted. The walk follows symbolic links to folders but enters each
-/// folder once (a link loop ends), and never opens a file: a FIFO or a
-/// device with such a name is listed, and the reader refuses it.
-pub fn yaml_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let meta = std::fs::metadata(p).map_err(|e| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
-            _ => e.to_string(),
-        };
-        LoadError::file(&show(p), what)
-    })?;
-    if !meta.is_dir() {
-        return Ok(vec![p.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        // The folder itself, whatever links led here: each is walked once.
-        let real = std::fs::canonicalize(&dir).map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
-        if !seen.insert(real) {
-            continue;
-        }
-        let entries = std::fs::read_dir(&dir).map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
-            let path = entry.path();
-            let file_type = entry.file_type().map_err(|e| LoadError::file(&show(&path), e.to_string()))?;
-            // A link counts as what it points to (a broken one as a file, which the reader reports).
-            let is_dir =
-                file_type.is_dir() || (file_type.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()));
-            if is_dir {
-                stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml" || (x == "json" && in_kat(&path))) {
-                // JSON only as a known-answer file (upstream Wycheproof's shape).
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Whether a file sits in a folder named `kat` (known-answer files).
-fn in_kat(p: &Path) -> bool {
-    p.parent().and_then(Path::file_name).is_some_and(|n| n == "kat")
+#[derive(Debug)]
+pub struct Loaded {
+    /// The spec.
+    pub spec: Spec,
+    /// Its design: built in, or an external program.
+    pub design: Box<dyn Design>,
 }
 
 fn stem(p: &Path) -> String {
@@ -174,33 +131,39 @@ pub fn spec_file(p: &Path, exec: &ExecOptions) -> Result<Loaded, LoadErrors> {
         )
         .into());
     }
-    Ok((spec, design))
+    Ok(Loaded { spec, design })
 }
 
 /// Every spec in a directory, sorted by id. A spec that names an external
 /// program is skipped, with a notice, unless `exec.allow`.
-pub fn specs(dir: &Path, exec: &ExecOptions) -> Result<Vec<Loaded>, LoadErrors> {
-    let mut files = yaml_files(dir)?;
+pub fn specs(dir: &Path, exec: &ExecOptions, notice: &mut dyn FnMut(String)) -> Result<Vec<Loaded>, LoadErrors> {
+    let mut files = files::walk(dir, Walk::Inputs)?;
     if !exec.allow {
         files.retain(|p| match parse_spec(p) {
             Ok(Spec { implementation: Implementation::Exec(cmd), .. }) => {
-                err!("doormat: skipping {}", not_allowed(p, &cmd));
+                notice(format!("skipping {}", not_allowed(p, &cmd)));
                 false
             }
             _ => true,
         });
     }
-    specs_in(&files, exec, dir)
+    specs_in(&files, exec, dir, notice)
 }
 
-/// Specs from files, sorted by id.
-pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<Vec<Loaded>, LoadErrors> {
+/// Specs from files, sorted by id. A spec whose built-in design is not
+/// compiled into this build is skipped, with a notice.
+pub fn specs_in(
+    files: &[PathBuf],
+    exec: &ExecOptions,
+    shown: &Path,
+    notice: &mut dyn FnMut(String),
+) -> Result<Vec<Loaded>, LoadErrors> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for p in files {
         if let Ok(spec) = parse_spec(p) {
             if let Some(name) = spec.builtin().filter(|n| doormat_designs::builtin(n).is_none()) {
-                err!("doormat: skipping {}: the `{name}` design is not compiled into this build", show(p));
+                notice(format!("skipping {}: the `{name}` design is not compiled into this build", show(p)));
                 continue;
             }
         }
@@ -217,11 +180,11 @@ pub fn specs_in(files: &[PathBuf], exec: &ExecOptions, shown: &Path) -> Result<V
             LoadError::file(&show(shown), "no spec files (*.yaml) found: expected at least one design spec").into()
         );
     }
-    out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-    if let Some(w) = out.windows(2).find(|w| w[0].0.id == w[1].0.id) {
+    out.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+    if let Some(w) = out.windows(2).find(|w| w[0].spec.id == w[1].spec.id) {
         return Err(LoadError::file(
             &show(shown),
-            format!("two specs have the id `{}`: expected unique ids", w[0].0.id),
+            format!("two specs have the id `{}`: expected unique ids", w[0].spec.id),
         )
         .into());
     }
@@ -235,7 +198,7 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
     let mut errors = Vec::new();
     let mut by_id: BTreeMap<String, (PathBuf, Scenario)> = BTreeMap::new();
     for path in paths {
-        let files = match yaml_files(path) {
+        let files = match files::walk(path, Walk::Inputs) {
             Ok(f) => f,
             Err(e) => {
                 errors.push(e);
@@ -245,7 +208,7 @@ pub fn vectors(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
         for p in files {
             // A folder named `kat` holds known-answer vectors for primitives
             // (see `kat.rs`): checked here, never run as scenarios.
-            if in_kat(&p) {
+            if files::in_kat(&p) {
                 if let Err(e) = crate::kat::read_one(&p) {
                     errors.push(e);
                 }
@@ -292,7 +255,7 @@ pub fn classify(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), LoadE
     let mut vectors = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        match yaml_files(p) {
+        match files::walk(p, Walk::Inputs) {
             Ok(files) if files.is_empty() => errors.push(LoadError::file(
                 &show(p),
                 "nothing to validate: expected spec or vector files (*.yaml, *.yml; *.json in a `kat` folder) in this folder",
@@ -320,7 +283,7 @@ pub fn classify(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), LoadE
 pub fn deviations(dir: &Path) -> Result<BTreeMap<String, doormat_formats::Deviations>, LoadErrors> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
-    for p in yaml_files(dir)? {
+    for p in files::walk(dir, Walk::Inputs)? {
         let src = read_text(&p, Kind::Deviations)?;
         match doormat_formats::Deviations::parse(&show(&p), &src) {
             Ok(d) if d.design == stem(&p) => {
@@ -339,5 +302,68 @@ pub fn deviations(dir: &Path) -> Result<BTreeMap<String, doormat_formats::Deviat
         Ok(out)
     } else {
         Err(LoadErrors(errors))
+    }
+}
+
+/// Every spec in `dir` that parses, sorted by path; the others, and a
+/// missing folder, quietly left out (for listings and the `kat_accepts` of
+/// built-in designs).
+pub fn readable_specs(dir: &Path) -> Vec<Spec> {
+    files::walk(dir, Walk::Inputs).map(|l| l.iter().filter_map(|p| parse_spec(p).ok()).collect()).unwrap_or_default()
+}
+
+/// The specs of `files`, or of every file in `dir` when `files` is empty,
+/// read and checked, never run; the first bad one is the error.
+pub fn parse_specs(dir: &Path, files: &[PathBuf]) -> Result<Vec<Spec>, LoadErrors> {
+    let walked;
+    let files = if files.is_empty() {
+        walked = files::walk(dir, Walk::Inputs)?;
+        &walked
+    } else {
+        files
+    };
+    files.iter().map(|p| parse_spec(p)).collect()
+}
+
+/// One shard of a partitioned audit, as `doormat audit --partition`
+/// wrote it.
+pub fn shard(p: &Path) -> Result<doormat_report::shard::Shard, LoadErrors> {
+    let text = read_text(p, Kind::Shard)?;
+    serde_json::from_str(&text).map_err(|e| LoadError::file(&show(p), format!("not a doormat shard: {e}")).into())
+}
+
+/// What [`validate`] found valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Valid {
+    /// Spec files.
+    pub specs: usize,
+    /// Vectors (known-answer files are checked and not counted).
+    pub vectors: usize,
+}
+
+/// Checks spec and vector files (files under a folder named `specs` are
+/// specs, all others vectors), cross-references included, without running
+/// anything; every problem in every file is an error.
+pub fn validate(paths: &[PathBuf]) -> Result<Valid, LoadErrors> {
+    let (specs, vectors) = classify(paths)?;
+    let mut errors = LoadErrors::default();
+    let mut n_specs = 0;
+    for p in &specs {
+        match parse_spec(p) {
+            Ok(_) => n_specs += 1,
+            Err(e) => errors.0.extend(e.0),
+        }
+    }
+    let n_vectors = match self::vectors(&vectors) {
+        Ok(v) => v.len(),
+        Err(e) => {
+            errors.0.extend(e.0);
+            0
+        }
+    };
+    if errors.0.is_empty() {
+        Ok(Valid { specs: n_specs, vectors: n_vectors })
+    } else {
+        Err(errors)
     }
 }

@@ -11,23 +11,15 @@
 //! endless device) fails the test instead of blocking it. The guard is a
 //! safety net, not a timing assertion: these runs take milliseconds.
 #![cfg(unix)]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::util::{doormat_bin, fixture, root};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a run may take before it is killed as hung.
 const GUARD: Duration = Duration::from_secs(120);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> String {
-    format!("harness/cli/tests/fixtures/hostile/{name}")
-}
 
 /// A finished run of doormat.
 #[derive(Debug)]
@@ -51,7 +43,7 @@ impl Run {
 /// Runs doormat with `args` in the repository root and `env` added; kills it
 /// after [`GUARD`].
 fn doormat_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_doormat"))
+    let mut child = Command::new(doormat_bin())
         .args(args)
         .envs(env.iter().copied())
         .current_dir(root())

@@ -8,12 +8,9 @@
 //! control's own spec keeps every claim over every default vector.
 //!
 //! This is the exec-protocol twin of `harness/oracles/tests/tricks.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::util::{doormat, setup_adapters, text};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Once;
 
 const SEIZE: &str = "vectors/seizure/seize-and-heal.yaml";
 const GHOST: &str = "vectors/provider-moves/ghost-one-to-one.yaml";
@@ -22,29 +19,6 @@ const BASIC: &str = "vectors/basic/one-to-one.yaml";
 
 /// The control's implementation, run from the repository root.
 const CONTROL: &str = "exec:harness/adapters/.venv/bin/python3 harness/adapters/tricks/adapter.py --trick none";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn doormat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doormat")).args(args).current_dir(root()).output().expect("run doormat")
-}
-
-/// Makes `harness/adapters/.venv` once per test binary; a failure is loud,
-/// never a skip.
-fn setup() {
-    static SETUP: Once = Once::new();
-    SETUP.call_once(|| {
-        let out =
-            Command::new("bash").arg("harness/adapters/setup.sh").current_dir(root()).output().expect("run setup.sh");
-        assert!(out.status.success(), "harness/adapters/setup.sh failed:\n{}{}", text(&out.stdout), text(&out.stderr));
-    });
-}
 
 /// One audit's JSON report and exit code.
 struct Audit {
@@ -83,7 +57,7 @@ impl Audit {
 /// Audits the spec `tricks/<trick>.yaml` on `vectors` (a file or folder),
 /// with the implementation the spec names, or with `implementation`.
 fn audit(trick: &str, vectors: &str, implementation: Option<&str>) -> Audit {
-    setup();
+    setup_adapters();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
     let spec = format!("harness/adapters/tricks/{trick}.yaml");

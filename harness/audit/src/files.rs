@@ -1,6 +1,7 @@
-//! Reading input files: [`read`] is the one function every reader of
-//! specs, vectors, known-answer files (and the files their `include:`
-//! names), deviations files and shards goes through.
+//! Finding and reading input files: [`walk`] is the one folder walk (for
+//! specs, vectors, deviations and known-answer files), and [`read`] the one
+//! function every reader of specs, vectors, known-answer files (and the
+//! files their `include:` names), deviations files and shards goes through.
 //!
 //! A path is opened once, and everything is checked on the opened handle,
 //! never by a separate look-up that a swapped file could race:
@@ -21,7 +22,7 @@
 use doormat_formats::LoadError;
 use std::fmt;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a file is read as; each kind has its own size cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +119,77 @@ impl From<std::io::Error> for ReadError {
             ReadError::Io(e)
         }
     }
+}
+
+/// Which files a folder walk lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Specs, vectors, deviations: `*.yaml` and `*.yml` files in the folder
+    /// and every folder below it, and `*.json` files in folders named `kat`
+    /// (known-answer files in upstream Wycheproof's shape).
+    Inputs,
+    /// Known-answer files named on the command line: `*.yaml`, `*.yml` and
+    /// `*.json` files in the folder itself.
+    Kat,
+}
+
+/// A path as messages show it.
+pub(crate) fn show(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The files `what` lists under `p` (or `p` itself, when it is not a
+/// folder), sorted. The walk follows symbolic links to folders but enters
+/// each folder once (a link loop ends), and never opens a file: a FIFO or a
+/// device with such a name is listed, and [`read`] refuses it.
+pub fn walk(p: &Path, what: Walk) -> Result<Vec<PathBuf>, LoadError> {
+    let meta = std::fs::metadata(p).map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+            _ => e.to_string(),
+        };
+        LoadError::file(&show(p), what)
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        // The folder itself, whatever links led here: each is walked once.
+        let real = std::fs::canonicalize(&dir).map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
+        if !seen.insert(real) {
+            continue;
+        }
+        let entries = std::fs::read_dir(&dir).map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| LoadError::file(&show(&dir), e.to_string()))?;
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|e| LoadError::file(&show(&path), e.to_string()))?;
+            // A link counts as what it points to (a broken one as a file, which the reader reports).
+            let is_dir =
+                file_type.is_dir() || (file_type.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()));
+            let listed = path.extension().is_some_and(|x| {
+                // JSON only as a known-answer file (upstream Wycheproof's shape).
+                x == "yaml" || x == "yml" || (x == "json" && (what == Walk::Kat || in_kat(&path)))
+            });
+            if is_dir {
+                if what == Walk::Inputs {
+                    stack.push(path);
+                }
+            } else if listed {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Whether a file sits in a folder named `kat` (known-answer files).
+pub fn in_kat(p: &Path) -> bool {
+    p.parent().and_then(Path::file_name).is_some_and(|n| n == "kat")
 }
 
 /// What a file that is not a regular file is.

@@ -4,39 +4,13 @@
 //! every message with a valid tag, and `doormat_oracles::keystream` finds
 //! the two-time pads in what the provider stored. Its virtual environment is
 //! made by the project's own script (python3 and PyPI; a failure is loud).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use doormat_formats::{Parameters, Property, Vector};
+use crate::util::{doormat, root, selftest, setup_adapters, text, vector};
+use doormat_audit::{run_judged, Judged};
+use doormat_formats::{Parameters, Property};
 use doormat_oracles::keystream::{self, Kind};
 use doormat_oracles::Verdict;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn setup() {
-    let setup =
-        Command::new("bash").arg("harness/adapters/setup.sh").current_dir(root()).output().expect("run setup.sh");
-    assert!(
-        setup.status.success(),
-        "harness/adapters/setup.sh failed:\n{}{}",
-        text(&setup.stdout),
-        text(&setup.stderr)
-    );
-}
-
-fn vector(path: &str) -> doormat_formats::Scenario {
-    let p = root().join(path);
-    let src = std::fs::read_to_string(&p).unwrap();
-    let id = p.file_stem().unwrap().to_string_lossy().into_owned();
-    Vector::parse(&p.display().to_string(), &id, &src).unwrap()
-}
+use std::path::Path;
 
 fn design() -> doormat_exec::ExecDesign {
     let python = root().join("harness/adapters/.venv/bin/python3");
@@ -53,27 +27,17 @@ fn design() -> doormat_exec::ExecDesign {
 /// verdict).
 #[test]
 fn keystream_reuse_behind_a_valid_mac_is_caught_through_the_exec_protocol() {
-    setup();
+    setup_adapters();
     // It speaks the protocol as PROTOCOL.md says (the self-test written
     // from it alone).
-    let selftest = Command::new(root().join("harness/adapters/.venv/bin/python3"))
-        .args(["harness/adapters/selftest.py", "harness/adapters/keystream/keystream.yaml"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        selftest.status.success() && text(&selftest.stdout).starts_with("PASS"),
-        "{}{}",
-        text(&selftest.stdout),
-        text(&selftest.stderr)
-    );
+    selftest(Path::new("harness/adapters/keystream/keystream.yaml"));
     let d = design();
     // Every tag verifies and nothing tampered is accepted: the messages are
     // delivered, and the copies the provider flipped, cut, spliced and
     // forged are refused.
-    let tampered = doormat_engine::run(&d, &vector("vectors/provider-moves/tamper.yaml"));
+    let Judged { run: tampered, result: judged } =
+        run_judged(&d, &vector("vectors/provider-moves/tamper.yaml"), &Parameters::default());
     assert_eq!(tampered.aborted, None, "{:?}", tampered.failures);
-    let judged = doormat_oracles::judge(&tampered, &Parameters::default());
     for p in [Property::Delivers, Property::Integrity] {
         let j = judged.judgement(p).unwrap();
         assert_eq!(j.verdict, Verdict::Pass, "{p:?}: {j:#?}");
@@ -81,9 +45,9 @@ fn keystream_reuse_behind_a_valid_mac_is_caught_through_the_exec_protocol() {
     let pads = keystream::find(&tampered);
     assert!(pads.iter().any(|r| r.kind == Kind::TwoTimePad), "{pads:?}");
 
-    let run = doormat_engine::run(&d, &vector("vectors/basic/one-to-one.yaml"));
+    let Judged { run, result: judged } =
+        run_judged(&d, &vector("vectors/basic/one-to-one.yaml"), &Parameters::default());
     assert_eq!(run.aborted, None, "{:?}", run.failures);
-    let judged = doormat_oracles::judge(&run, &Parameters::default());
     assert_eq!(judged.judgement(Property::Delivers).unwrap().verdict, Verdict::Pass);
     let found = keystream::find(&run);
     let id = |m: usize| run.truth.messages[m].id.as_str();
@@ -128,15 +92,17 @@ fn keystream_reuse_behind_a_valid_mac_is_caught_through_the_exec_protocol() {
 /// provider-blind: the audit contradicts the claim.
 #[test]
 fn the_audit_contradicts_provider_blind_for_keystream_reuse() {
-    setup();
+    setup_adapters();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ks");
-    let r = Command::new(env!("CARGO_BIN_EXE_doormat"))
-        .args(["audit", "--allow-exec", "--spec", "harness/adapters/keystream/keystream.yaml", "--out"])
-        .arg(&out)
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let r = doormat(&[
+        "audit",
+        "--allow-exec",
+        "--spec",
+        "harness/adapters/keystream/keystream.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(r.status.code(), Some(1), "{}{}", text(&r.stdout), text(&r.stderr));
     assert!(text(&r.stdout).contains("CLAIMS CONTRADICTED: provider-blind"), "{}", text(&r.stdout));
     let report: serde_json::Value =

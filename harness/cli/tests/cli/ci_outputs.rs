@@ -1,34 +1,9 @@
 //! The CI gate formats: JUnit and SARIF outputs, partitioned audits whose
 //! shards merge into the reports of one run, expected deviations, and the
 //! progress bar that only a terminal sees.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn doormat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doormat")).args(args).current_dir(root()).output().expect("run doormat")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    v.sort();
-    v
-}
+use crate::util::{doormat, doormat_bin, files, root, text};
+use std::process::Command;
 
 #[test]
 fn shards_merge_into_the_reports_of_one_run() {
@@ -163,7 +138,7 @@ fn expected_deviations_pass_the_gate_and_stale_ones_fail_it() {
 #[test]
 fn progress_is_shown_only_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_doormat");
+    let bin = doormat_bin();
     let cmd = format!("{bin} audit --design plaintext-relay --vectors vectors/long --out {}", dir.path().display());
     let piped = doormat(&[
         "audit",

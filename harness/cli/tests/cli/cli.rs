@@ -1,36 +1,12 @@
 //! End-to-end tests of the `doormat` binary: the audit loop on the real
 //! specs and vectors, determinism, the drift check, and input errors.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use crate::util::{doormat, doormat_bin, files, root, text};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn doormat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doormat")).args(args).current_dir(root()).output().expect("run doormat")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn audit_into(dir: &Path) -> Output {
     doormat(&["audit", "--out", dir.to_str().unwrap()])
-}
-
-fn read_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 fn json(dir: &Path, design: &str) -> serde_json::Value {
@@ -58,21 +34,14 @@ fn audit_is_deterministic_and_judges_the_controls() {
     let stdout = text(&out_a.stdout);
     assert!(stdout.contains("ratchet          every claim held"), "{stdout}");
     assert!(stdout.contains("ghost            CLAIMS CONTRADICTED: recipients-only, change-visible"), "{stdout}");
-    let files = read_dir(a.path());
-    assert_eq!(files, read_dir(b.path()), "two runs must give byte-identical reports");
-    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    for want in [
-        "SCORECARD.md",
-        "plaintext-relay.md",
-        "plaintext-relay.json",
-        "ratchet.md",
-        "ratchet.json",
-        "ghost.md",
-        "escrow.json",
-        "client-scan.md",
-        "backup-escrow.json",
-    ] {
-        assert!(names.contains(&want), "missing {want} in {names:?}");
+    let reports = files(a.path());
+    assert_eq!(reports, files(b.path()), "two runs must give byte-identical reports");
+    let names: Vec<&str> = reports.iter().map(|(n, _)| n.as_str()).collect();
+    // Every built-in design has a spec in `specs/`, so each has its reports.
+    let designs = doormat_designs::names();
+    let want = designs.iter().flat_map(|d| [format!("{d}.md"), format!("{d}.json")]);
+    for want in want.chain(["SCORECARD.md".to_owned()]) {
+        assert!(names.contains(&want.as_str()), "missing {want} in {names:?}");
     }
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "temporary files left: {names:?}");
 
@@ -121,12 +90,12 @@ fn check_reports_drift_and_writes_nothing() {
     let md = dir.path().join("plaintext-relay.md");
     let original = std::fs::read_to_string(&md).unwrap();
     std::fs::write(&md, original.replace("## Findings", "## Findingz")).unwrap();
-    let before = read_dir(dir.path());
+    let before = files(dir.path());
     let drift = doormat(&["audit", "--design", "plaintext-relay", "--out", d, "--check"]);
     assert_eq!(drift.status.code(), Some(1));
     let out = text(&drift.stdout);
     assert!(out.contains("-## Findingz") && out.contains("+## Findings"), "unified diff expected:\n{out}");
-    assert_eq!(before, read_dir(dir.path()), "--check must write nothing");
+    assert_eq!(before, files(dir.path()), "--check must write nothing");
 }
 
 #[test]
@@ -218,7 +187,7 @@ fn readme_quotes_the_committed_scorecard() {
 /// A closed pipe on standard output ends the program quietly.
 #[test]
 fn a_closed_pipe_is_not_a_panic() {
-    let cmd = format!("'{}' list | head -n 1", env!("CARGO_BIN_EXE_doormat"));
+    let cmd = format!("'{}' list | head -n 1", doormat_bin());
     let out = Command::new("sh").args(["-c", &cmd]).current_dir(root()).output().unwrap();
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), "designs (built in):\n");

@@ -3,6 +3,7 @@
 //! the audit-level snapshots; these pin the renderers' layout.)
 #![allow(clippy::unwrap_used)]
 
+use doormat_audit::{audit_one, Loaded};
 use doormat_formats::{Spec, Vector};
 use doormat_report::{render_json, render_markdown, render_scorecard, DesignAudit};
 
@@ -34,12 +35,8 @@ fn audits() -> Vec<DesignAudit> {
     ]
     .iter()
     .map(|(id, claims)| {
-        let design = doormat_designs::builtin(id).unwrap();
-        let result = doormat_oracles::judge(
-            &doormat_engine::run(design.as_ref(), &scenario),
-            &doormat_formats::Parameters::default(),
-        );
-        DesignAudit::new(&spec(id, claims), vec![result])
+        let loaded = Loaded { spec: spec(id, claims), design: doormat_designs::builtin(id).unwrap() };
+        audit_one(&loaded, std::slice::from_ref(&scenario))
     })
     .collect()
 }

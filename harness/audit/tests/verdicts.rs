@@ -5,49 +5,32 @@
 //! honest design check that the oracles catch leaks they were never told of.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use doormat_audit::{audit_one, judge_pair, load, Loaded};
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Seed, Sent,
 };
-use doormat_formats::{DeviceAddr, Parameters, Property, Scenario, Spec, Vector};
-use doormat_oracles::{judge, Judgement, VectorResult, Verdict};
+use doormat_formats::{DeviceAddr, Parameters, Property, Scenario, Spec};
+use doormat_oracles::{Judgement, VectorResult, Verdict};
 use doormat_report::{Claim, DesignAudit};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn vectors() -> Vec<Scenario> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors");
-    let mut files = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p: PathBuf = e.unwrap().path();
-            if p.is_dir() {
-                // `kat/` holds known-answer vectors for primitives, not scenarios.
-                if p.file_name().is_none_or(|n| n != "kat") {
-                    stack.push(p);
-                }
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-        .iter()
-        .map(|p| {
-            let src = std::fs::read_to_string(p).unwrap();
-            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
-            Vector::parse(&p.display().to_string(), &stem, &src).unwrap()
-        })
-        .collect()
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
+/// Every shipped vector, as `doormat audit` loads them.
+fn vectors() -> Vec<Scenario> {
+    load::vectors(&[root().join("vectors")]).unwrap()
+}
+
+/// `design` over every vector, with the default parameters (the oracles
+/// are told nothing about the design).
 fn audit(design: &dyn Design) -> Vec<VectorResult> {
-    vectors().iter().map(|sc| judge(&doormat_engine::run(design, sc), &Parameters::default())).collect()
+    vectors().iter().map(|sc| judge_pair(design, sc, &Parameters::default())).collect()
 }
 
 fn spec(id: &str) -> Spec {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../specs/{id}.yaml"));
-    Spec::parse(&p.display().to_string(), id, &std::fs::read_to_string(&p).unwrap()).unwrap()
+    load::parse_spec(&root().join(format!("specs/{id}.yaml"))).unwrap()
 }
 
 /// The raw verdict per property over all vectors: FAIL if any vector
@@ -153,13 +136,13 @@ fn every_builtin_design_gets_the_expected_verdicts() {
     ];
     let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, doormat_designs::names(), "every built-in design has an expected row");
+    let scenarios = vectors();
     for (name, want) in &cases {
-        let design = doormat_designs::builtin(name).unwrap();
-        let results = audit(design.as_ref());
-        for r in &results {
+        let loaded = Loaded { spec: spec(name), design: doormat_designs::builtin(name).unwrap() };
+        let audit: DesignAudit = audit_one(&loaded, &scenarios);
+        for r in &audit.vectors {
             assert!(r.error.is_none(), "{name} broke on {}: {:?}", r.vector, r.error);
         }
-        let audit = DesignAudit::new(&spec(name), results);
         let got: Vec<(Property, Claim)> = audit.properties.iter().map(|p| (p.property, p.claim)).collect();
         assert_eq!(&got, want, "claims table of {name}");
     }
