@@ -149,8 +149,8 @@ mod frame;
 mod hpke;
 mod primitives;
 
+use crate::framing::rejected;
 use crate::persist::{pairs, Peer, RngState};
-use crate::wire::rejected;
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
