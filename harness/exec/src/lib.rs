@@ -26,6 +26,7 @@ compile_error!("doormat-exec needs a Unix: process groups, signals and poll(2) k
 mod design;
 mod primitives;
 mod process;
+mod session;
 mod sweep;
 
 pub use design::{ExecDesign, Probe};

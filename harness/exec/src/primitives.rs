@@ -19,8 +19,8 @@
 //! There is no restart: the caller judging the cases counts the one that
 //! broke it and every later one as failed, never as refused.
 
-use crate::design::Session;
 use crate::process::{Command, Limits};
+use crate::session::Session;
 use doormat_engine::{AeadAlg, ImplError, Primitives, ProtocolBytes};
 use doormat_formats::wire::{
     MacOk, OkmOk, Op, OpenOk, OutputsOk, SealOk, SharedOk, ValidOk, WireAead, WirePrimitive, B64,
