@@ -2,20 +2,22 @@
 //! process, reached through the exec protocol. Its primitives, when `hello`
 //! offers any, live in a child process of their own
 //! ([`ExecPrimitives`](crate::primitives::ExecPrimitives)). Both talk to
-//! their process through a [`Session`].
+//! their process through a [`Session`]; what the answers mean is read with
+//! `convert.rs`, and anything it refuses breaks the run.
 
+use crate::convert;
 use crate::primitives::ExecPrimitives;
 use crate::process::{Command, Limits};
 use crate::session::Session;
 use doormat_engine::{
-    Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
-    OutEnvelope, Primitives, Received, Seed, Sent, TargetContent,
+    Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, Primitives,
+    Received, Seed, Sent, TargetContent,
 };
 use doormat_formats::wire::{
     AuthorityOk, DecryptOk, DeviceOk, EmptyOk, EncryptOk, EventsOk, ForensicOk, Op, PublishOk, RecoverOk, StateOk,
-    TargetOk, WireEntry, WireEvent, WirePrimitive, B64,
+    TargetOk, WireEvent, WirePrimitive, B64,
 };
-use doormat_formats::{DeviceAddr, UserId};
+use doormat_formats::DeviceAddr;
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -90,6 +92,17 @@ impl ExecDesign {
     }
 }
 
+impl ExecDesign {
+    /// A device of the current run, made by `op` (`create_device` or
+    /// `import_device`).
+    fn new_device(&self, op: Op) -> Result<Box<dyn Device>, ImplError> {
+        let generation = lock(&self.session).generation;
+        let ok: DeviceOk = device_op(&self.session, generation, op)?;
+        let session = Arc::clone(&self.session);
+        Ok(Box::new(ExecDevice { session, generation, handle: ok.device, acknowledged: false }))
+    }
+}
+
 fn device_op<T: DeserializeOwned>(session: &Shared, generation: u64, op: Op) -> Result<T, ImplError> {
     let mut s = lock(session);
     if s.generation != generation {
@@ -108,33 +121,11 @@ impl Design for ExecDesign {
     }
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
-        let generation = lock(&self.session).generation;
-        let ok: DeviceOk = device_op(
-            &self.session,
-            generation,
-            Op::CreateDevice { addr: addr.to_string(), seed: B64(seed.to_vec()) },
-        )?;
-        Ok(Box::new(ExecDevice {
-            session: Arc::clone(&self.session),
-            generation,
-            handle: ok.device,
-            acknowledged: false,
-        }))
+        self.new_device(Op::CreateDevice { addr: addr.to_string(), seed: B64(seed.to_vec()) })
     }
 
     fn import_device(&self, addr: &DeviceAddr, state: &[u8]) -> Result<Box<dyn Device>, ImplError> {
-        let generation = lock(&self.session).generation;
-        let ok: DeviceOk = device_op(
-            &self.session,
-            generation,
-            Op::ImportDevice { addr: addr.to_string(), state: B64(state.to_vec()) },
-        )?;
-        Ok(Box::new(ExecDevice {
-            session: Arc::clone(&self.session),
-            generation,
-            handle: ok.device,
-            acknowledged: false,
-        }))
+        self.new_device(Op::ImportDevice { addr: addr.to_string(), state: B64(state.to_vec()) })
     }
 
     fn authorities(&self) -> Vec<String> {
@@ -215,31 +206,14 @@ impl std::fmt::Debug for ExecDevice {
     }
 }
 
-fn addr(s: &str, session: &Shared) -> Result<DeviceAddr, ImplError> {
-    match s.split_once('/') {
-        Some((u, d)) if doormat_formats::ids::valid_name(u) && doormat_formats::ids::valid_name(d) => {
-            Ok(DeviceAddr::new(u, d))
-        }
-        _ => Err(lock(session).fail(format!("`{s}` is not a device address: expected `user/device`"))),
-    }
+/// What part of an answer means, by `meaning` (a function of `convert.rs`);
+/// a refusal breaks the run.
+fn read<W, T>(session: &Shared, wire: W, meaning: impl FnOnce(W) -> Result<T, String>) -> Result<T, ImplError> {
+    meaning(wire).map_err(|why| lock(session).fail(why))
 }
 
 fn events(list: Vec<WireEvent>, session: &Shared) -> Result<Vec<Event>, ImplError> {
-    list.into_iter()
-        .map(|e| {
-            let Some(kind) = EventKind::from_wire_name(&e.kind) else {
-                return Err(lock(session).fail(format!("unknown event kind `{}`", e.kind)));
-            };
-            if !doormat_formats::ids::valid_name(&e.user) {
-                return Err(lock(session).fail(format!("`{}` is not a user name", e.user)));
-            }
-            let device = match e.device {
-                Some(d) => Some(addr(&d, session)?),
-                None => None,
-            };
-            Ok(Event { kind, user: UserId(e.user), device })
-        })
-        .collect()
+    read(session, list, convert::events_from_wire)
 }
 
 impl ExecDevice {
@@ -252,11 +226,7 @@ impl Device for ExecDevice {
     fn publish(&mut self) -> Result<Bundle, ImplError> {
         let ok: PublishOk = self.op(Op::Publish { device: self.handle })?;
         lock(&self.session).charge("publish", ok.one_time.len())?;
-        Ok(Bundle {
-            identity: ok.identity.0,
-            prekey: ok.prekey.0,
-            one_time: ok.one_time.into_iter().map(|b| b.0).collect(),
-        })
+        Ok(convert::bundle_from_wire(ok))
     }
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
@@ -265,16 +235,7 @@ impl Device for ExecDevice {
             conversation: req.conversation.to_owned(),
             group: req.group,
             members: req.members.iter().map(|m| m.0.clone()).collect(),
-            recipients: req
-                .recipients
-                .iter()
-                .map(|e| WireEntry {
-                    device: e.device.to_string(),
-                    identity: B64(e.identity.clone()),
-                    prekey: B64(e.prekey.clone()),
-                    one_time: e.one_time.clone().map(B64),
-                })
-                .collect(),
+            recipients: req.recipients.iter().map(convert::entry_to_wire).collect(),
             plaintext: B64(req.plaintext.to_vec()),
             acknowledged: std::mem::take(&mut self.acknowledged),
         };
@@ -285,27 +246,19 @@ impl Device for ExecDevice {
             let addressees = ok.envelopes.iter().map(|e| e.to.len()).fold(0usize, usize::saturating_add);
             s.charge("encrypt", ok.envelopes.len().saturating_add(addressees).saturating_add(ok.events.len()))?;
         }
-        let mut envelopes = Vec::new();
-        for e in ok.envelopes {
-            let to = e.to.iter().map(|t| addr(t, &self.session)).collect::<Result<_, _>>()?;
-            envelopes.push(OutEnvelope { to, body: e.body.0 });
-        }
+        let envelopes = ok
+            .envelopes
+            .into_iter()
+            .map(|e| read(&self.session, e, convert::envelope_from_wire))
+            .collect::<Result<_, _>>()?;
         Ok(Sent { envelopes, events: events(ok.events, &self.session)?, blocked: ok.blocked })
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        let op = Op::Decrypt {
-            device: self.handle,
-            from: env.from.to_string(),
-            conversation: env.conversation.to_owned(),
-            body: B64(env.body.to_vec()),
-        };
-        let ok: DecryptOk = self.op(op)?;
+        let (from, conversation, body) = convert::in_envelope_to_wire(env);
+        let ok: DecryptOk = self.op(Op::Decrypt { device: self.handle, from, conversation, body })?;
         lock(&self.session).charge("decrypt", ok.events.len())?;
-        let sender = match ok.sender {
-            Some(s) => Some(addr(&s, &self.session)?),
-            None => None,
-        };
+        let sender = ok.sender.map(|s| read(&self.session, s.as_str(), convert::addr_from_wire)).transpose()?;
         Ok(Received { plaintext: ok.plaintext.map(|p| p.0), sender, events: events(ok.events, &self.session)? })
     }
 
@@ -321,13 +274,8 @@ impl Device for ExecDevice {
         if !lock(&self.session).forensic {
             return Err(ImplError::Unsupported("forensic open (not offered in `hello`)".to_owned()));
         }
-        let op = Op::ForensicOpen {
-            device: self.handle,
-            from: env.from.to_string(),
-            conversation: env.conversation.to_owned(),
-            body: B64(env.body.to_vec()),
-        };
-        let ok: ForensicOk = self.op(op)?;
+        let (from, conversation, body) = convert::in_envelope_to_wire(env);
+        let ok: ForensicOk = self.op(Op::ForensicOpen { device: self.handle, from, conversation, body })?;
         lock(&self.session).charge("forensic_open", ok.plaintexts.len())?;
         Ok(ok.plaintexts.into_iter().map(|p| p.0).collect())
     }
@@ -388,11 +336,7 @@ impl Authority for ExecAuthority {
     }
 
     fn target(&mut self, content: &TargetContent<'_>) -> Result<Option<Vec<u8>>, ImplError> {
-        let (exact, similar) = match content {
-            TargetContent::Exact(b) => (Some(B64(b.to_vec())), None),
-            TargetContent::Similar(t) => (None, Some((*t).to_owned())),
-            _ => return Ok(None),
-        };
+        let Some((exact, similar)) = convert::target_to_wire(content) else { return Ok(None) };
         let ok: TargetOk =
             device_op(&self.session, self.generation, Op::Target { authority: self.handle, exact, similar })?;
         Ok(ok.data.map(|d| d.0))

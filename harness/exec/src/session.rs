@@ -9,9 +9,10 @@
 //! the process is killed, the reason kept with the last lines of its
 //! standard error, and no request is sent again until [`Session::restart`].
 
+use crate::convert;
 use crate::process::{Command, Limits, Process};
 use doormat_engine::ImplError;
-use doormat_formats::wire::{self, ErrorKind, HelloOk, Op, Request, WireError};
+use doormat_formats::wire::{self, HelloOk, Op, Request, WireError};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 
@@ -117,11 +118,7 @@ impl Session {
             (Some(_), None) => serde_json::from_slice::<OkOf<T>>(&reply)
                 .map(|o| o.ok)
                 .map_err(|e| self.fail(format!("request {id} (`{name}`): malformed `ok`: {e}"))),
-            (None, Some(err)) => Err(match err.kind {
-                ErrorKind::Rejected => ImplError::Rejected(err.message),
-                ErrorKind::Unsupported => ImplError::Unsupported(err.message),
-                ErrorKind::Failed => ImplError::Failed(err.message),
-            }),
+            (None, Some(err)) => Err(convert::error_from_wire(err)),
             _ => Err(self.fail(format!("request {id} (`{name}`): a response needs exactly one of `ok` and `error`"))),
         }
     }
