@@ -49,8 +49,8 @@ macro_rules! out_raw {
     }};
 }
 
+mod adapter_check;
 mod bench;
-mod check;
 mod kat;
 mod output;
 mod progress;
@@ -272,7 +272,7 @@ fn main() -> ExitCode {
         Command::Validate { paths } => validate(&paths),
         Command::List { specs, vectors } => list(&specs, &vectors),
         Command::AdapterCheck { implementation, limits } => {
-            limits.limits().and_then(|l| check::run(&implementation, l))
+            limits.limits().and_then(|l| adapter_check::run(&implementation, l))
         }
         Command::Serve { design } => serve::run(&design),
         Command::Bench { design, implementation, requests, runs } => {

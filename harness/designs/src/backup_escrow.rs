@@ -46,9 +46,9 @@
 //! the history (a forensic open adds nothing); no input from the provider
 //! makes this code panic.
 
+use crate::framing::{rejected, Reader, Writer};
 use crate::persist::RngState;
 use crate::ratchet::Ratchet;
-use crate::wire::{rejected, Reader, Writer};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use doormat_engine::adapter::Seed;

@@ -42,9 +42,9 @@
 mod list;
 mod voucher;
 
+use crate::framing::{rejected, Reader, Writer};
 use crate::persist::RngState;
 use crate::ratchet::Ratchet;
-use crate::wire::{rejected, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, Received, Sent,

@@ -39,9 +39,9 @@
 //! envelope for its key. Apart from the escrow, the design is honest: it
 //! shows ratchet's notices.
 
+use crate::framing::{rejected, Reader, Writer};
 use crate::leaf::{self, LEAF_LEN, TAG_LEN};
 use crate::ratchet::{self, RatchetDevice};
-use crate::wire::{rejected, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope,

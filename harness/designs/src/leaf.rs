@@ -22,7 +22,7 @@
 //! [`ImplError::Rejected`]; low-order (non-contributory) X25519 keys are
 //! refused.
 
-use crate::wire::rejected;
+use crate::framing::rejected;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use doormat_engine::ImplError;

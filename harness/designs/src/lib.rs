@@ -25,6 +25,7 @@
 mod backup_escrow;
 mod client_scan;
 mod escrow;
+mod framing;
 mod ghost;
 mod leaf;
 #[cfg(feature = "olm")]
@@ -40,7 +41,6 @@ mod ratchet;
 mod seen;
 #[cfg(feature = "olm")]
 mod vodo;
-mod wire;
 
 use doormat_engine::Design;
 

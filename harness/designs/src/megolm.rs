@@ -55,11 +55,11 @@
 //! it was shared with stopped being a recipient; no input makes this code
 //! panic.
 
+use crate::framing::{rejected, Payload, Reader, Writer};
 use crate::persist::{pairs, Peer};
 use crate::vodo::{
     decode_error, payload_text, Channel, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION,
 };
-use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives,

@@ -149,15 +149,15 @@ mod frame;
 mod hpke;
 mod primitives;
 
+use crate::framing::rejected;
 use crate::persist::{pairs, Peer, RngState};
-use crate::wire::rejected;
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
     OutEnvelope, Received, Sent, UserAction,
 };
 use doormat_formats::{DeviceAddr, UserId};
-use engine::{Provider, CIPHERSUITE};
+use engine::{MlsProvider, CIPHERSUITE};
 use openmls::prelude::tls_codec::{Deserialize as TlsDeserialize, Serialize as TlsSerialize};
 use openmls::prelude::{
     BasicCredential, Capabilities as LeafCapabilities, ContentType, Credential, CredentialWithKey, ExtensionType,
@@ -324,7 +324,7 @@ struct Export {
 
 /// One device.
 struct MlsDevice {
-    provider: Provider,
+    provider: MlsProvider,
     st: State,
 }
 
@@ -447,7 +447,7 @@ impl MlsDevice {
         rand_core::RngCore::fill_bytes(&mut rng, &mut signing_key);
         let identity = ed25519_dalek::SigningKey::from_bytes(&signing_key).verifying_key().to_bytes().to_vec();
         MlsDevice {
-            provider: Provider::new(rng),
+            provider: MlsProvider::new(rng),
             st: State {
                 design: NAME.to_owned(),
                 addr: Peer::from(addr),
@@ -475,7 +475,7 @@ impl MlsDevice {
         for (k, v) in &export.storage {
             entries.push((unhex(k)?, unhex(v)?));
         }
-        Ok(MlsDevice { provider: Provider::from_entries(export.rng.restore(), entries), st: export.state })
+        Ok(MlsDevice { provider: MlsProvider::from_entries(export.rng.restore(), entries), st: export.state })
     }
 
     /// An independent copy of the whole device.

@@ -37,9 +37,9 @@
 //! and recipient binding, pinned identity) is returned, a replayed envelope
 //! is refused, and no input makes this code panic.
 
+use crate::framing::{rejected, Payload, Reader};
 use crate::persist::Peer;
 use crate::vodo::{payload_text, Channel, VodozemacPrimitives, CONTENT_MESSAGE};
-use crate::wire::{rejected, Payload, Reader};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives,

@@ -3,7 +3,7 @@
 //! believes whatever sender the provider names.
 //!
 //! Wire format of an envelope body: the magic `DMP1`, then the
-//! [`Payload`](crate::wire::Payload) (conversation id, member list,
+//! [`Payload`](crate::framing::Payload) (conversation id, member list,
 //! plaintext), nothing else. One envelope goes to all recipient devices.
 //!
 //! A forensic open ([`Device::forensic_open`]) returns the plaintext of any
@@ -13,8 +13,8 @@
 //! outsider, can read any envelope. Nothing here tries to hide that; the
 //! audit has to find it on its own.
 
+use crate::framing::{rejected, Payload, Reader};
 use crate::persist::Peer;
-use crate::wire::{rejected, Payload, Reader};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Sent,

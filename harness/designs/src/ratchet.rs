@@ -86,9 +86,9 @@ pub(crate) mod kat;
 mod keys;
 mod session;
 
+use crate::framing::{rejected, Payload, Reader, Writer};
 use crate::persist::{pairs, Peer, RngState};
 use crate::seen::{event, Seen, Withheld};
-use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,

@@ -78,9 +78,9 @@ mod primitives;
 
 pub(crate) use primitives::VodozemacPrimitives;
 
+use crate::framing::{rejected, Payload, Reader, Writer};
 use crate::persist::{pairs, Peer};
 use crate::seen::{event, Seen, Withheld};
-use crate::wire::{rejected, Payload, Reader, Writer};
 use doormat_engine::{Bundle, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError};
 use doormat_formats::{DeviceAddr, UserId};
 use serde::{Deserialize, Serialize};

@@ -31,7 +31,7 @@ use crate::seed;
 use crate::truth::{Enrolled, MessageTruth, Truth};
 use doormat_formats::vector::EVERY_BIT_HEAD;
 use doormat_formats::{
-    Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, Tamper, Target, TargetContent as Aim, UserId,
+    Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, Tamper, Target, TargetAim, UserId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1049,15 +1049,15 @@ impl Runner<'_> {
         self.run.seizures.push(Seizure { step: n, device: addr.clone(), error, state });
     }
 
-    fn target(&mut self, n: usize, content: &Aim) {
+    fn target(&mut self, n: usize, content: &TargetAim) {
         let bytes = match content {
-            Aim::Message(m) => plaintext_of(&self.run.scenario, m).unwrap_or_default(),
-            Aim::Text(t) => t.clone().into_bytes(),
+            TargetAim::Message(m) => plaintext_of(&self.run.scenario, m).unwrap_or_default(),
+            TargetAim::Text(t) => t.clone().into_bytes(),
         };
         for (role, auth) in &mut self.authorities {
             let aim = match content {
-                Aim::Message(_) => TargetContent::Exact(&bytes),
-                Aim::Text(t) => TargetContent::Similar(t),
+                TargetAim::Message(_) => TargetContent::Exact(&bytes),
+                TargetAim::Text(t) => TargetContent::Similar(t),
             };
             match auth.target(&aim) {
                 Ok(Some(data)) => {

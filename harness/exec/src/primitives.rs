@@ -19,8 +19,9 @@
 //! There is no restart: the caller judging the cases counts the one that
 //! broke it and every later one as failed, never as refused.
 
-use crate::design::Session;
+use crate::convert::aead_to_wire;
 use crate::process::{Command, Limits};
+use crate::session::Session;
 use doormat_engine::{AeadAlg, ImplError, Primitives, ProtocolBytes};
 use doormat_formats::wire::{
     MacOk, OkmOk, Op, OpenOk, OutputsOk, SealOk, SharedOk, ValidOk, WireAead, WirePrimitive, B64,
@@ -51,13 +52,10 @@ fn b64(b: &[u8]) -> B64 {
     B64(b.to_vec())
 }
 
-/// The wire name and the primitive that offers it, of an AEAD.
-fn aead(alg: AeadAlg) -> Option<(WireAead, WirePrimitive)> {
-    match alg {
-        AeadAlg::ChaCha20Poly1305 => Some((WireAead::ChaCha20Poly1305, WirePrimitive::ChaCha20Poly1305)),
-        AeadAlg::Aes256Gcm => Some((WireAead::Aes256Gcm, WirePrimitive::Aes256Gcm)),
-        _ => None,
-    }
+/// The wire `alg` of an AEAD and the primitive that offers it;
+/// `Unsupported` for one the protocol does not name.
+fn aead(alg: AeadAlg) -> Result<(WireAead, WirePrimitive), ImplError> {
+    aead_to_wire(alg).ok_or_else(|| ImplError::Unsupported(alg.name().to_owned()))
 }
 
 impl ExecPrimitives {
@@ -113,14 +111,14 @@ impl Primitives for ExecPrimitives {
     }
 
     fn aead_seal(&self, alg: AeadAlg, key: &[u8], nonce: &[u8], aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, ImplError> {
-        let Some((wire, primitive)) = aead(alg) else { return Err(ImplError::Unsupported(alg.name().to_owned())) };
+        let (wire, primitive) = aead(alg)?;
         let op = Op::KatAeadSeal { alg: wire, key: b64(key), nonce: b64(nonce), aad: b64(aad), msg: b64(msg) };
         let ok: SealOk = self.call(Some(primitive), op)?;
         Ok(ok.ct.0)
     }
 
     fn aead_open(&self, alg: AeadAlg, key: &[u8], nonce: &[u8], aad: &[u8], ct: &[u8]) -> Result<Vec<u8>, ImplError> {
-        let Some((wire, primitive)) = aead(alg) else { return Err(ImplError::Unsupported(alg.name().to_owned())) };
+        let (wire, primitive) = aead(alg)?;
         let op = Op::KatAeadOpen { alg: wire, key: b64(key), nonce: b64(nonce), aad: b64(aad), ct: b64(ct) };
         let ok: OpenOk = self.call(Some(primitive), op)?;
         Ok(ok.msg.0)

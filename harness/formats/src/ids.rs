@@ -66,6 +66,13 @@ impl DeviceAddr {
     pub fn new(user: &str, device: &str) -> Self {
         DeviceAddr { user: UserId(user.to_owned()), device: device.to_owned() }
     }
+
+    /// Reads `user/device`, the form [`Display`](fmt::Display) writes:
+    /// `None` unless both names are valid ([`valid_name`]).
+    pub fn parse(s: &str) -> Option<DeviceAddr> {
+        let (user, device) = s.split_once('/')?;
+        (valid_name(user) && valid_name(device)).then(|| DeviceAddr::new(user, device))
+    }
 }
 
 impl fmt::Display for DeviceAddr {
@@ -77,5 +84,19 @@ impl fmt::Display for DeviceAddr {
 impl Serialize for DeviceAddr {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_reads_back_what_display_writes_and_nothing_else() {
+        let a = DeviceAddr::new("alice", "phone-2");
+        assert_eq!(DeviceAddr::parse(&a.to_string()), Some(a));
+        for bad in ["alice", "alice/", "/phone", "alice/phone/x", "Alice/phone", "alice/ phone", ""] {
+            assert_eq!(DeviceAddr::parse(bad), None, "{bad:?}");
+        }
     }
 }

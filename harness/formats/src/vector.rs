@@ -428,14 +428,14 @@ pub enum Action {
     /// A device's state is copied.
     Seize { device: DeviceAddr },
     /// The provider pushes data targeting content.
-    Target { content: TargetContent },
+    Target { content: TargetAim },
     /// Authorities are handed the provider view.
     Compel { role: Option<String> },
 }
 
 /// What a `target` step aims at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetContent {
+pub enum TargetAim {
     /// Exactly this message's plaintext.
     Message(MessageId),
     /// Text similar to this.
@@ -1076,10 +1076,10 @@ impl Checker<'_> {
                 (Some(m), None) => {
                     let m = subst(m, iter);
                     self.later.push((span, m.clone()));
-                    Some(Action::Target { content: TargetContent::Message(MessageId(m)) })
+                    Some(Action::Target { content: TargetAim::Message(MessageId(m)) })
                 }
                 (None, Some(t)) if !t.trim().is_empty() => {
-                    Some(Action::Target { content: TargetContent::Text(subst(t, iter)) })
+                    Some(Action::Target { content: TargetAim::Text(subst(t, iter)) })
                 }
                 _ => {
                     self.err(

@@ -44,12 +44,12 @@ fn keep(yaml: &str) -> String {
 
 /// Whether the run sent any envelope of a message a `target` step names.
 fn targeted_envelopes(recorded: &doormat_engine::Run, sc: &doormat_formats::Scenario) -> bool {
-    use doormat_formats::{Action, TargetContent};
+    use doormat_formats::{Action, TargetAim};
     let targets: Vec<_> = sc
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            Action::Target { content: TargetContent::Message(m) } => Some(m.clone()),
+            Action::Target { content: TargetAim::Message(m) } => Some(m.clone()),
             _ => None,
         })
         .collect();

@@ -4,7 +4,7 @@
 
 use crate::verdict::{Judgement, Verdict};
 use doormat_engine::run::Run;
-use doormat_formats::{Action, Property, Target, TargetContent};
+use doormat_formats::{Action, Property, Target, TargetAim};
 
 /// The provider, as a participant.
 pub const PROVIDER: &str = "the provider";
@@ -114,8 +114,8 @@ pub fn timeline(run: &Run, judgements: &[Judgement]) -> Vec<Item> {
             )),
             Action::Seize { device } => note(device.to_string(), "state seized".to_owned()),
             Action::Target { content } => provider(match content {
-                TargetContent::Message(m) => format!("pushes a list entry targeting {m}'s exact text"),
-                TargetContent::Text(t) => format!("pushes a list entry targeting text like \"{t}\""),
+                TargetAim::Message(m) => format!("pushes a list entry targeting {m}'s exact text"),
+                TargetAim::Text(t) => format!("pushes a list entry targeting text like \"{t}\""),
             }),
             Action::Compel { role } => {
                 provider(format!("compels {}", role.as_deref().unwrap_or("the design's authorities")))

@@ -20,7 +20,7 @@
 //! (the smallest non-empty one has 41), so a push of 32 bytes is always the
 //! service's public key.
 
-use crate::wire::{rejected, Reader, Writer};
+use crate::framing::{rejected, Reader, Writer};
 use doormat_engine::ImplError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! The OpenMLS provider of one device ([`Provider`]): openmls_rust_crypto's
+//! The OpenMLS provider of one device ([`MlsProvider`]): openmls_rust_crypto's
 //! cryptography and memory storage, with every random byte drawn from the
 //! device's own seeded ChaCha20 generator ([`Engine`]).
 //!
@@ -12,7 +12,7 @@
 //! unchanged.
 //!
 //! **Invariant:** the same seed and the same entropy, in the same order, give
-//! the same bytes. [`Provider::duplicate`] copies storage contents and
+//! the same bytes. [`MlsProvider::duplicate`] copies storage contents and
 //! generator position, so a copy evolves independently of the original.
 
 use super::hpke;
@@ -266,23 +266,25 @@ impl OpenMlsCrypto for Engine {
 }
 
 /// One device's OpenMLS provider: the [`Engine`] and the key/value store
-/// holding its groups and key packages.
+/// holding its groups and key packages. A provider in openmls's sense
+/// (cryptography, randomness, storage), not doormat's simulated messaging
+/// provider (`doormat_engine::Provider`).
 #[derive(Debug)]
-pub(crate) struct Provider {
+pub(crate) struct MlsProvider {
     engine: Engine,
     storage: MemoryStorage,
 }
 
-impl Provider {
+impl MlsProvider {
     /// A provider with empty storage, drawing from `rng`.
     pub(crate) fn new(rng: ChaCha20Rng) -> Self {
-        Provider { engine: Engine::new(rng), storage: MemoryStorage::default() }
+        MlsProvider { engine: Engine::new(rng), storage: MemoryStorage::default() }
     }
 
     /// A provider with these storage entries, drawing from `rng`.
     pub(crate) fn from_entries(rng: ChaCha20Rng, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
         let values: HashMap<Vec<u8>, Vec<u8>> = entries.into_iter().collect();
-        Provider { engine: Engine::new(rng), storage: MemoryStorage { values: RwLock::new(values) } }
+        MlsProvider { engine: Engine::new(rng), storage: MemoryStorage { values: RwLock::new(values) } }
     }
 
     /// The engine (generator, cryptography).
@@ -291,9 +293,9 @@ impl Provider {
     }
 
     /// An independent copy: same storage contents, same generator position.
-    pub(crate) fn duplicate(&self) -> Provider {
+    pub(crate) fn duplicate(&self) -> MlsProvider {
         let values = self.storage.values.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        Provider { engine: self.engine.duplicate(), storage: MemoryStorage { values: RwLock::new(values) } }
+        MlsProvider { engine: self.engine.duplicate(), storage: MemoryStorage { values: RwLock::new(values) } }
     }
 
     /// Every storage entry, in key order.
@@ -305,7 +307,7 @@ impl Provider {
     }
 }
 
-impl OpenMlsProvider for Provider {
+impl OpenMlsProvider for MlsProvider {
     type CryptoProvider = Engine;
     type RandProvider = Engine;
     type StorageProvider = MemoryStorage;
@@ -330,8 +332,8 @@ mod tests {
 
     #[test]
     fn randomness_follows_the_seed_and_the_entropy() {
-        let a = Provider::new(ChaCha20Rng::from_seed([1; 32]));
-        let b = Provider::new(ChaCha20Rng::from_seed([1; 32]));
+        let a = MlsProvider::new(ChaCha20Rng::from_seed([1; 32]));
+        let b = MlsProvider::new(ChaCha20Rng::from_seed([1; 32]));
         assert_eq!(a.rand().random_vec(40).unwrap(), b.rand().random_vec(40).unwrap());
         let copy = a.duplicate();
         a.engine().add_entropy(&[7; 32]);
@@ -344,7 +346,7 @@ mod tests {
 
     #[test]
     fn only_the_design_cipher_suite_is_offered() {
-        let p = Provider::new(ChaCha20Rng::from_seed([2; 32]));
+        let p = MlsProvider::new(ChaCha20Rng::from_seed([2; 32]));
         assert!(p.crypto().supports(CIPHERSUITE).is_ok());
         assert!(p.crypto().supports(Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519).is_err());
         let (sk, pk) = p.crypto().signature_key_gen(SignatureScheme::ED25519).unwrap();

@@ -16,7 +16,7 @@
 //! **Invariant:** decoding never panics and allocates no more than the input
 //! holds; every failure is [`ImplError::Rejected`].
 
-use crate::wire::{rejected, Reader, Writer};
+use crate::framing::{rejected, Reader, Writer};
 use doormat_engine::ImplError;
 
 /// First bytes of every body.

@@ -1,6 +1,6 @@
 //! The `mls` design's primitives for known-answer tests ([`OpenMlsPrimitives`]):
 //! every call goes to the `OpenMlsCrypto` of the design's own openmls
-//! provider ([`Provider::crypto`], the [`super::engine::Engine`] that openmls
+//! provider ([`MlsProvider::crypto`], the [`super::engine::Engine`] that openmls
 //! is handed), which passes these operations to openmls_rust_crypto 0.6
 //! unchanged. Nothing here computes anything itself.
 //!
@@ -46,7 +46,7 @@
 //! any other panic is reported as [`ImplError::Failed`], never a panic of
 //! the harness.
 
-use super::engine::Provider;
+use super::engine::MlsProvider;
 use doormat_engine::{AeadAlg, ImplError, Primitives};
 use doormat_formats::kat::MAX_OUTPUT_SIZE;
 use openmls_traits::crypto::OpenMlsCrypto;
@@ -60,13 +60,13 @@ use rand_core::SeedableRng;
 pub(crate) struct OpenMlsPrimitives {
     /// A provider as a device has one; none of the operations exposed here
     /// draws from its generator.
-    provider: Provider,
+    provider: MlsProvider,
 }
 
 impl OpenMlsPrimitives {
     /// The primitives of a fresh provider.
     pub(crate) fn new() -> Self {
-        OpenMlsPrimitives { provider: Provider::new(ChaCha20Rng::from_seed([0; 32])) }
+        OpenMlsPrimitives { provider: MlsProvider::new(ChaCha20Rng::from_seed([0; 32])) }
     }
 }
 

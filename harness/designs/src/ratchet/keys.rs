@@ -6,7 +6,7 @@
 //! labels and byte layouts; every function returns an error instead of
 //! panicking, and a failed authentication is always [`ImplError::Rejected`].
 
-use crate::wire::rejected;
+use crate::framing::rejected;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use doormat_engine::ImplError;

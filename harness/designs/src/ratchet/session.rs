@@ -17,7 +17,7 @@
 //! derivation stops after [`FORENSIC_MAX_DERIVE`] keys.
 
 use super::keys;
-use crate::wire::{rejected, Reader, Writer};
+use crate::framing::{rejected, Reader, Writer};
 use doormat_engine::ImplError;
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};

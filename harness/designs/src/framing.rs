@@ -1,6 +1,7 @@
 //! Byte framing shared by the built-in designs: fixed-size fields, big-endian
 //! `u32`s, and fields prefixed by their `u32` length; plus the message
 //! payload every design carries (conversation id, member list, plaintext).
+//! (Not the exec protocol's messages, which are `doormat_formats::wire`.)
 //!
 //! **Invariant:** a [`Reader`] never panics and never allocates more than its
 //! input holds: every length is checked against the bytes left, and every

@@ -141,10 +141,9 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
 }
 
 fn sequence(c: &mut Checker) {
-    let names = ["alice/phone", "bob/phone", "carol/phone"];
+    let names = [("alice", "phone"), ("bob", "phone"), ("carol", "phone")];
     let mut devices: Vec<(DeviceAddr, Box<dyn Device>)> = Vec::new();
-    for (i, n) in names.iter().enumerate() {
-        let (u, d) = n.split_once('/').unwrap_or_default();
+    for (i, (u, d)) in names.into_iter().enumerate() {
         let addr = DeviceAddr::new(u, d);
         match c.design.create_device(&addr, [i as u8 + 1; 32]) {
             Ok(dev) => devices.push((addr, dev)),
