@@ -97,22 +97,30 @@ impl Runner<'_> {
         }
     }
 
+    /// A new device of the design for `addr` that is never enrolled
+    /// (`purpose` picks its seed); when the design cannot make one, a
+    /// failure of `operation` at step `n`.
+    fn fresh_reader(
+        &mut self,
+        n: usize,
+        addr: &DeviceAddr,
+        purpose: &str,
+        operation: &'static str,
+    ) -> Option<Box<dyn Device>> {
+        match self.new_device(addr, purpose) {
+            Ok(dev) => Some(dev),
+            Err(why) => {
+                let error = ImplError::Failed(why);
+                self.run.failures.push(Failure { step: n, device: addr.to_string(), operation, error });
+                None
+            }
+        }
+    }
+
     /// A never-enrolled device of the same design tries every envelope.
     pub(super) fn outsider(&mut self, n: usize) {
         let addr = DeviceAddr::new("outsider", "device");
-        let dev = match self.new_device(&addr, "outsider") {
-            Ok(d) => d,
-            Err(why) => {
-                self.run.failures.push(Failure {
-                    step: n,
-                    device: addr.to_string(),
-                    operation: "create a fresh outsider device",
-                    error: ImplError::Failed(why),
-                });
-                return;
-            }
-        };
-        let mut dev = dev;
+        let Some(mut dev) = self.fresh_reader(n, &addr, "outsider", "create a fresh outsider device") else { return };
         for (idx, env) in self.provider.envelopes.iter().enumerate() {
             let (found, how) = forensic(dev.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
             note(&mut self.run.reads, n, Reader::Outsider, idx, found, how);
@@ -127,18 +135,8 @@ impl Runner<'_> {
     pub(super) fn twins(&mut self, n: usize) {
         let imitated: Vec<DeviceAddr> = self.devices.keys().cloned().collect();
         for addr in imitated {
-            let mut twin = match self.new_device(&addr, "twin") {
-                Ok(d) => d,
-                Err(why) => {
-                    self.run.failures.push(Failure {
-                        step: n,
-                        device: addr.to_string(),
-                        operation: "create a twin (a fresh install with the same names)",
-                        error: ImplError::Failed(why),
-                    });
-                    continue;
-                }
-            };
+            let operation = "create a twin (a fresh install with the same names)";
+            let Some(mut twin) = self.fresh_reader(n, &addr, "twin", operation) else { continue };
             for (idx, env) in self.provider.envelopes.iter().enumerate().filter(|(_, e)| e.to.contains(&addr)) {
                 let (found, how) = forensic(twin.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
                 note(&mut self.run.reads, n, Reader::Twin(addr.clone()), idx, found, how);

@@ -487,20 +487,7 @@ impl Checker<'_> {
         let messages = match &s.messages {
             None => None,
             Some(list) => {
-                let mut out = Vec::new();
-                for m in list {
-                    let m = self.message(span, &subst(m, iter), "before this step")?;
-                    if !self.held.contains(&m) {
-                        self.err(
-                            span,
-                            m.as_str(),
-                            format!("message `{m}` was not held: expected a message sent with `hold: true` to deliver"),
-                        );
-                        return None;
-                    }
-                    out.push(m);
-                }
-                Some(out)
+                Some(list.iter().map(|m| self.held_message(span, m, iter, " to deliver")).collect::<Option<_>>()?)
             }
         };
         let to = self.recipient(span, &s.to)?;
@@ -551,21 +538,25 @@ impl Checker<'_> {
     }
 
     fn drop_held(&mut self, s: &DropStep, span: Option<Span>, iter: Option<u32>) -> Option<Action> {
-        let mut messages = Vec::new();
-        for m in &s.messages {
-            let m = self.message(span, &subst(m, iter), "before this step")?;
-            if !self.held.contains(&m) {
-                self.err(
-                    span,
-                    m.as_str(),
-                    format!("message `{m}` was not held: expected a message sent with `hold: true`"),
-                );
-                return None;
-            }
-            messages.push(m);
-        }
+        let messages = s.messages.iter().map(|m| self.held_message(span, m, iter, "")).collect::<Option<_>>()?;
         let to = self.recipient(span, &s.to)?;
         Some(Action::Drop { messages, to })
+    }
+
+    /// Message `name` as a step that acts on held envelopes names it: one
+    /// sent earlier with `hold: true`; `purpose` ends the error's
+    /// expectation.
+    fn held_message(&mut self, span: Option<Span>, name: &str, iter: Option<u32>, purpose: &str) -> Option<MessageId> {
+        let m = self.message(span, &subst(name, iter), "before this step")?;
+        if !self.held.contains(&m) {
+            self.err(
+                span,
+                m.as_str(),
+                format!("message `{m}` was not held: expected a message sent with `hold: true`{purpose}"),
+            );
+            return None;
+        }
+        Some(m)
     }
 
     fn tamper(&mut self, s: &TamperStep, span: Option<Span>, iter: Option<u32>) -> Option<Action> {
