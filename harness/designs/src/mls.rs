@@ -313,8 +313,8 @@ impl Device for MlsDevice {
         Ok(received)
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.duplicate())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.duplicate()))
     }
 
     /// What openmls opens with the secrets this state holds (see

@@ -67,6 +67,9 @@ struct Runner<'a> {
     provider_added: BTreeMap<GroupId, Vec<UserId>>,
     index: Index,
     entropy: u64,
+    /// The first fork that failed in the current step, in words: the run
+    /// stops after the step (the probes the fork was for never ran).
+    fork_failed: Option<String>,
     run: Run,
 }
 
@@ -87,6 +90,7 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         provider_added: BTreeMap::new(),
         index: Index::default(),
         entropy: 0,
+        fork_failed: None,
         run: Run {
             scenario: scenario.clone(),
             design: design.name().to_owned(),
@@ -124,6 +128,9 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         if let Err(why) = r.step(step) {
             r.run.aborted = Some(format!("step {}: {why}", step.number));
         }
+        if let Some(why) = r.fork_failed.take() {
+            r.run.aborted = Some(format!("step {}: {why}", step.number));
+        }
         if let Some(why) = design.broken() {
             r.run.aborted = Some(format!("step {}: {why}", step.number));
         }
@@ -138,6 +145,9 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         r.outsider(end);
         r.twins(end);
         r.seized_copies(end);
+        if let Some(why) = r.fork_failed.take() {
+            r.run.aborted = Some(format!("after the last step: {why}"));
+        }
         if let Some(why) = design.broken() {
             r.run.aborted = Some(format!("after the last step: {why}"));
         }

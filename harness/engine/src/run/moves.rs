@@ -5,7 +5,7 @@
 //! authorities, given targeting data to push and compelled to recover what
 //! they can from the provider view. Each leaves a record for the oracles.
 
-use super::readers::{note, try_open};
+use super::readers::{envelope, fork, note, try_open};
 use super::{matches, plaintext_of, Runner};
 use super::{Access, Change, ChangeKind, Delivery, DeliveryResult, Failure, Read, Reader, Seizure};
 use crate::adapter::{InEnvelope, TargetContent};
@@ -132,9 +132,10 @@ impl Runner<'_> {
         for bit in positions {
             let mut copy = env.body.clone();
             copy[bit / 8] ^= 1 << (bit % 8);
-            let mut fork = dev.fork();
+            let what = || format!("{addr} to try {} with bit {bit} flipped", envelope(&self.run.truth, idx));
+            let Some(mut probe) = fork(dev.as_ref(), &mut self.fork_failed, what) else { continue };
             let result =
-                match fork.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &copy }) {
+                match probe.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &copy }) {
                     Err(e) => DeliveryResult::Error(e),
                     Ok(rcv) => {
                         let exact = rcv.plaintext.as_ref().and_then(|pt| {
@@ -172,7 +173,8 @@ impl Runner<'_> {
             Ok((c, state)) => (Some(c), state, None),
             Err(e) => (None, Vec::new(), Some(e)),
         };
-        self.live.push(clone.as_ref().map(|c| c.fork()));
+        let what = || format!("the copy of {addr} seized at step {n}, to make the copy that follows it");
+        self.live.push(clone.as_ref().and_then(|c| fork(c.as_ref(), &mut self.fork_failed, what)));
         self.followed.push(Vec::new());
         self.clones.push(clone);
         self.run.seizures.push(Seizure { step: n, device: addr.clone(), error, state });

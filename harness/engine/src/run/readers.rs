@@ -10,6 +10,7 @@ use super::{Access, DeliveryResult, Failure, Read, Reader, Runner};
 use crate::adapter::{Device, ImplError, InEnvelope};
 use crate::canary::Index;
 use crate::provider::StoredEnvelope;
+use crate::truth::Truth;
 use doormat_formats::DeviceAddr;
 use std::collections::BTreeSet;
 
@@ -20,14 +21,45 @@ pub(super) fn try_open(dev: &mut dyn Device, env: &StoredEnvelope, index: &Index
     Ok(rcv.plaintext.map(|pt| index.find(&pt)).unwrap_or_default())
 }
 
+/// A copy of `dev` ([`Device::fork`]). A copy that cannot be made is kept
+/// in `failed` as "could not fork {what}: {error}" (the first one only),
+/// which stops the run after the step; `what` names the device and what the
+/// copy was for.
+pub(super) fn fork(
+    dev: &dyn Device,
+    failed: &mut Option<String>,
+    what: impl FnOnce() -> String,
+) -> Option<Box<dyn Device>> {
+    match dev.fork() {
+        Ok(copy) => Some(copy),
+        Err(e) => {
+            if failed.is_none() {
+                *failed = Some(format!("could not fork {}: {e}", what()));
+            }
+            None
+        }
+    }
+}
+
+/// Envelope `idx` in words, for messages about it.
+pub(super) fn envelope(truth: &Truth, idx: usize) -> String {
+    match truth.envelope_message.get(&idx).and_then(|&mi| truth.messages.get(mi)) {
+        Some(m) => format!("envelope {idx} (of message {})", m.id),
+        None => format!("envelope {idx}"),
+    }
+}
+
 /// Opens `env` on `dev` with every key it holds ([`Device::forensic_open`]);
-/// where the design offers no forensic open, with its own decrypt on a fork,
-/// and the reason is kept in `unsupported`. Gives the messages found and how.
+/// where the design offers no forensic open, with its own decrypt on a fork
+/// ([`fork`], `failed` and `what` as there), and the reason is kept in
+/// `unsupported`. Gives the messages found and how.
 pub(super) fn forensic(
     dev: &mut dyn Device,
     env: &StoredEnvelope,
     index: &Index,
     unsupported: &mut Option<String>,
+    failed: &mut Option<String>,
+    what: impl FnOnce() -> String,
 ) -> (Vec<usize>, Access) {
     if unsupported.is_none() {
         match dev.forensic_open(&InEnvelope { from: &env.from, conversation: &env.conversation, body: &env.body }) {
@@ -41,7 +73,8 @@ pub(super) fn forensic(
             Err(_) => return (Vec::new(), Access::Forensic),
         }
     }
-    (try_open(dev.fork().as_mut(), env, index).unwrap_or_default(), Access::Attempt)
+    let found = fork(dev, failed, what).and_then(|mut copy| try_open(copy.as_mut(), env, index).ok());
+    (found.unwrap_or_default(), Access::Attempt)
 }
 
 /// Records a read when `found` is not empty.
@@ -67,7 +100,9 @@ impl Runner<'_> {
                 continue;
             }
             self.run.attempts += 1;
-            if let Ok(found) = try_open(dev.fork().as_mut(), env, &self.index) {
+            let what = || format!("{addr} to try {}", envelope(&self.run.truth, idx));
+            let Some(mut copy) = fork(dev.as_ref(), &mut self.fork_failed, what) else { continue };
+            if let Ok(found) = try_open(copy.as_mut(), env, &self.index) {
                 note(&mut self.run.reads, n, Reader::Device(addr.clone()), idx, found, Access::Attempt);
             }
         }
@@ -86,11 +121,12 @@ impl Runner<'_> {
                 continue;
             }
             let addressed = env.to.contains(device);
-            let Some(copy) = self.live[i].as_ref() else { continue };
-            let mut fork = copy.fork();
-            if let Ok(found) = try_open(fork.as_mut(), env, &self.index) {
+            let Some(live) = self.live[i].as_ref() else { continue };
+            let what = || format!("seized copy #{i} of {device} to follow {}", envelope(&self.run.truth, idx));
+            let Some(mut copy) = fork(live.as_ref(), &mut self.fork_failed, what) else { continue };
+            if let Ok(found) = try_open(copy.as_mut(), env, &self.index) {
                 if addressed {
-                    self.live[i] = Some(fork);
+                    self.live[i] = Some(copy);
                 }
                 note(&mut self.followed[i], end, Reader::Seized(i), idx, found, Access::Seized);
             }
@@ -122,7 +158,9 @@ impl Runner<'_> {
         let addr = DeviceAddr::new("outsider", "device");
         let Some(mut dev) = self.fresh_reader(n, &addr, "outsider", "create a fresh outsider device") else { return };
         for (idx, env) in self.provider.envelopes.iter().enumerate() {
-            let (found, how) = forensic(dev.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
+            let what = || format!("the outsider to try {}", envelope(&self.run.truth, idx));
+            let unsupported = &mut self.run.forensic_unsupported;
+            let (found, how) = forensic(dev.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
             note(&mut self.run.reads, n, Reader::Outsider, idx, found, how);
         }
     }
@@ -138,7 +176,9 @@ impl Runner<'_> {
             let operation = "create a twin (a fresh install with the same names)";
             let Some(mut twin) = self.fresh_reader(n, &addr, "twin", operation) else { continue };
             for (idx, env) in self.provider.envelopes.iter().enumerate().filter(|(_, e)| e.to.contains(&addr)) {
-                let (found, how) = forensic(twin.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
+                let what = || format!("the twin of {addr} to try {}", envelope(&self.run.truth, idx));
+                let unsupported = &mut self.run.forensic_unsupported;
+                let (found, how) = forensic(twin.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
                 note(&mut self.run.reads, n, Reader::Twin(addr.clone()), idx, found, how);
             }
         }
@@ -162,16 +202,21 @@ impl Runner<'_> {
                 .map(|d| d.envelope)
                 .collect();
             for idx in before {
-                if let Ok(found) = try_open(clone.fork().as_mut(), &self.provider.envelopes[idx], &self.index) {
+                let what = || format!("seized copy #{i} of {device} to try {}", envelope(&self.run.truth, idx));
+                let Some(mut copy) = fork(clone.as_ref(), &mut self.fork_failed, what) else { continue };
+                if let Ok(found) = try_open(copy.as_mut(), &self.provider.envelopes[idx], &self.index) {
                     note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
                 }
             }
             // The thief's forensic copy: every key the state holds, tried on
             // everything the provider holds (the provider's records and the
             // copy together), in order, absorbing what it can.
-            let mut thief = clone.fork();
+            let what = || format!("seized copy #{i} of {device} for forensic open");
+            let Some(mut thief) = fork(clone.as_ref(), &mut self.fork_failed, what) else { continue };
             for (idx, env) in self.provider.envelopes.iter().enumerate() {
-                let (found, how) = forensic(thief.as_mut(), env, &self.index, &mut self.run.forensic_unsupported);
+                let what = || format!("seized copy #{i} of {device} to try {}", envelope(&self.run.truth, idx));
+                let unsupported = &mut self.run.forensic_unsupported;
+                let (found, how) = forensic(thief.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
                 if how == Access::Forensic {
                     note(&mut self.run.reads, n, Reader::Seized(i), idx, found, how);
                 }
