@@ -362,8 +362,8 @@ impl Device for LeakyDevice {
             None => self.0.decrypt(env),
         }
     }
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(LeakyDevice(self.0.fork(), self.1))
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(LeakyDevice(self.0.fork()?, self.1)))
     }
 }
 

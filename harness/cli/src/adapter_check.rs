@@ -247,7 +247,10 @@ fn sequence(c: &mut Checker) {
         Ok(s) => s,
         Err(e) => return c.report("encrypt", true, err(&e)),
     };
-    let mut fork = devices[1].1.fork();
+    let mut fork = match devices[1].1.fork() {
+        Ok(f) => f,
+        Err(e) => return c.report("fork, drop_device", true, err(&e)),
+    };
     let on_fork = open(&mut fork, &second, &bob);
     drop(fork);
     let on_original = open(&mut devices[1].1, &second, &bob);
@@ -277,7 +280,10 @@ fn sequence(c: &mut Checker) {
         },
     );
     // Optional: forensic open (every key a state holds, no courtesy).
-    let mut copy = devices[2].1.fork();
+    let mut copy = match devices[2].1.fork() {
+        Ok(f) => f,
+        Err(e) => return c.report("fork, drop_device", true, err(&e)),
+    };
     let mut forensic = Vec::new();
     let mut outcome = None;
     for e in first.envelopes.iter().filter(|e| e.to.contains(&bob)) {

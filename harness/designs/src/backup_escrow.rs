@@ -355,8 +355,8 @@ impl Device for BackupDevice {
         Ok(decode_entries(&sealed)?.into_iter().map(|e| e.plaintext).collect())
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(BackupDevice { inner: self.inner.fork(), rng: self.rng.clone(), st: self.st.clone() })
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(BackupDevice { inner: self.inner.fork()?, rng: self.rng.clone(), st: self.st.clone() }))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

@@ -197,7 +197,7 @@ impl Device for ScanDevice {
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
         let (voucher, body) = split(env.body)?;
-        let mut next = self.inner.fork();
+        let mut next = self.inner.fork()?;
         let mut got = next.decrypt(&InEnvelope { body, ..*env })?;
         if let Some(bound) = got.plaintext.take() {
             let Some((hash, plaintext)) = bound.split_first_chunk::<32>() else {
@@ -227,13 +227,13 @@ impl Device for ScanDevice {
             .collect())
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(ScanDevice {
-            inner: self.inner.fork(),
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(ScanDevice {
+            inner: self.inner.fork()?,
             rng: self.rng.clone(),
             list: self.list.clone(),
             service_key: self.service_key,
-        })
+        }))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

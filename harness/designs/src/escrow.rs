@@ -167,8 +167,8 @@ impl Device for EscrowDevice {
         Ok(Received { plaintext: Some(plaintext), ..received })
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     /// The content of every key block ratchet's forensic open finds in the

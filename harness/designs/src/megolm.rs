@@ -182,8 +182,8 @@ impl Device for MegolmDevice {
         crate::persist::transactional(self, |next| next.decrypt_one(env))
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     /// A room-key share is opened by the Olm layer's forensic open (every

@@ -101,8 +101,8 @@ impl Device for OlmDevice {
         crate::persist::transactional(self, |next| next.decrypt_one(env))
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     /// Every Olm session the state holds, and a new inbound session from a

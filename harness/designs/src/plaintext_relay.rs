@@ -105,8 +105,8 @@ impl Device for RelayDevice {
         Ok(vec![parse(env.body)?.plaintext])
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

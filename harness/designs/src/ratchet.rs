@@ -219,8 +219,8 @@ impl Device for RatchetDevice {
         crate::persist::transactional(self, |next| next.decrypt_one(env))
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     /// Every plaintext the keys this state holds open in `env`, checking

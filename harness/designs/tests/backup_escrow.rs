@@ -119,7 +119,8 @@ fn what_a_fork_decrypts_never_joins_the_history() {
     let probe = net.send("alice/phone", AB, ALICE_BOB, "only tried on a fork");
     let from = addr("alice/phone");
     let body = Net::body_for(&probe, "bob/phone");
-    let got = net.device("bob/phone").fork().decrypt(&InEnvelope { from: &from, conversation: AB, body: &body });
+    let got =
+        net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope { from: &from, conversation: AB, body: &body });
     assert_eq!(got.unwrap().plaintext.as_deref(), Some(&b"only tried on a fork"[..]));
     let bobs = net.send("bob/phone", AB, ALICE_BOB, "bob's own");
     assert_eq!(recover(&mut net, &backups(&[&bobs])), set(&["bob's own"]));
@@ -132,7 +133,7 @@ fn receivers_refuse_backups_and_tampered_backups_open_for_nobody() {
     let backup = backups(&[&sent]).remove(0);
     let from = addr("alice/phone");
     for to in ["bob/phone", "alice/phone"] {
-        let r = net.device(to).fork().decrypt(&InEnvelope { from: &from, conversation: AB, body: &backup });
+        let r = net.device(to).fork().unwrap().decrypt(&InEnvelope { from: &from, conversation: AB, body: &backup });
         assert!(matches!(r, Err(ImplError::Rejected(_))), "{to}: {r:?}");
     }
     let mut bad = backup.clone();
@@ -182,9 +183,9 @@ fn garbage_never_panics() {
     junk.extend((0..backup.len()).map(|cut| backup[..cut].to_vec()));
     let from = addr("alice/phone");
     for j in &junk {
-        let r = net.device("bob/phone").fork().decrypt(&InEnvelope { from: &from, conversation: AB, body: j });
+        let r = net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope { from: &from, conversation: AB, body: j });
         assert!(matches!(r, Err(ImplError::Rejected(_))), "{j:?} gave {r:?}");
-        let mut fork = net.device("bob/phone").fork();
+        let mut fork = net.device("bob/phone").fork().unwrap();
         fork.provider_push(ROLE, j).unwrap();
         fork.provider_push("scanning-service", j).unwrap();
     }

@@ -221,7 +221,7 @@ fn a_changed_voucher_or_framing_is_refused() {
     let good = Net::body_for(&sent, "bob/phone");
     let from = addr("alice/phone");
     let try_on_fork = |net: &mut Net, bytes: &[u8]| {
-        net.device("bob/phone").fork().decrypt(&InEnvelope { from: &from, conversation: AB, body: bytes })
+        net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope { from: &from, conversation: AB, body: bytes })
     };
     for i in 0..good.len() {
         let mut bad = good.clone();
@@ -278,9 +278,9 @@ fn garbage_never_panics() {
     junk.extend((0..real.len()).map(|cut| real[..cut].to_vec()));
     let from = addr("alice/phone");
     for j in &junk {
-        let r = net.device("bob/phone").fork().decrypt(&InEnvelope { from: &from, conversation: AB, body: j });
+        let r = net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope { from: &from, conversation: AB, body: j });
         assert!(matches!(r, Err(ImplError::Rejected(_))), "{j:?} gave {r:?}");
-        let mut fork = net.device("bob/phone").fork();
+        let mut fork = net.device("bob/phone").fork().unwrap();
         let pushed = fork.provider_push(ROLE, j);
         assert!(j.len() == 32 || matches!(pushed, Err(ImplError::Rejected(_))), "{j:?} pushed: {pushed:?}");
         fork.provider_push("some-other-role", j).unwrap();

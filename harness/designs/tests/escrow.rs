@@ -95,7 +95,7 @@ fn the_leaf_and_the_content_cannot_be_altered() {
     let leaf = leaf_at(&body);
     assert!(body.len() >= leaf + LEAF_LEN + 16);
     let try_fork = |net: &mut Net, bytes: &[u8]| {
-        net.device("bob/phone").fork().decrypt(&InEnvelope {
+        net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope {
             from: &addr("alice/phone"),
             conversation: AB,
             body: bytes,

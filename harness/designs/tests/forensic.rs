@@ -32,8 +32,8 @@ fn read(net: &mut Net, to: &str, from: &str, body: &[u8]) -> String {
 /// Whether `dev`'s refusal of `body` is cryptographic: plain decryption
 /// refuses it and forensic open finds no key for it either (both on forks).
 fn refusal_is_cryptographic(dev: &dyn Device, from: &str, body: &[u8]) -> bool {
-    let refused = dev.fork().decrypt(&InEnvelope { from: &addr(from), conversation: AB, body }).is_err();
-    refused && forensic(dev.fork().as_mut(), from, body).is_empty()
+    let refused = dev.fork().unwrap().decrypt(&InEnvelope { from: &addr(from), conversation: AB, body }).is_err();
+    refused && forensic(dev.fork().unwrap().as_mut(), from, body).is_empty()
 }
 
 /// A test-only design, not in the zoo: ratchet's bytes, but the client keeps
@@ -84,30 +84,30 @@ impl Device for HoarderDevice {
         if self.seen.contains(env.body) {
             return Err(ImplError::Rejected("already seen".to_owned()));
         }
-        let before = self.inner.fork();
+        let before = self.inner.fork()?;
         let got = match self.inner.decrypt(env) {
             Ok(got) => got,
             // A key the ratchet deleted is still here.
-            Err(e) => self.kept.iter().find_map(|k| k.fork().decrypt(env).ok()).ok_or(e)?,
+            Err(e) => self.kept.iter().find_map(|k| k.fork().ok()?.decrypt(env).ok()).ok_or(e)?,
         };
         self.kept.push(before);
         self.seen.insert(env.body.to_vec());
         Ok(got)
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(HoarderDevice {
-            inner: self.inner.fork(),
-            kept: self.kept.iter().map(|k| k.fork()).collect(),
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(HoarderDevice {
+            inner: self.inner.fork()?,
+            kept: self.kept.iter().map(|k| k.fork()).collect::<Result<_, _>>()?,
             seen: self.seen.clone(),
-        })
+        }))
     }
 
     /// Honest about what it holds: every kept state's keys.
     fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
-        let mut out = self.inner.fork().forensic_open(env).unwrap_or_default();
+        let mut out = self.inner.fork()?.forensic_open(env).unwrap_or_default();
         for k in &self.kept {
-            for p in k.fork().forensic_open(env).unwrap_or_default() {
+            for p in k.fork()?.forensic_open(env).unwrap_or_default() {
                 if !out.contains(&p) {
                     out.push(p);
                 }
@@ -130,7 +130,7 @@ fn a_seen_set_refuses_a_replay_but_forensic_open_reads_it() {
     let replay = net.recv("bob/phone", "alice/phone", AB, &body);
     assert!(matches!(replay, Err(ImplError::Rejected(_))), "{replay:?}");
     // ... but the refusal is the seen set's: the keys still open it.
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", &body), ["kept forever"]);
+    assert_eq!(forensic(net.device("bob/phone").fork().unwrap().as_mut(), "alice/phone", &body), ["kept forever"]);
     assert!(!refusal_is_cryptographic(net.device("bob/phone").as_ref(), "alice/phone", &body));
     // The same script on the real ratchet: refused by decrypt and by the keys.
     let mut real = pair("ratchet");
@@ -139,6 +139,6 @@ fn a_seen_set_refuses_a_replay_but_forensic_open_reads_it() {
     let body = send(&mut real, "alice/phone", "bob/phone", "kept forever");
     assert_eq!(read(&mut real, "bob/phone", "alice/phone", &body), "kept forever");
     assert!(matches!(real.recv("bob/phone", "alice/phone", AB, &body), Err(ImplError::Rejected(_))));
-    assert_eq!(forensic(real.device("bob/phone").fork().as_mut(), "alice/phone", &body), Vec::<String>::new());
+    assert_eq!(forensic(real.device("bob/phone").fork().unwrap().as_mut(), "alice/phone", &body), Vec::<String>::new());
     assert!(refusal_is_cryptographic(real.device("bob/phone").as_ref(), "alice/phone", &body));
 }

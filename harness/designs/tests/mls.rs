@@ -231,7 +231,7 @@ fn a_removed_member_reads_nothing_sent_after_the_removal() {
     assert!(is_rejected(&net.recv("carol/phone", "bob/phone", TEAM, &app_body(&sent))));
     let later = net.send("alice/phone", TEAM, ALICE_BOB, "just us");
     for e in &later.envelopes {
-        let r = net.device("carol/phone").fork().decrypt(&InEnvelope {
+        let r = net.device("carol/phone").fork().unwrap().decrypt(&InEnvelope {
             from: &addr("alice/phone"),
             conversation: TEAM,
             body: &e.body,
@@ -305,7 +305,7 @@ fn a_member_the_provider_lists_but_nobody_added_is_never_added() {
         for e in &sent.envelopes {
             let r = net.recv("mallory/phone", from, TEAM, &e.body);
             assert!(r.map_or(true, |r| r.plaintext.is_none()), "mallory read {text}");
-            let forensic = forensic(net.device("mallory/phone").fork().as_mut(), from, TEAM, &e.body);
+            let forensic = forensic(net.device("mallory/phone").fork().unwrap().as_mut(), from, TEAM, &e.body);
             assert_eq!(forensic, Vec::<String>::new());
         }
         let got = deliver(&mut net, from, TEAM, &sent);
@@ -467,7 +467,7 @@ fn tampered_truncated_misrouted_and_replayed_envelopes_are_refused() {
     let sent = net.send("bob/phone", AB, ALICE_BOB, "pay 10 euros");
     let (from, to) = (addr("bob/phone"), addr("alice/phone"));
     let try_on_fork = |net: &mut Net, conversation: &str, who: &str, body: &[u8]| {
-        net.device("alice/phone").fork().decrypt(&InEnvelope { from: &addr(who), conversation, body })
+        net.device("alice/phone").fork().unwrap().decrypt(&InEnvelope { from: &addr(who), conversation, body })
     };
     for e in &sent.envelopes {
         for i in (0..e.body.len()).step_by(3) {
@@ -670,7 +670,7 @@ fn forks_are_independent_of_the_device() {
     let sent = net.send("alice/phone", AB, ALICE_BOB, "once");
     let body = app_body(&sent);
     let env = InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &body };
-    let mut fork = net.device("bob/phone").fork();
+    let mut fork = net.device("bob/phone").fork().unwrap();
     assert_eq!(fork.decrypt(&env).unwrap().plaintext.as_deref(), Some(b"once".as_slice()));
     // The fork used the message key; the device still has it.
     assert_eq!(net.device("bob/phone").decrypt(&env).unwrap().plaintext.as_deref(), Some(b"once".as_slice()));
@@ -680,7 +680,7 @@ fn forks_are_independent_of_the_device() {
     // before and alice answered, so the fork's message carries his update).
     say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
     say(&mut net, "alice/phone", AB, ALICE_BOB, "go on");
-    let mut fork = net.device("bob/phone").fork();
+    let mut fork = net.device("bob/phone").fork().unwrap();
     let reply = {
         let req = net.request("bob/phone", AB, ALICE_BOB, b"from the fork");
         fork.encrypt(&req.get()).unwrap()
@@ -730,7 +730,7 @@ fn a_seized_copy_cannot_read_the_past_and_falls_out_once_the_device_updates() {
     let mut copy = net.design.import_device(&addr("bob/phone"), &seized).unwrap();
     // Forward secrecy: what bob read is gone from the copy.
     let old = InEnvelope { from: &addr("alice/phone"), conversation: AB, body: &app_body(&before) };
-    assert!(is_rejected(&copy.fork().decrypt(&old)));
+    assert!(is_rejected(&copy.fork().unwrap().decrypt(&old)));
     // The copy still follows alice until bob updates with fresh entropy.
     let four = net.send("alice/phone", AB, ALICE_BOB, "four");
     for e in &four.envelopes {
@@ -805,7 +805,7 @@ fn garbage_is_refused_and_never_panics() {
         inputs.push(b);
     }
     for body in &inputs {
-        for device in [net.device("alice/phone").fork(), outsider.fork()] {
+        for device in [net.device("alice/phone").fork().unwrap(), outsider.fork().unwrap()] {
             let mut device = device;
             let r = device.decrypt(&InEnvelope { from: &addr("bob/phone"), conversation: TEAM, body });
             assert!(r.map_or(true, |r| r.plaintext.is_none()), "garbage was read");
@@ -854,10 +854,14 @@ fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
     let copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
     for (sent, text) in [(&m1, "m1"), (&m2, "m2")] {
         for e in &sent.envelopes {
-            assert_eq!(forensic(copy.fork().as_mut(), "alice/phone", AB, &e.body), Vec::<String>::new(), "{text}");
+            assert_eq!(
+                forensic(copy.fork().unwrap().as_mut(), "alice/phone", AB, &e.body),
+                Vec::<String>::new(),
+                "{text}"
+            );
         }
     }
-    assert_eq!(forensic(copy.fork().as_mut(), "alice/phone", AB, &app_body(&m3)), ["m3"], "never received");
+    assert_eq!(forensic(copy.fork().unwrap().as_mut(), "alice/phone", AB, &app_body(&m3)), ["m3"], "never received");
     // Bob replies, with an update Commit (fresh keys) the first copy never
     // sees; a second copy is seized after it. Alice's next message carries
     // her own update Commit: the second copy processes it (absorbs it, as a
@@ -872,7 +876,7 @@ fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
     let later = net.design.import_device(&addr("bob/phone"), &later).unwrap();
     let m4 = net.send("alice/phone", AB, ALICE_BOB, "m4");
     assert!(m4.envelopes.len() > 1, "m4 carries a Commit");
-    let (mut first, mut second) = (copy.fork(), later.fork());
+    let (mut first, mut second) = (copy.fork().unwrap(), later.fork().unwrap());
     let (mut by_first, mut by_second) = (Vec::new(), Vec::new());
     for e in &m4.envelopes {
         by_first.extend(forensic(first.as_mut(), "alice/phone", AB, &e.body));
@@ -894,7 +898,7 @@ fn forensic_open_refuses_a_replay_because_openmls_deleted_the_key() {
     let sent = net.send("alice/phone", AB, ALICE_BOB, "pay 10 euros");
     assert_eq!(readers(&deliver(&mut net, "alice/phone", AB, &sent), "pay 10 euros"), ["bob/phone"]);
     let app = app_body(&sent);
-    assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&InEnvelope {
+    assert!(is_rejected(&net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope {
         from: &addr("alice/phone"),
         conversation: AB,
         body: &app
@@ -915,15 +919,18 @@ fn forensic_open_skips_the_clients_checks_and_reads_past_epochs_openmls_keeps() 
     let unread = net.send("alice/phone", AB, ALICE_BOB, "unread");
     let body = app_body(&unread);
     let env = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
-    assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&env)));
-    assert_eq!(net.device("bob/phone").fork().forensic_open(&env).unwrap(), [b"unread".to_vec()]);
+    assert!(is_rejected(&net.device("bob/phone").fork().unwrap().decrypt(&env)));
+    assert_eq!(net.device("bob/phone").fork().unwrap().forensic_open(&env).unwrap(), [b"unread".to_vec()]);
     // Bob moves the group on (his update Commit, in his second message);
     // alice's held message is of the epoch before, which openmls still keeps.
     say(&mut net, "bob/phone", AB, ALICE_BOB, "bob's first words");
     say(&mut net, "alice/phone", AB, ALICE_BOB, "go on");
     let reply = net.send("bob/phone", AB, ALICE_BOB, "next epoch");
     assert!(reply.envelopes.len() > 1, "bob commits an update");
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", AB, &app_body(&unread)), ["unread"]);
+    assert_eq!(
+        forensic(net.device("bob/phone").fork().unwrap().as_mut(), "alice/phone", AB, &app_body(&unread)),
+        ["unread"]
+    );
 }
 
 /// A twin: a fresh device at bob's address with another seed holds none of
@@ -941,7 +948,7 @@ fn a_twin_at_the_same_address_cannot_forensically_open_the_devices_envelopes() {
         assert_eq!(forensic(twin.as_mut(), "alice/phone", AB, &e.body), Vec::<String>::new());
     }
     // Bob's own state joins by the Welcome and reads both.
-    let mut bob = net.device("bob/phone").fork();
+    let mut bob = net.device("bob/phone").fork().unwrap();
     let mut read = Vec::new();
     for e in first.envelopes.iter().chain(&second.envelopes) {
         read.extend(forensic(bob.as_mut(), "alice/phone", AB, &e.body));

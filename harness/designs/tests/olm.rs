@@ -161,7 +161,7 @@ fn a_message_meant_for_another_device_under_the_same_key_is_refused() {
     // The refusal is the client's binding, not a missing key: bob's keys
     // open it, and forensic open says so.
     let env = InEnvelope { from: &addr("alice/phone"), conversation: "alice+eve", body: &body };
-    assert_eq!(net.device("bob/phone").fork().forensic_open(&env).unwrap(), [b"for eve".to_vec()]);
+    assert_eq!(net.device("bob/phone").fork().unwrap().forensic_open(&env).unwrap(), [b"for eve".to_vec()]);
     net.exchange("alice/phone", "bob/phone", "bob is fine");
 }
 
@@ -189,9 +189,9 @@ fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
     assert_eq!(bob_reads(&mut net, &m2), "m2");
     let state = net.device("bob/phone").export_state().unwrap();
     let mut copy = net.design.import_device(&addr("bob/phone"), &state).unwrap();
-    assert_eq!(forensic(copy.fork().as_mut(), &m1), Vec::<String>::new(), "m1's keys are gone");
-    assert_eq!(forensic(copy.fork().as_mut(), &m2), Vec::<String>::new(), "m2's keys are gone");
-    assert_eq!(forensic(copy.fork().as_mut(), &m3), ["m3"], "m3 was never received: its key is held");
+    assert_eq!(forensic(copy.fork().unwrap().as_mut(), &m1), Vec::<String>::new(), "m1's keys are gone");
+    assert_eq!(forensic(copy.fork().unwrap().as_mut(), &m2), Vec::<String>::new(), "m2's keys are gone");
+    assert_eq!(forensic(copy.fork().unwrap().as_mut(), &m3), ["m3"], "m3 was never received: its key is held");
     let m4 = to_bob(&mut net, "m4");
     assert_eq!(forensic(copy.as_mut(), &m4), ["m4"]);
     // The same holds after the conversation moved to normal messages.
@@ -203,7 +203,7 @@ fn forensic_open_of_a_seized_state_recovers_nothing_it_had_read() {
     let later = net.device("bob/phone").export_state().unwrap();
     let copy = net.design.import_device(&addr("bob/phone"), &later).unwrap();
     for (body, text) in [(&m1, "m1"), (&m4, "m4"), (&normal, "normal")] {
-        assert_eq!(forensic(copy.fork().as_mut(), body), Vec::<String>::new(), "{text}");
+        assert_eq!(forensic(copy.fork().unwrap().as_mut(), body), Vec::<String>::new(), "{text}");
     }
 }
 
@@ -216,7 +216,7 @@ fn forensic_open_of_a_replay_depends_on_the_key_not_on_the_replay_memory() {
     let once = to_bob(&mut net, "on a one-time key");
     assert_eq!(bob_reads(&mut net, &once), "on a one-time key");
     assert!(is_rejected(&net.recv("bob/phone", "alice/phone", AB, &once)));
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), &once), Vec::<String>::new());
+    assert_eq!(forensic(net.device("bob/phone").fork().unwrap().as_mut(), &once), Vec::<String>::new());
 
     let mut net = pair();
     net.serve_one_time = false;
@@ -241,11 +241,11 @@ fn forensic_open_skips_the_sender_and_conversation_checks_but_not_the_keys() {
     }
     let body = to_bob(&mut net, "for bob");
     let from_carol = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
-    assert!(is_rejected(&net.device("bob/phone").fork().decrypt(&from_carol)));
-    let got = net.device("bob/phone").fork().forensic_open(&from_carol).unwrap();
+    assert!(is_rejected(&net.device("bob/phone").fork().unwrap().decrypt(&from_carol)));
+    let got = net.device("bob/phone").fork().unwrap().forensic_open(&from_carol).unwrap();
     assert_eq!(got, [b"for bob".to_vec()]);
     // Carol's keys open nothing of it.
-    assert_eq!(forensic(net.device("carol/phone").fork().as_mut(), &body), Vec::<String>::new());
+    assert_eq!(forensic(net.device("carol/phone").fork().unwrap().as_mut(), &body), Vec::<String>::new());
 }
 
 /// A twin: a fresh device at bob's address with another seed (vodozemac:
@@ -265,6 +265,6 @@ fn a_twin_at_the_same_address_cannot_forensically_open_the_devices_envelopes() {
         assert_eq!(forensic(twin.as_mut(), body), Vec::<String>::new(), "{text}");
     }
     // The real device's keys do open what it has not read yet.
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), &unread), ["unread"]);
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), &normal), ["normal"]);
+    assert_eq!(forensic(net.device("bob/phone").fork().unwrap().as_mut(), &unread), ["unread"]);
+    assert_eq!(forensic(net.device("bob/phone").fork().unwrap().as_mut(), &normal), ["normal"]);
 }

@@ -356,8 +356,11 @@ pub trait Device: Send + fmt::Debug {
     /// authenticate.
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError>;
 
-    /// An independent copy of this device's whole state.
-    fn fork(&self) -> Box<dyn Device>;
+    /// An independent copy of this device's whole state. A copy that cannot
+    /// be made is an error (`Failed`): the runner stops the run, naming the
+    /// device and the step, rather than take a probe that never ran for a
+    /// refusal.
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError>;
 
     /// **Forensic open**: every plaintext that the keys this state holds can
     /// recover from `env`, judged as an attacker holding the state would,

@@ -280,11 +280,14 @@ impl Device for ExecDevice {
         Ok(ok.plaintexts.into_iter().map(|p| p.0).collect())
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        // A failed fork breaks the run; the dead copy answers nothing.
-        let handle = self.op::<DeviceOk>(Op::Fork { device: self.handle }).map_or(u64::MAX, |ok| ok.device);
-        let generation = if handle == u64::MAX { 0 } else { self.generation };
-        Box::new(ExecDevice { session: Arc::clone(&self.session), generation, handle, acknowledged: false })
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        let ok: DeviceOk = self.op(Op::Fork { device: self.handle })?;
+        Ok(Box::new(ExecDevice {
+            session: Arc::clone(&self.session),
+            generation: self.generation,
+            handle: ok.device,
+            acknowledged: false,
+        }))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

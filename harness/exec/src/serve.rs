@@ -149,7 +149,7 @@ impl Server {
                 ok(ForensicOk { plaintexts: pts.into_iter().map(B64).collect() })
             }
             Op::Fork { device } => {
-                let f = self.device(device)?.fork();
+                let f = self.device(device)?.fork()?;
                 ok(DeviceOk { device: self.keep(f) })
             }
             Op::DropDevice { device } => {

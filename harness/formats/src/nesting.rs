@@ -61,29 +61,20 @@ impl Scan {
     }
 
     /// Scans one line; the 0-based column where the nesting went too deep.
+    ///
+    /// The loop over the line's characters is one state machine (inside a
+    /// quoted scalar, inside flow collections, at the start of a block
+    /// node, in a plain scalar) whose states share the position, the
+    /// line's block depth and the collection last begun; it stays in one
+    /// piece so that each state reads as the YAML rule it follows.
     fn line(&mut self, chars: &[char]) -> Option<usize> {
         let indent = chars.iter().take_while(|c| **c == ' ').count();
         let blank = chars[indent..].iter().all(|c| c.is_whitespace());
         let marker =
             |m: &str| chars.len() >= 3 && chars[..3].iter().copied().eq(m.chars()) && space_or_end(chars.get(3));
         let document = marker("---") || marker("...");
-        if let Some(parent) = self.block_scalar {
-            // Content lines: blank, or indented more than the collection
-            // that holds the scalar and at least as much as its first line;
-            // a document marker always ends it.
-            let deeper = parent.is_none_or(|p| indent > p);
-            match self.block_indent {
-                _ if document => {}
-                _ if blank => return None,
-                None if deeper => {
-                    self.block_indent = Some(indent);
-                    return None;
-                }
-                Some(b) if indent >= b => return None,
-                _ => {}
-            }
-            self.block_scalar = None;
-            self.block_indent = None;
+        if self.in_block_scalar(indent, blank, document) {
+            return None;
         }
         let mut i = 0;
         let mut node_start = false;
@@ -91,22 +82,7 @@ impl Scan {
         // line begins (`- `, `? `, `key: `).
         let mut depth = 0;
         if self.quote.is_none() && self.flow == 0 {
-            if blank || chars[indent] == '#' {
-                return None;
-            }
-            if document {
-                self.indents.clear();
-                i = 3;
-            } else if indent == 0 && chars[0] == '%' {
-                return None;
-            } else {
-                while self.indents.last().is_some_and(|top| *top >= indent) {
-                    self.indents.pop();
-                }
-                depth = self.indents.len();
-                self.indents.push(indent);
-                i = indent;
-            }
+            (i, depth) = self.block_start(chars, indent, blank, document)?;
             node_start = true;
         }
         // Column of the innermost block collection begun on this line.
@@ -222,6 +198,49 @@ impl Scan {
             i += 1;
         }
         None
+    }
+    /// Whether this line is content of the block scalar being skipped
+    /// (blank, or indented more than the collection that holds the scalar
+    /// and at least as much as its first line); a line that is not ends
+    /// the scalar, and so does a document marker.
+    fn in_block_scalar(&mut self, indent: usize, blank: bool, document: bool) -> bool {
+        let Some(parent) = self.block_scalar else { return false };
+        let deeper = parent.is_none_or(|p| indent > p);
+        match self.block_indent {
+            _ if document => {}
+            _ if blank => return true,
+            None if deeper => {
+                self.block_indent = Some(indent);
+                return true;
+            }
+            Some(b) if indent >= b => return true,
+            _ => {}
+        }
+        self.block_scalar = None;
+        self.block_indent = None;
+        false
+    }
+
+    /// A line that begins outside quotes and flow collections: where its
+    /// scan starts and the depth of the blocks that enclose it, or `None`
+    /// when it holds no node (blank, a comment, a directive).
+    fn block_start(&mut self, chars: &[char], indent: usize, blank: bool, document: bool) -> Option<(usize, usize)> {
+        if blank || chars[indent] == '#' {
+            return None;
+        }
+        if document {
+            self.indents.clear();
+            return Some((3, 0));
+        }
+        if indent == 0 && chars[0] == '%' {
+            return None;
+        }
+        while self.indents.last().is_some_and(|top| *top >= indent) {
+            self.indents.pop();
+        }
+        let depth = self.indents.len();
+        self.indents.push(indent);
+        Some((indent, depth))
     }
 }
 

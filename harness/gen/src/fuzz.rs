@@ -85,7 +85,9 @@ pub fn decrypt(data: &[u8]) {
         }
     }
     let _ = bob.decrypt(&InEnvelope { from: &a, conversation: "alice+bob", body });
-    let _ = bob.fork().decrypt(&InEnvelope { from: &a, conversation: "alice+bob", body });
+    if let Ok(mut fork) = bob.fork() {
+        let _ = fork.decrypt(&InEnvelope { from: &a, conversation: "alice+bob", body });
+    }
 }
 
 /// Turns bytes into a scenario and runs it against a built-in design (the

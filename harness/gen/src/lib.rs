@@ -124,6 +124,11 @@ struct State {
     added: Vec<(usize, usize)>,
     targets: Vec<String>,
     yaml: String,
+    /// Messages sent before the body (set-up and warm-up).
+    warm: usize,
+    /// A targeted message was sent.
+    targeted_sent: bool,
+    triggers: Triggers,
 }
 
 impl State {
@@ -139,13 +144,184 @@ impl State {
         self.sent.push((id.clone(), user, hold, false));
         id
     }
+
+    /// Warm-up: every device meets every other user and every group.
+    fn warm_up(&mut self) {
+        for d in 0..self.devices.len() {
+            let u = self.devices[d].0;
+            for v in (0..self.users).filter(|&v| v != u) {
+                self.send(d, NAMES[v], false);
+            }
+            for g in 0..self.groups.len() {
+                if self.groups[g].contains(&u) {
+                    self.send(d, &format!("g{g}"), false);
+                }
+            }
+        }
+        self.warm = self.sent.len();
+    }
+
+    /// One move of the body; a move that does not fit what exists (a group
+    /// when there is none, a held message when none is held) is left out.
+    fn apply(&mut self, m: &Move) {
+        match *m {
+            Move::Send { from, to, group, hold } => self.send_move(from, to, group, hold),
+            Move::Deliver { message, to } => self.deliver(message, to),
+            Move::Ghost { user } => {
+                let u = usize::from(user) % self.users;
+                if !self.ghosts.contains(&u) {
+                    self.step(&format!("ghost: {{user: {}}}", NAMES[u]));
+                    self.ghosts.push(u);
+                }
+            }
+            Move::Substitute { device } => {
+                let (u, name) = self.devices[usize::from(device) % self.devices.len()].clone();
+                self.step(&format!("substitute: {{device: {}/{name}}}", NAMES[u]));
+            }
+            Move::ProviderAdd { group, user } => self.provider_add(group, user),
+            Move::Drop { message } => self.drop_held(message),
+            Move::Replay { message } => self.replay_or_tamper(message, None),
+            Move::Tamper { message, how } => self.replay_or_tamper(message, Some(how)),
+            Move::Verify { a, b } => {
+                let (a, b) = (usize::from(a) % self.users, usize::from(b) % self.users);
+                if a != b {
+                    self.step(&format!("verify: {{users: [{}, {}]}}", NAMES[a], NAMES[b]));
+                }
+            }
+            Move::Seize { device } => {
+                let (u, name) = self.devices[usize::from(device) % self.devices.len()].clone();
+                self.step(&format!("seize: {{device: {}/{name}}}", NAMES[u]));
+            }
+            Move::Target { ahead } => {
+                let id = format!("m{}", self.sent.len() + 1 + usize::from(ahead) % 3);
+                self.targets.push(id.clone());
+                self.step(&format!("target: {{message: {id}}}"));
+            }
+            Move::Compel => {
+                self.step("compel: {}");
+                if self.sent.len() > self.warm || self.warm > 0 {
+                    self.triggers.compel_after_send = true;
+                }
+                if self.targeted_sent {
+                    self.triggers.targeted_then_compel = true;
+                }
+            }
+        }
+    }
+
+    fn send_move(&mut self, from: u8, to: u8, group: bool, hold: bool) {
+        let d = usize::from(from) % self.devices.len();
+        let u = self.devices[d].0;
+        let target = if group && !self.groups.is_empty() {
+            let g = usize::from(to) % self.groups.len();
+            if !self.groups[g].contains(&u) {
+                return;
+            }
+            format!("g{g}")
+        } else {
+            let v = (u + 1 + usize::from(to) % (self.users - 1)) % self.users;
+            if self.ghosts.contains(&v) && !hold {
+                self.triggers.ghost = true;
+            }
+            NAMES[v].to_owned()
+        };
+        if let Some(g) = target.strip_prefix('g') {
+            let g: usize = g.parse().unwrap_or(0);
+            if !hold && self.groups[g].iter().any(|x| self.ghosts.contains(x) && *x != u) {
+                self.triggers.ghost = true;
+            }
+        }
+        let id = self.send(d, &target, hold);
+        if self.targets.contains(&id) {
+            self.targeted_sent = true;
+        }
+    }
+
+    fn deliver(&mut self, message: Option<u8>, to: Option<u8>) {
+        let mut s = String::from("deliver: {");
+        if let Some(mi) = message {
+            // Only held messages can be delivered by name.
+            let held: Vec<usize> = (self.warm..self.sent.len()).filter(|&i| self.sent[i].2).collect();
+            if held.is_empty() {
+                return;
+            }
+            let i = held[usize::from(mi) % held.len()];
+            let _ = write!(s, "messages: [{}]", self.sent[i].0);
+        }
+        if let Some(u) = to {
+            let sep = if message.is_some() { ", " } else { "" };
+            let _ = write!(s, "{sep}to: {}", NAMES[usize::from(u) % self.users]);
+        }
+        s.push('}');
+        self.step(&s);
+    }
+
+    fn provider_add(&mut self, group: u8, user: u8) {
+        if self.groups.is_empty() {
+            return;
+        }
+        let g = usize::from(group) % self.groups.len();
+        let u = usize::from(user) % self.users;
+        if self.groups[g].contains(&u) || self.added.contains(&(g, u)) {
+            return;
+        }
+        self.step(&format!("provider_add: {{group: g{g}, user: {}}}", NAMES[u]));
+        self.added.push((g, u));
+    }
+
+    fn drop_held(&mut self, message: u8) {
+        let held: Vec<usize> = (self.warm..self.sent.len()).filter(|&i| self.sent[i].2 && !self.sent[i].3).collect();
+        if held.is_empty() {
+            return;
+        }
+        let i = held[usize::from(message) % held.len()];
+        self.sent[i].3 = true;
+        let id = self.sent[i].0.clone();
+        self.step(&format!("drop: {{messages: [{id}]}}"));
+    }
+
+    /// A replay of a message of the body, or with `how`, a tampered copy.
+    fn replay_or_tamper(&mut self, message: u8, how: Option<u8>) {
+        if self.sent.len() == self.warm {
+            return;
+        }
+        let id = self.sent[self.warm + usize::from(message) % (self.sent.len() - self.warm)].0.clone();
+        match how {
+            Some(how) => {
+                let how = ["flip", "truncate", "forge"][usize::from(how) % 3];
+                self.step(&format!("tamper: {{message: {id}, how: {how}}}"));
+            }
+            None => self.step(&format!("replay: {{message: {id}}}")),
+        }
+    }
 }
 
 impl GenScenario {
     /// The scenario as vector YAML, and its triggers.
     pub fn generate(&self) -> Generated {
         let mut st = State { users: 2 + usize::from(self.users) % 3, ..State::default() };
-        let mut t = Triggers::default();
+        self.set_up(&mut st);
+        st.warm_up();
+        for m in self.body.iter().take(MAX_MOVES) {
+            st.apply(m);
+        }
+        // Targets of messages never sent are dropped (they would not validate).
+        let sent: Vec<String> = st.sent.iter().map(|s| s.0.clone()).collect();
+        let yaml = st
+            .yaml
+            .lines()
+            .filter(|l| match l.trim().strip_prefix("- target: {message: ") {
+                Some(rest) => sent.iter().any(|id| rest.trim_end_matches('}') == id),
+                None => true,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        Generated { yaml, triggers: st.triggers }
+    }
+
+    /// Set-up: the header, every user's first device, the devices linked
+    /// and the groups.
+    fn set_up(&self, st: &mut State) {
         let users: Vec<&str> = NAMES[..st.users].to_vec();
         let _ = writeln!(
             st.yaml,
@@ -175,151 +351,6 @@ impl GenScenario {
             st.step(&format!("group: {{id: g{}, members: [{}]}}", st.groups.len(), names.join(", ")));
             st.groups.push(members);
         }
-        // Warm-up: every device meets every other user and every group.
-        for d in 0..st.devices.len() {
-            let u = st.devices[d].0;
-            for v in (0..st.users).filter(|&v| v != u) {
-                st.send(d, NAMES[v], false);
-            }
-            for g in 0..st.groups.len() {
-                if st.groups[g].contains(&u) {
-                    st.send(d, &format!("g{g}"), false);
-                }
-            }
-        }
-        let warm = st.sent.len();
-        let mut compelled_after = false;
-        for m in self.body.iter().take(MAX_MOVES) {
-            match *m {
-                Move::Send { from, to, group, hold } => {
-                    let d = usize::from(from) % st.devices.len();
-                    let u = st.devices[d].0;
-                    let target = if group && !st.groups.is_empty() {
-                        let g = usize::from(to) % st.groups.len();
-                        if !st.groups[g].contains(&u) {
-                            continue;
-                        }
-                        format!("g{g}")
-                    } else {
-                        let v = (u + 1 + usize::from(to) % (st.users - 1)) % st.users;
-                        if st.ghosts.contains(&v) && !hold {
-                            t.ghost = true;
-                        }
-                        NAMES[v].to_owned()
-                    };
-                    if let Some(g) = target.strip_prefix('g') {
-                        let g: usize = g.parse().unwrap_or(0);
-                        if !hold && st.groups[g].iter().any(|x| st.ghosts.contains(x) && *x != u) {
-                            t.ghost = true;
-                        }
-                    }
-                    let id = st.send(d, &target, hold);
-                    if st.targets.contains(&id) {
-                        compelled_after = true;
-                    }
-                }
-                Move::Deliver { message, to } => {
-                    let mut s = String::from("deliver: {");
-                    if let Some(mi) = message {
-                        // Only held messages can be delivered by name.
-                        let held: Vec<usize> = (warm..st.sent.len()).filter(|&i| st.sent[i].2).collect();
-                        if held.is_empty() {
-                            continue;
-                        }
-                        let i = held[usize::from(mi) % held.len()];
-                        let _ = write!(s, "messages: [{}]", st.sent[i].0);
-                    }
-                    if let Some(u) = to {
-                        let sep = if message.is_some() { ", " } else { "" };
-                        let _ = write!(s, "{sep}to: {}", NAMES[usize::from(u) % st.users]);
-                    }
-                    s.push('}');
-                    st.step(&s);
-                }
-                Move::Ghost { user } => {
-                    let u = usize::from(user) % st.users;
-                    if !st.ghosts.contains(&u) {
-                        st.step(&format!("ghost: {{user: {}}}", NAMES[u]));
-                        st.ghosts.push(u);
-                    }
-                }
-                Move::Substitute { device } => {
-                    let (u, name) = st.devices[usize::from(device) % st.devices.len()].clone();
-                    st.step(&format!("substitute: {{device: {}/{name}}}", NAMES[u]));
-                }
-                Move::ProviderAdd { group, user } => {
-                    if st.groups.is_empty() {
-                        continue;
-                    }
-                    let g = usize::from(group) % st.groups.len();
-                    let u = usize::from(user) % st.users;
-                    if st.groups[g].contains(&u) || st.added.contains(&(g, u)) {
-                        continue;
-                    }
-                    st.step(&format!("provider_add: {{group: g{g}, user: {}}}", NAMES[u]));
-                    st.added.push((g, u));
-                }
-                Move::Drop { message } => {
-                    let held: Vec<usize> = (warm..st.sent.len()).filter(|&i| st.sent[i].2 && !st.sent[i].3).collect();
-                    if held.is_empty() {
-                        continue;
-                    }
-                    let i = held[usize::from(message) % held.len()];
-                    st.sent[i].3 = true;
-                    let id = st.sent[i].0.clone();
-                    st.step(&format!("drop: {{messages: [{id}]}}"));
-                }
-                Move::Replay { message } | Move::Tamper { message, .. } => {
-                    if st.sent.len() == warm {
-                        continue;
-                    }
-                    let id = st.sent[warm + usize::from(message) % (st.sent.len() - warm)].0.clone();
-                    match *m {
-                        Move::Tamper { how, .. } => {
-                            let how = ["flip", "truncate", "forge"][usize::from(how) % 3];
-                            st.step(&format!("tamper: {{message: {id}, how: {how}}}"));
-                        }
-                        _ => st.step(&format!("replay: {{message: {id}}}")),
-                    }
-                }
-                Move::Verify { a, b } => {
-                    let (a, b) = (usize::from(a) % st.users, usize::from(b) % st.users);
-                    if a != b {
-                        st.step(&format!("verify: {{users: [{}, {}]}}", NAMES[a], NAMES[b]));
-                    }
-                }
-                Move::Seize { device } => {
-                    let (u, name) = st.devices[usize::from(device) % st.devices.len()].clone();
-                    st.step(&format!("seize: {{device: {}/{name}}}", NAMES[u]));
-                }
-                Move::Target { ahead } => {
-                    let id = format!("m{}", st.sent.len() + 1 + usize::from(ahead) % 3);
-                    st.targets.push(id.clone());
-                    st.step(&format!("target: {{message: {id}}}"));
-                }
-                Move::Compel => {
-                    st.step("compel: {}");
-                    if st.sent.len() > warm || warm > 0 {
-                        t.compel_after_send = true;
-                    }
-                    if compelled_after {
-                        t.targeted_then_compel = true;
-                    }
-                }
-            }
-        }
-        // Targets of messages never sent are dropped (they would not validate).
-        let sent: Vec<String> = st.sent.iter().map(|s| s.0.clone()).collect();
-        let yaml = st
-            .yaml
-            .lines()
-            .filter(|l| match l.trim().strip_prefix("- target: {message: ") {
-                Some(rest) => sent.iter().any(|id| rest.trim_end_matches('}') == id),
-                None => true,
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        Generated { yaml, triggers: t }
     }
 
     /// The scenario, loaded through the vector parser and checker.

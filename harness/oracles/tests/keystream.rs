@@ -210,8 +210,8 @@ impl Device for CipherDevice {
         Ok(Received { plaintext: Some(pt), sender: Some(from), events: Vec::new() })
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     fn add_entropy(&mut self, entropy: &[u8; 32]) {

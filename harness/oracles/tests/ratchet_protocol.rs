@@ -101,28 +101,41 @@ notes:
 testGroups:
 ";
 
-/// The file's text, computed by `p`'s protocol functions from fixed inputs.
+/// The file's text, computed by `p`'s protocol functions from fixed inputs:
+/// each group of cases from the outputs of the groups before it.
 fn build(p: &dyn Primitives) -> String {
-    let call = |f: &str, i: &ProtocolBytes| p.protocol_function(f, i).unwrap();
     let mut w = Writer { out: HEADER.to_owned(), next_id: 1 };
-    let (alice_seed, bob_seed, ephemeral) = (count(0x00, 32), count(0x20, 32), count(0x40, 32));
+    let (alice_seed, bob_seed) = (count(0x00, 32), count(0x20, 32));
+    let secret = x3dh(&mut w, p, &alice_seed, &bob_seed);
+    let steps = kdfs(&mut w, p, &secret);
+    messages(&mut w, p, &steps);
+    conversation(&mut w, p, &alice_seed, &bob_seed);
+    w.out
+}
 
-    // device-keys
-    let alice = call("device-keys", &inputs(&[("seed", &alice_seed)]));
-    let bob = call("device-keys", &inputs(&[("seed", &bob_seed)]));
+fn call(p: &dyn Primitives, function: &str, inputs: &ProtocolBytes) -> ProtocolBytes {
+    p.protocol_function(function, inputs).unwrap()
+}
+
+/// `device-keys`, `x3dh-initiator` and the responder's side of the same
+/// exchanges; the secret of the exchange with a one-time prekey.
+fn x3dh(w: &mut Writer, p: &dyn Primitives, alice_seed: &[u8], bob_seed: &[u8]) -> Vec<u8> {
+    let ephemeral = count(0x40, 32);
+    let alice = call(p, "device-keys", &inputs(&[("seed", alice_seed)]));
+    let bob = call(p, "device-keys", &inputs(&[("seed", bob_seed)]));
     w.group(
         "device-keys",
         &[
             Case {
                 comment: "Alice's device, seed 00..1f",
                 flags: &["Ktv"],
-                inputs: inputs(&[("seed", &alice_seed)]),
+                inputs: inputs(&[("seed", alice_seed)]),
                 outputs: Some(&alice),
             },
             Case {
                 comment: "Bob's device, seed 20..3f",
                 flags: &["Ktv"],
-                inputs: inputs(&[("seed", &bob_seed)]),
+                inputs: inputs(&[("seed", bob_seed)]),
                 outputs: Some(&bob),
             },
         ],
@@ -141,8 +154,8 @@ fn build(p: &dyn Primitives) -> String {
         }
         i
     };
-    let with_otk = call("x3dh-initiator", &init(true, &bob["prekey"], &bob["identity"]));
-    let without = call("x3dh-initiator", &init(false, &bob["prekey"], &bob["identity"]));
+    let with_otk = call(p, "x3dh-initiator", &init(true, &bob["prekey"], &bob["identity"]));
+    let without = call(p, "x3dh-initiator", &init(false, &bob["prekey"], &bob["identity"]));
     let mut bad_sig = bob["prekey"].clone();
     *bad_sig.last_mut().unwrap() ^= 1;
     let zero = [0u8; 32];
@@ -206,8 +219,8 @@ fn build(p: &dyn Primitives) -> String {
         }
         i
     };
-    let r1 = call("x3dh-responder", &resp(true, &with_otk["base_key"]));
-    let r2 = call("x3dh-responder", &resp(false, &without["base_key"]));
+    let r1 = call(p, "x3dh-responder", &resp(true, &with_otk["base_key"]));
+    let r2 = call(p, "x3dh-responder", &resp(false, &without["base_key"]));
     assert_eq!(r1["secret"], with_otk["secret"], "the responder must derive the initiator's secret");
     assert_eq!(r2["secret"], without["secret"], "the responder must derive the initiator's secret");
     w.group(
@@ -233,14 +246,18 @@ fn build(p: &dyn Primitives) -> String {
             },
         ],
     );
+    with_otk["secret"].clone()
+}
 
-    // kdf-root: three steps from the X3DH secret
-    let mut root = with_otk["secret"].clone();
+/// `kdf-root` (three steps from the X3DH `secret`) and `kdf-chain` (three
+/// steps from the first chain key); the `kdf-chain` cases.
+fn kdfs(w: &mut Writer, p: &dyn Primitives, secret: &[u8]) -> Vec<(ProtocolBytes, ProtocolBytes)> {
+    let mut root = secret.to_vec();
     let mut cases = Vec::new();
     let mut roots = Vec::new();
     for step in 0..3u8 {
         let i = inputs(&[("root", &root), ("dh", &count(0x60 + step * 0x20, 32))]);
-        let o = call("kdf-root", &i);
+        let o = call(p, "kdf-root", &i);
         root = o["root"].clone();
         roots.push((i, o));
     }
@@ -256,7 +273,7 @@ fn build(p: &dyn Primitives) -> String {
     let mut steps = Vec::new();
     for _ in 0..3 {
         let i = inputs(&[("chain", &chain)]);
-        let o = call("kdf-chain", &i);
+        let o = call(p, "kdf-chain", &i);
         chain = o["chain"].clone();
         steps.push((i, o));
     }
@@ -275,13 +292,17 @@ fn build(p: &dyn Primitives) -> String {
         })
         .collect();
     w.group("kdf-chain", &cases);
+    steps
+}
 
-    // message-key, seal, open
+/// `message-key`, `seal` and `open`, from the message keys of the
+/// `kdf-chain` cases `steps`.
+fn messages(w: &mut Writer, p: &dyn Primitives, steps: &[(ProtocolBytes, ProtocolBytes)]) {
     let keys: Vec<(ProtocolBytes, ProtocolBytes)> = steps
         .iter()
         .map(|(_, o)| {
             let i = inputs(&[("message_key", &o["message_key"])]);
-            let out = call("message-key", &i);
+            let out = call(p, "message-key", &i);
             (i, out)
         })
         .collect();
@@ -298,9 +319,9 @@ fn build(p: &dyn Primitives) -> String {
     let (mk, mk2) = (&steps[0].1["message_key"], &steps[1].1["message_key"]);
     let (ad, plaintext) = (b"doormat ratchet v1 known answer".as_slice(), b"hello bob".as_slice());
     let seal_in = inputs(&[("message_key", mk), ("ad", ad), ("plaintext", plaintext)]);
-    let sealed = call("seal", &seal_in);
+    let sealed = call(p, "seal", &seal_in);
     let empty_in = inputs(&[("message_key", mk2), ("ad", b""), ("plaintext", b"")]);
-    let sealed_empty = call("seal", &empty_in);
+    let sealed_empty = call(p, "seal", &empty_in);
     w.group(
         "seal",
         &[
@@ -320,7 +341,7 @@ fn build(p: &dyn Primitives) -> String {
     );
     let ct = &sealed["ciphertext"];
     let open_in = |key: &[u8], ad: &[u8], ct: &[u8]| inputs(&[("message_key", key), ("ad", ad), ("ciphertext", ct)]);
-    let opened = call("open", &open_in(mk, ad, ct));
+    let opened = call(p, "open", &open_in(mk, ad, ct));
     let mut flipped_tag = ct.clone();
     *flipped_tag.last_mut().unwrap() ^= 0x80;
     let mut flipped_body = ct.clone();
@@ -366,16 +387,18 @@ fn build(p: &dyn Primitives) -> String {
             },
         ],
     );
+}
 
-    // conversation
+/// `conversation`: whole envelopes between two devices made from seeds.
+fn conversation(w: &mut Writer, p: &dyn Primitives, alice_seed: &[u8], bob_seed: &[u8]) {
     let conv_in = inputs(&[
-        ("alice_seed", &alice_seed),
-        ("bob_seed", &bob_seed),
+        ("alice_seed", alice_seed),
+        ("bob_seed", bob_seed),
         ("m1", b"hello bob"),
         ("m2", b"hello alice"),
         ("m3", b"how are you?"),
     ]);
-    let conv = call("conversation", &conv_in);
+    let conv = call(p, "conversation", &conv_in);
     w.group(
         "conversation",
         &[Case {
@@ -385,7 +408,6 @@ fn build(p: &dyn Primitives) -> String {
             outputs: Some(&conv),
         }],
     );
-    w.out
 }
 
 fn committed() -> KatFile {

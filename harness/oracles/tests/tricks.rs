@@ -292,8 +292,8 @@ impl Device for TrickDevice {
         Ok(Received { plaintext: Some(pt), sender, events: Vec::new() })
     }
 
-    fn fork(&self) -> Box<dyn Device> {
-        Box::new(self.clone())
+    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
+        Ok(Box::new(self.clone()))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {

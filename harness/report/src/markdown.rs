@@ -61,6 +61,25 @@ fn evidence(s: &mut String, f: &doormat_oracles::Finding) {
 /// Renders one design's report.
 pub fn render_markdown(a: &DesignAudit) -> String {
     let mut s = String::new();
+    in_short(&mut s, a);
+    scorecard(&mut s, a);
+    findings(&mut s, a);
+    not_tested(&mut s, a);
+    vector_table(&mut s, a);
+    step_by_step(&mut s, a);
+    if let Some(k) = &a.kat {
+        known_answers(&mut s, k);
+    }
+    let _ = writeln!(s, "## What this audit cannot see\n");
+    for c in &a.cannot_see {
+        let _ = writeln!(s, "- {c}");
+    }
+    s
+}
+
+/// The title, the summary, what the design's promoters say, and the
+/// outcome in one paragraph ("In short").
+fn in_short(s: &mut String, a: &DesignAudit) {
     let _ = writeln!(s, "# Audit of `{}`: {}\n", a.design, a.title);
     let _ = writeln!(s, "{}\n", a.summary);
     if let Some(p) = &a.promise {
@@ -116,7 +135,10 @@ pub fn render_markdown(a: &DesignAudit) -> String {
             expect_fail.len()
         );
     }
+}
 
+/// The "Scorecard" section: one row per property.
+fn scorecard(s: &mut String, a: &DesignAudit) {
     let _ = writeln!(s, "## Scorecard\n");
     let _ = writeln!(s, "| Property | What it means | Claim | Verdict | Vectors: pass / fail / not tested |");
     let _ = writeln!(s, "|---|---|---|---|---|");
@@ -139,7 +161,12 @@ pub fn render_markdown(a: &DesignAudit) -> String {
         );
     }
     s.push('\n');
+}
 
+/// The "Findings" section, then the visible access and the limits the
+/// spec states.
+fn findings(s: &mut String, a: &DesignAudit) {
+    let o = &a.outcome;
     let _ = writeln!(s, "## Findings\n");
     if a.findings.is_empty() && o.broken_vectors > 0 {
         let _ = writeln!(s, "None observed in the runs that finished; {} (see \"Runs that broke\").\n", o.broke());
@@ -148,7 +175,7 @@ pub fn render_markdown(a: &DesignAudit) -> String {
     }
     for (i, f) in a.findings.iter().enumerate() {
         let _ = writeln!(s, "### {}. {} ({}, vector `{}`)\n", i + 1, f.sentence, f.property, f.vector);
-        evidence(&mut s, f);
+        evidence(s, f);
         if let Some(l) = a.limit_for(f) {
             let _ = writeln!(s, "*Within a limit the spec states:* {}\n", l.reason);
         }
@@ -179,7 +206,10 @@ This is not counted as a failure — the design told the user — but the user m
         }
         s.push('\n');
     }
+}
 
+/// The "Not tested" section, when any property was not tested.
+fn not_tested(s: &mut String, a: &DesignAudit) {
     let nt: Vec<_> = a.properties.iter().filter(|p| p.verdict == Verdict::NotTested).collect();
     if !nt.is_empty() {
         let _ = writeln!(s, "## Not tested\n");
@@ -188,7 +218,10 @@ This is not counted as a failure — the design told the user — but the user m
         }
         s.push('\n');
     }
+}
 
+/// The "Vectors" section: one row per vector, then the runs that broke.
+fn vector_table(s: &mut String, a: &DesignAudit) {
     let _ = writeln!(s, "## Vectors\n");
     let _ = write!(s, "| Vector | Steps | Messages | Envelopes |");
     for p in Property::ALL {
@@ -255,7 +288,11 @@ This is not counted as a failure — the design told the user — but the user m
         }
         s.push('\n');
     }
+}
 
+/// The "Step by step" section: a sequence diagram per vector with a
+/// finding.
+fn step_by_step(s: &mut String, a: &DesignAudit) {
     let stories: Vec<(&doormat_oracles::VectorResult, String)> =
         a.vectors.iter().filter_map(|v| crate::mermaid::sequence(&v.timeline).map(|d| (v, d))).collect();
     if !stories.is_empty() {
@@ -270,16 +307,6 @@ This is not counted as a failure — the design told the user — but the user m
             s.push('\n');
         }
     }
-
-    if let Some(k) = &a.kat {
-        known_answers(&mut s, k);
-    }
-
-    let _ = writeln!(s, "## What this audit cannot see\n");
-    for c in &a.cannot_see {
-        let _ = writeln!(s, "- {c}");
-    }
-    s
 }
 
 /// The "Known-answer tests" section: counts per algorithm and expected

@@ -238,7 +238,7 @@ pub fn addressed(sent: &Sent, to: &str) -> bool {
 /// refusals skipped. `device` itself is left as it was.
 pub fn fork_reads(device: &dyn Device, from: &str, conversation: &str, sent: &Sent) -> Vec<Vec<u8>> {
     let from = addr(from);
-    let mut fork = device.fork();
+    let mut fork = device.fork().unwrap();
     sent.envelopes
         .iter()
         .filter_map(|e| fork.decrypt(&InEnvelope { from: &from, conversation, body: &e.body }).ok())

@@ -23,7 +23,7 @@ fn forensic(dev: &mut dyn Device, from: &str, body: &[u8]) -> Vec<String> {
 /// The two copies of `device`'s state an attacker may hold: a fork, and an
 /// export imported as a new device.
 fn copies(net: &mut Net, device: &str) -> [Box<dyn Device>; 2] {
-    let fork = net.device(device).fork();
+    let fork = net.device(device).fork().unwrap();
     let state = net.device(device).export_state().unwrap();
     [fork, net.design.import_device(&addr(device), &state).unwrap()]
 }
@@ -52,8 +52,8 @@ const NOTHING: [Vec<String>; 2] = [Vec::new(), Vec::new()];
 /// Whether `dev`'s refusal of `body` is cryptographic: plain decryption
 /// refuses it and forensic open finds no key for it either (both on forks).
 fn refusal_is_cryptographic(dev: &dyn Device, from: &str, body: &[u8]) -> bool {
-    let refused = dev.fork().decrypt(&InEnvelope { from: &addr(from), conversation: AB, body }).is_err();
-    refused && forensic(dev.fork().as_mut(), from, body).is_empty()
+    let refused = dev.fork().unwrap().decrypt(&InEnvelope { from: &addr(from), conversation: AB, body }).is_err();
+    refused && forensic(dev.fork().unwrap().as_mut(), from, body).is_empty()
 }
 
 pub fn a_copy_taken_after_reading_cannot_open_what_was_read(design: &str) {
@@ -164,7 +164,7 @@ pub fn a_refused_replay_is_refused_by_the_keys(design: &str) {
     assert_eq!(read(&mut net, "bob/phone", "alice/phone", &ordinary), "second");
     for (body, text) in [(&prekey, "first"), (&ordinary, "second")] {
         let replay = net.recv("bob/phone", "alice/phone", AB, body);
-        let bob = net.device("bob/phone").fork();
+        let bob = net.device("bob/phone").fork().unwrap();
         if design == RELAY {
             assert!(replay.is_ok(), "plaintext-relay has no replay protection");
             assert!(!refusal_is_cryptographic(bob.as_ref(), "alice/phone", body));
@@ -204,7 +204,7 @@ pub fn without_a_one_time_prekey_the_signed_prekey_reopens_the_first_chain(desig
         let mut net = pair(design);
         net.serve_one_time = one_time;
         let [m1, m2, m3, reply] = first_contact(&mut net);
-        let bob = net.device("bob/phone").fork();
+        let bob = net.device("bob/phone").fork().unwrap();
         for (body, text) in [(&m1, "m1"), (&m2, "m2")] {
             let later = copies_open(&mut net, "bob/phone", "alice/phone", body);
             if one_time {
@@ -240,13 +240,13 @@ pub fn a_twin_or_another_device_opens_nothing_addressed_to_the_real_one(design: 
     let ordinary = net.send("alice/phone", AB, ALICE_BOB, "second");
     // Before bob/phone reads them, so its own copy would open them.
     let (mut twin, _) = net.impostor("bob/phone", "a twin of bob/phone");
-    let mut laptop = net.device("bob/laptop").fork();
+    let mut laptop = net.device("bob/laptop").fork().unwrap();
     let mut outsider = net.design.create_device(&addr("outsider/device"), [9; 32]).unwrap();
     let body = Net::body_for(&ordinary, "bob/phone");
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "alice/phone", &body), ["second"]);
+    assert_eq!(forensic(net.device("bob/phone").fork().unwrap().as_mut(), "alice/phone", &body), ["second"]);
     for (body, text) in [(Net::body_for(&prekey, "bob/phone"), "first"), (body, "second")] {
         for (who, dev) in [("twin", &mut twin), ("bob/laptop", &mut laptop), ("outsider", &mut outsider)] {
-            let got = forensic(dev.fork().as_mut(), "alice/phone", &body);
+            let got = forensic(dev.fork().unwrap().as_mut(), "alice/phone", &body);
             if design == RELAY {
                 assert_eq!(got, [text], "{who}: plaintext-relay has no keys");
             } else {
@@ -281,7 +281,7 @@ pub fn a_copy_of_the_sender_reads_what_it_sends_until_its_next_ratchet_step(desi
     let [mut fork, mut imported] = copy;
     for c in [&mut fork, &mut imported] {
         let got: Vec<Vec<String>> =
-            [&m1, &m2, &m3, &m4].iter().map(|b| forensic(c.fork().as_mut(), "alice/phone", b)).collect();
+            [&m1, &m2, &m3, &m4].iter().map(|b| forensic(c.fork().unwrap().as_mut(), "alice/phone", b)).collect();
         assert_eq!(got, [vec![], vec!["m2".to_owned()], vec!["m3".to_owned()], vec![]], "{design}");
     }
 }
@@ -354,9 +354,14 @@ pub fn forensic_open_ignores_the_claimed_sender(design: &str) {
     assert!(net
         .device("bob/phone")
         .fork()
+        .unwrap()
         .decrypt(&InEnvelope { from: &addr("carol/phone"), conversation: AB, body: &ordinary })
         .is_err());
-    assert_eq!(forensic(net.device("bob/phone").fork().as_mut(), "carol/phone", &ordinary), ["second"], "{design}");
+    assert_eq!(
+        forensic(net.device("bob/phone").fork().unwrap().as_mut(), "carol/phone", &ordinary),
+        ["second"],
+        "{design}"
+    );
 }
 
 pub fn forensic_open_of_garbage_finds_nothing_and_never_fails(design: &str) {
@@ -383,7 +388,7 @@ pub fn forensic_open_of_garbage_finds_nothing_and_never_fails(design: &str) {
                 body[i] ^= 1 << (rng.next_u32() % 8);
             }
         }
-        let got = net.device("bob/phone").fork().forensic_open(&InEnvelope {
+        let got = net.device("bob/phone").fork().unwrap().forensic_open(&InEnvelope {
             from: &addr("alice/phone"),
             conversation: AB,
             body: &body,

@@ -159,7 +159,7 @@ fn assert_tamper_proof(net: &mut Net, to: &str, from: &str, bodies: &[Vec<u8>], 
     let design = net.design.name().to_owned();
     let from_addr = addr(from);
     let try_on_fork = |net: &mut Net, bytes: &[u8]| {
-        net.device(to).fork().decrypt(&InEnvelope { from: &from_addr, conversation: AB, body: bytes })
+        net.device(to).fork().unwrap().decrypt(&InEnvelope { from: &from_addr, conversation: AB, body: bytes })
     };
     let mut read = Vec::new();
     for body in bodies {
@@ -248,7 +248,7 @@ pub fn garbage_is_rejected_without_panicking(design: &str) {
         if body == last {
             continue;
         }
-        let r = net.device("bob/phone").fork().decrypt(&InEnvelope {
+        let r = net.device("bob/phone").fork().unwrap().decrypt(&InEnvelope {
             from: &addr("alice/phone"),
             conversation: AB,
             body: &body,
@@ -286,7 +286,7 @@ pub fn a_fork_decrypting_leaves_the_original_untouched(design: &str) {
     let mut net = pair(design);
     let sends: Vec<Vec<Vec<u8>>> =
         (0..3).map(|i| post(&mut net, "alice/phone", "bob/phone", &format!("m{i}"))).collect();
-    let mut fork = net.device("bob/phone").fork();
+    let mut fork = net.device("bob/phone").fork().unwrap();
     for (i, bodies) in sends.iter().enumerate().rev() {
         let mut texts = Vec::new();
         for body in bodies {
@@ -315,7 +315,7 @@ pub fn a_fork_is_independent(design: &str) {
             .collect()
     };
     let m1 = post(&mut net, "alice/phone", "bob/phone", "m1");
-    let mut fork = net.device("bob/phone").fork();
+    let mut fork = net.device("bob/phone").fork().unwrap();
     assert_eq!(fork_reads(&mut fork, &m1), [b"m1".to_vec()], "{design}");
     // The fork used the one-time key and the message key; the device did not.
     assert_eq!(reads(&mut net, "bob/phone", "alice/phone", &m1), "m1");
@@ -325,7 +325,7 @@ pub fn a_fork_is_independent(design: &str) {
     assert_eq!(fork_reads(&mut fork, &m2), [b"m2".to_vec()], "{design}");
     // A fork that sends moves only its own sessions.
     let before = net.device("alice/phone").export_state().unwrap();
-    let mut sender = net.device("alice/phone").fork();
+    let mut sender = net.device("alice/phone").fork().unwrap();
     let req = net.request("alice/phone", AB, ALICE_BOB, b"from the fork");
     sender.encrypt(&req.get()).unwrap();
     match design {
@@ -349,7 +349,8 @@ pub fn devices_that_are_not_addressed_cannot_decrypt(design: &str) {
     talk_in(&mut net, "alice/phone", "carol/phone", "and alice knows carol");
     let bodies = post(&mut net, "alice/phone", "bob/phone", "for bob only");
     let outsider = net.design.create_device(&addr("outsider/device"), seed_for("outsider")).unwrap();
-    for mut foreign in [net.device("carol/phone").fork(), net.device("alice/phone").fork(), outsider] {
+    for mut foreign in [net.device("carol/phone").fork().unwrap(), net.device("alice/phone").fork().unwrap(), outsider]
+    {
         for body in &bodies {
             let r = foreign.decrypt(&InEnvelope { from: &addr("alice/phone"), conversation: AB, body });
             assert!(is_rejected(&r), "{design}: a device not addressed got {r:?}");

@@ -249,7 +249,7 @@ pub fn a_message_from_a_verified_contact_under_another_key_is_rejected(design: &
     );
     let mut net = pair(design);
     talk(&mut net, "alice/phone", "bob/phone", "hi");
-    let mut unverified = net.device("bob/phone").fork();
+    let mut unverified = net.device("bob/phone").fork().unwrap();
     let alice = net.directory[&addr("alice/phone")].identity.clone();
     assert_eq!(net.device("bob/phone").verify(&addr("alice/phone"), &alice).unwrap(), [], "{design}");
     // An impostor at alice/phone's address writes to bob with its own key.
