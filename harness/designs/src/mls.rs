@@ -101,8 +101,8 @@ mod primitives;
 mod receive;
 mod send;
 
-use crate::persist::{pairs, Peer, RngState};
 use crate::framing::rejected;
+use crate::persist::{pairs, Peer, RngState};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
     Bundle, Capabilities, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope, Received, Sent,

@@ -27,8 +27,8 @@
 //! and deleted, and the device's own (its sending ratchet only moves on).
 
 use super::{device_of, diff, digest, failed, frame, has, join_config, leaves, trim, GroupMeta, Leaves, MlsDevice};
-use crate::persist::Peer;
 use crate::framing::rejected;
+use crate::persist::Peer;
 use doormat_engine::{Event, ImplError, InEnvelope, Received};
 use openmls::prelude::tls_codec::Deserialize as TlsDeserialize;
 use openmls::prelude::{

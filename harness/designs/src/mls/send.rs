@@ -34,8 +34,8 @@ use super::{
     create_config, device_of, diff, event, failed, frame, has, leaves, trim, GroupMeta, Intent, Leaves, MlsDevice,
     CIPHERSUITE, MAX_CACHED_KEY_PACKAGES,
 };
-use crate::persist::Peer;
 use crate::framing::rejected;
+use crate::persist::Peer;
 use doormat_engine::{DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, OutEnvelope, Sent};
 use doormat_formats::{DeviceAddr, UserId};
 use openmls::prelude::tls_codec::Deserialize as TlsDeserialize;
