@@ -66,8 +66,8 @@ fn parse_spec_text(p: &Path) -> Result<(Spec, String), LoadErrors> {
     let file = show(p);
     let spec = Spec::parse(&file, &stem(p), &src)?;
     match &spec.implementation {
-        Implementation::Builtin(name) if !doormat_designs::KNOWN.contains(&name.as_str()) => {
-            let known = doormat_designs::KNOWN.join(", ");
+        Implementation::Builtin(name) if !doormat_designs::known().contains(&name.as_str()) => {
+            let known = doormat_designs::known().join(", ");
             Err(at_key(
                 &file,
                 &src,

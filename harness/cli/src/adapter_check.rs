@@ -140,6 +140,12 @@ pub fn run(implementation: &str, limits: Limits) -> Result<u8, Failure> {
     Ok(if c.failed { EXIT_FINDINGS } else { EXIT_OK })
 }
 
+/// The conformance script: create three devices, publish, encrypt and
+/// decrypt, fork and drop a copy, forensic open, export and import, add
+/// entropy, and the authorities' operations, in that order. It stays one function on purpose: it reads as the
+/// script an implementer follows, each step uses what the steps before it
+/// made (devices, envelopes, copies), and every row it reports names its
+/// operation, so splitting it would only hand the same locals around.
 fn sequence(c: &mut Checker) {
     let names = [("alice", "phone"), ("bob", "phone"), ("carol", "phone")];
     let mut devices: Vec<(DeviceAddr, Box<dyn Device>)> = Vec::new();

@@ -1,8 +1,9 @@
-//! The generic tests (`common/suite/`), mounted once per built-in design, the
-//! way rustls mounts its API tests once per crypto provider: a failure names
-//! the design (`olm::a_replay_is_rejected`), and a design added to the
-//! registry gets every test with one line below (`every_design_is_mounted`
-//! fails until it has it).
+//! The generic tests (`common/suite/`), run once per built-in design, the
+//! way rustls runs its API tests once per crypto provider: one trial per
+//! (design, test), named `olm::a_replay_is_rejected`, built from the
+//! registry (`doormat_designs::names`), so a design added there gets every
+//! test with no line here, and a failure names the design while the others
+//! still run.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,56 +11,35 @@ mod common;
 #[path = "common/suite/mod.rs"]
 mod suite;
 
-/// One `#[test]` per generic test, each calling it with `$design`.
-macro_rules! tests {
-    ($design:expr; $($group:ident :: $name:ident,)+) => {
+use libtest_mimic::{Arguments, Trial};
+use suite::*;
+
+/// Pushes one trial per generic test onto `$trials`, each calling it with `$design`.
+macro_rules! trials {
+    ($trials:ident, $design:expr; $($group:ident :: $name:ident,)+) => {
         $(
-            #[test]
-            fn $name() {
-                $group::$name($design);
-            }
+            let design: &'static str = $design;
+            $trials.push(Trial::test(
+                format!("{}::{}", design.replace('-', "_"), stringify!($name)),
+                move || {
+                    $group::$name(design);
+                    Ok(())
+                },
+            ));
         )+
     };
 }
 
-/// One module per design, holding every generic test for it.
-macro_rules! mount {
-    ($($(#[$attr:meta])* $module:ident: $design:literal,)+) => {
-        $(
-            $(#[$attr])*
-            mod $module {
-                use crate::suite::*;
-
-                each_test!(tests, $design);
-            }
-        )+
-
-        /// The designs mounted here (a `cfg` per line, hence no `vec!`).
-        #[allow(clippy::vec_init_then_push)]
-        fn mounted() -> Vec<&'static str> {
-            let mut all = Vec::new();
-            $($(#[$attr])* all.push($design);)+
-            all
+fn main() {
+    let args = Arguments::from_args();
+    let mut all = Vec::new();
+    for design in doormat_designs::names() {
+        macro_rules! mount {
+            ($design:expr; $($rest:tt)+) => {
+                trials!(all, $design; $($rest)+)
+            };
         }
-    };
-}
-
-mount! {
-    backup_escrow: "backup-escrow",
-    client_scan: "client-scan",
-    escrow: "escrow",
-    ghost: "ghost",
-    #[cfg(feature = "olm")]
-    megolm: "megolm",
-    #[cfg(feature = "mls")]
-    mls: "mls",
-    #[cfg(feature = "olm")]
-    olm: "olm",
-    plaintext_relay: "plaintext-relay",
-    ratchet: "ratchet",
-}
-
-#[test]
-fn every_design_is_mounted() {
-    assert_eq!(mounted(), doormat_designs::names());
+        each_test!(mount, design);
+    }
+    libtest_mimic::run(&args, all).exit();
 }

@@ -36,8 +36,8 @@ macro_rules! skip {
 }
 pub(crate) use skip;
 
-/// The names of every generic test, each mounted by `mount!` in
-/// `tests/suite.rs` as `#[test] fn $name()` calling `$path::$name(design)`.
+/// The names of every generic test, handed to `$mount!` (in `tests/suite.rs`,
+/// one trial per design and name, calling `$path::$name(design)`).
 macro_rules! each_test {
     ($mount:ident, $design:expr) => {
         $mount! {
