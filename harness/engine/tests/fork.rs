@@ -61,19 +61,12 @@ impl Device for ClearDevice {
     }
 }
 
-const VECTOR: &str = "\
-title: One message
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob}
-";
+/// Its first send, step 3, is alice's message m1 to bob.
+const VECTOR: &str = include_str!("../../../vectors/basic/one-to-one.yaml");
 
 #[test]
 fn a_failed_fork_stops_the_run_naming_the_device_and_the_step() {
-    let scenario = Vector::parse("fork.yaml", "fork", VECTOR).unwrap();
+    let scenario = Vector::parse("one-to-one.yaml", "one-to-one", VECTOR).unwrap();
     let run = run(&Clear { forks: false }, &scenario);
     // alice/phone, the sender, tries its own envelope to bob on a fork.
     assert_eq!(
@@ -84,7 +77,7 @@ fn a_failed_fork_stops_the_run_naming_the_device_and_the_step() {
 
 #[test]
 fn the_same_run_with_forks_finishes() {
-    let scenario = Vector::parse("fork.yaml", "fork", VECTOR).unwrap();
+    let scenario = Vector::parse("one-to-one.yaml", "one-to-one", VECTOR).unwrap();
     let run = run(&Clear { forks: true }, &scenario);
     assert_eq!(run.aborted, None);
     assert!(run.attempts > 0, "alice/phone tried bob's envelope on a fork");

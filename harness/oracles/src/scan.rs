@@ -889,7 +889,7 @@ impl Scanner {
                     continue;
                 }
                 let d = load8(hay, s) ^ load8(hay, s + lag);
-                if d != 0 && d & HIGH_BITS == 0 && self.xor_run(hay, s, lag) {
+                if d != 0 && d & HIGH_BITS == 0 && xor_run(hay, s, lag) {
                     let key = xor_key(lag, d);
                     if self.xor_filter.test(key) {
                         self.xor_at(ctx, hay, s, lag, key, &mut covered);
@@ -897,17 +897,6 @@ impl Scanner {
                 }
             }
         }
-    }
-
-    /// Whether the 8 clear-top-bit differences at `s` lie in a run of
-    /// [`MIN_XOR_RUN`]: up to 8 more before or after them.
-    fn xor_run(&self, hay: &[u8], s: usize, lag: usize) -> bool {
-        let clear = |k: usize| (hay[k] ^ hay[k + lag]) & 0x80 == 0;
-        let need = MIN_XOR_RUN - 8;
-        let back = (1..=need.min(s)).take_while(|&k| clear(s - k)).count();
-        let end = s + 8;
-        let fwd = (0..need - back).take_while(|&k| end + k + lag < hay.len() && clear(end + k)).count();
-        back + fwd >= need
     }
 
     fn xor_at(
@@ -957,6 +946,17 @@ impl Scanner {
             ctx.emit(m.id, hs, len, &name, HitKind::Text);
         }
     }
+}
+
+/// Whether the 8 clear-top-bit differences at `s` lie in a run of
+/// [`MIN_XOR_RUN`]: up to 8 more before or after them.
+fn xor_run(hay: &[u8], s: usize, lag: usize) -> bool {
+    let clear = |k: usize| (hay[k] ^ hay[k + lag]) & 0x80 == 0;
+    let need = MIN_XOR_RUN - 8;
+    let back = (1..=need.min(s)).take_while(|&k| clear(s - k)).count();
+    let end = s + 8;
+    let fwd = (0..need - back).take_while(|&k| end + k + lag < hay.len() && clear(end + k)).count();
+    back + fwd >= need
 }
 
 /// The top bit of every byte of `hay`, 64 bytes to a word, with two zero
