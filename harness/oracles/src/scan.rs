@@ -1374,10 +1374,22 @@ fn json_escapes(hay: &[u8], backslashes: &[usize], out: &mut Vec<(String, usize,
         if !valid {
             continue;
         }
-        // Never back into a region already decoded: linear on any input.
+        // JSON text is UTF-8 (RFC 8259 8.1): the string is the UTF-8 text
+        // around the escape; bytes that are not UTF-8 end it (binary framing,
+        // or random bytes that merely hold a backslash). Never back into a
+        // region already decoded: linear on any input.
         let mut s = p;
         while s > floor && inside(hay[s - 1]) {
-            s -= 1;
+            if hay[s - 1] < 0x80 {
+                s -= 1;
+                continue;
+            }
+            // A multi-byte character ending at `s`: step back to its lead byte.
+            let lead = (1..=4.min(s - floor)).map(|w| s - w).find(|&k| hay[k] >= 0xc0);
+            match lead {
+                Some(k) if utf8_len_at(hay, k) == Some(s - k) => s = k,
+                _ => break,
+            }
         }
         let mut bytes = Vec::new();
         let mut i = s;
@@ -1418,17 +1430,30 @@ fn json_escapes(hay: &[u8], backslashes: &[usize], out: &mut Vec<(String, usize,
             if !inside(b) {
                 break;
             }
-            bytes.push(b);
-            i += 1;
+            let width = if b < 0x80 { 1 } else { utf8_len_at(hay, i).unwrap_or(0) };
+            if width == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&hay[i..i + width]);
+            i += width;
         }
-        // JSON text is UTF-8 (RFC 8259 8.1): random bytes that merely hold
-        // a backslash are not a JSON string.
-        if bytes.len() >= FRAGMENT_MIN_LEN && std::str::from_utf8(&hay[s..i.min(hay.len())]).is_ok() {
+        if bytes.len() >= FRAGMENT_MIN_LEN {
             out.push((format!("JSON string escapes at offset {s}"), s, bytes));
         }
         from = i.max(from);
         floor = from;
     }
+}
+
+/// The length of the UTF-8 character starting at `i`, if one does.
+fn utf8_len_at(hay: &[u8], i: usize) -> Option<usize> {
+    let w = match hay.get(i)? {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    hay.get(i..i + w).filter(|c| std::str::from_utf8(c).is_ok()).map(|_| w)
 }
 
 fn push_units(bytes: &mut Vec<u8>, units: &[u16]) {

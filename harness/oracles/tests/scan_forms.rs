@@ -270,17 +270,16 @@ fn json_string_escapes() {
     });
 }
 
-/// JSON text is UTF-8: escapes inside non-ASCII UTF-8 text are decoded, a
-/// backslash among bytes that are not UTF-8 is not a JSON string.
+/// JSON text is UTF-8: escapes inside non-ASCII UTF-8 text are decoded, and
+/// so is an escaped string framed by bytes that are not UTF-8 (which end
+/// the string instead of hiding it).
 #[test]
-fn json_escapes_need_utf8() {
+fn json_escapes_in_utf8_text_and_in_binary_framing() {
     let record = cat(&["{\"note\":\"caf\u{e9} \\n ".as_bytes(), TEXT, b"\"}"]);
     caught(&record, |h| h.encoding.starts_with("JSON string escapes at offset 9 → raw at"));
-    let record = cat(&[b"\xff\xfe\\n", TEXT, b"\xff\""]);
-    let hits = scan_one(&record);
-    assert!(hits.iter().all(|h| !h.encoding.contains("JSON")), "{hits:?}");
-    // The text itself is still found raw.
-    assert!(hits.iter().any(|h| enc(h, "raw")), "{hits:?}");
+    let escaped: String = TEXT.iter().map(|b| format!("\\u{:04x}", b)).collect();
+    let record = cat(&[b"\xa5\xff\xfe", escaped.as_bytes(), b"\xff\x01"]);
+    caught(&record, |h| h.encoding.starts_with("JSON string escapes at offset 3 → raw at"));
 }
 
 /// serde writes a `Vec<u8>` as a JSON array of numbers: a state that keeps
