@@ -65,6 +65,13 @@ pub(crate) fn sweep(_marks: &Marks) -> usize {
 }
 
 /// Whether process `pid` carries the token or holds one of the pipes.
+///
+/// A pipe alone does not mark a child of doormat itself. While another
+/// thread of doormat starts a process, that process is a copy of doormat
+/// until it execs, and holds every descriptor doormat has open, this run's
+/// pipes among them (they close on exec). Such a process belongs to another
+/// run, and killing it would fail that run. The run's own child needs no
+/// mark: its process group is ended before the sweep.
 #[cfg(target_os = "linux")]
 fn marked(pid: u32, marks: &Marks) -> bool {
     let base = std::path::PathBuf::from(format!("/proc/{pid}"));
@@ -75,11 +82,19 @@ fn marked(pid: u32, marks: &Marks) -> bool {
             }
         }
     }
-    if marks.pipes.is_empty() {
+    if marks.pipes.is_empty() || parent(pid) == Some(std::process::id()) {
         return false;
     }
     let Ok(fds) = std::fs::read_dir(base.join("fd")) else { return false };
     fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| marks.pipes.iter().any(|p| *p == l)))
+}
+
+/// The parent of process `pid`, from `/proc/PID/stat` (the field after the
+/// state, which follows the command name in parentheses).
+#[cfg(target_os = "linux")]
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The name `/proc/PID/fd/N` links give the pipe behind `fd`, on Linux.
@@ -148,9 +163,35 @@ mod tests {
         other.wait().unwrap();
     }
 
-    /// A process holding a pipe of the run, without the token, is found.
+    /// A process holding a pipe of the run, without the token and outside
+    /// doormat's children (a grandchild left behind by a shell that exited),
+    /// is found and killed: the pipe then reaches end of file.
     #[test]
     fn a_pipe_finds_a_process_without_the_token() {
+        use std::io::Read;
+        let mut shell = Command::new("sh")
+            .args(["-c", "sleep 30 & echo started"])
+            .env_remove(RUN_ENV)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = shell.stdout.take().unwrap();
+        let name = pipe_name(&out).expect("a pipe has a name in /proc");
+        shell.wait().unwrap();
+        let marks = Marks { env: Vec::new(), pipes: vec![name] };
+        assert!(sweep(&marks) >= 1, "the grandchild holding the pipe was not found");
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "started\n", "the pipe reaches end of file once its holder is gone");
+    }
+
+    /// A child of doormat that holds the run's pipe but not its token is
+    /// left alone: it stands for another run's process caught between fork
+    /// and exec, which holds copies of every descriptor doormat has open.
+    #[test]
+    fn a_pipe_alone_does_not_mark_a_child_of_doormat() {
         let mut holder = Command::new("sleep")
             .arg("30")
             .env_remove(RUN_ENV)
@@ -162,7 +203,9 @@ mod tests {
         let out = holder.stdout.take().unwrap();
         let name = pipe_name(&out).expect("a pipe has a name in /proc");
         let marks = Marks { env: Vec::new(), pipes: vec![name] };
-        assert!(sweep(&marks) >= 1);
+        assert_eq!(sweep(&marks), 0);
+        assert!(alive(holder.id()), "doormat's own child was killed for a pipe");
+        holder.kill().unwrap();
         holder.wait().unwrap();
         drop(out);
     }
