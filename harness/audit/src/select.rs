@@ -1,8 +1,8 @@
 //! What an audit runs: the designs and vectors of a [`Selection`], and the
 //! designs whose primitives `doormat kat` tests ([`KatTarget`]).
 //!
-//! **Invariant:** results come back in spec order, whatever order the
-//! threads finish in.
+//! **Invariant:** results come back in spec order, each design's in vector
+//! order, whatever the number of workers and the order they finish in.
 
 use crate::load::{self, ExecOptions, Loaded};
 use crate::{judge_pair, kat, Error};
@@ -12,6 +12,7 @@ use doormat_oracles::VectorResult;
 use doormat_report::shard::Shard;
 use doormat_report::DesignAudit;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The designs and vectors of one audit.
 #[derive(Debug)]
@@ -47,46 +48,61 @@ impl Selection {
         self.scenarios = all.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect();
     }
 
-    /// Runs every design on every scenario and judges each run, designs in
-    /// parallel (one thread per core), calling `done(design, vector)` after
-    /// each pair. The results are in spec order, each design's in vector
-    /// order.
-    pub fn run(&self, done: &(dyn Fn(&str, &str) + Sync)) -> Result<Vec<Vec<VectorResult>>, Error> {
-        let selected = &self.designs;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(selected.len().max(1));
-        let mut results: Vec<Option<Vec<VectorResult>>> = vec![None; selected.len()];
+    /// Runs every design on every scenario and judges each run, calling
+    /// `done(design, vector)` after each pair. The results are in spec
+    /// order, each design's in vector order.
+    ///
+    /// The (design, vector) pairs wait in one queue, largest vector first
+    /// (most steps; ties in spec then vector order), and `jobs` workers
+    /// (at least 1, at most one per pair) take the next pair as they free
+    /// up. A design that cannot run two vectors at once (an external
+    /// implementation) gives each worker an instance of its own
+    /// ([`Design::for_worker`]). Each result is placed by its pair's index,
+    /// so the results, and the reports, are the same for any `jobs`.
+    pub fn run(&self, jobs: usize, done: &(dyn Fn(&str, &str) + Sync)) -> Result<Vec<Vec<VectorResult>>, Error> {
+        let (designs, vectors) = (self.designs.len(), self.scenarios.len());
+        let mut queue: Vec<(usize, usize)> = (0..designs).flat_map(|d| (0..vectors).map(move |v| (d, v))).collect();
+        // A stable sort: equal sizes stay in (design, vector) order.
+        queue.sort_by_key(|&(_, v)| std::cmp::Reverse(self.scenarios[v].steps.len()));
+        let workers = jobs.clamp(1, queue.len().max(1));
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<Vec<Option<VectorResult>>> = vec![vec![None; vectors]; designs];
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (queue, next) = (&queue, &next);
                     scope.spawn(move || {
-                        (t..selected.len())
-                            .step_by(threads)
-                            .map(|i| {
-                                let Loaded { spec, design } = &selected[i];
-                                let rs = self
-                                    .scenarios
-                                    .iter()
-                                    .map(|sc| {
-                                        let r = judge_pair(design.as_ref(), sc, &spec.parameters);
-                                        done(&spec.id, &sc.id);
-                                        r
-                                    })
-                                    .collect::<Vec<_>>();
-                                (i, rs)
-                            })
-                            .collect::<Vec<_>>()
+                        // Worker 0 uses the designs as loaded; the others,
+                        // an instance of their own where a design needs one.
+                        let mut own: Vec<Option<Box<dyn Design>>> = (0..designs).map(|_| None).collect();
+                        let mut finished = Vec::new();
+                        while let Some(&(d, v)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let Loaded { spec, design } = &self.designs[d];
+                            if w > 0 && own[d].is_none() {
+                                own[d] = design.for_worker();
+                            }
+                            let design = own[d].as_deref().unwrap_or(design.as_ref());
+                            let sc = &self.scenarios[v];
+                            finished.push((d, v, judge_pair(design, sc, &spec.parameters)));
+                            done(&spec.id, &sc.id);
+                        }
+                        finished
                     })
                 })
                 .collect();
             for h in handles {
                 if let Ok(finished) = h.join() {
-                    for (i, rs) in finished {
-                        results[i] = Some(rs);
+                    for (d, v, r) in finished {
+                        results[d][v] = Some(r);
                     }
                 }
             }
         });
-        results.into_iter().collect::<Option<_>>().ok_or(Error::Panicked)
+        results
+            .into_iter()
+            .map(|rs| rs.into_iter().collect::<Option<Vec<_>>>())
+            .collect::<Option<_>>()
+            .ok_or(Error::Panicked)
     }
 
     /// The results of [`Selection::run`] as shard `k` of `n`, for

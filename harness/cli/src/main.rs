@@ -177,6 +177,9 @@ struct AuditArgs {
     /// Directory of expected-deviations files (`<design>.yaml`) for the gate
     #[arg(long, value_name = "DIR")]
     expected: Option<PathBuf>,
+    /// How many (design, vector) pairs run at once (an external implementation gets one process per worker); default: the number of cores. The reports do not depend on it
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
 /// The budget of an external implementation, per vector (each vector runs
@@ -395,7 +398,8 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     }
     selection.keep_designs(&args.designs)?;
     let progress = progress::Progress::new((selection.designs.len() * selection.scenarios.len()) as u64);
-    let results = selection.run(&|design, vector| progress.tick(design, vector));
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+    let results = selection.run(jobs, &|design, vector| progress.tick(design, vector));
     progress.finish();
     let results = results?;
     if let Some((k, n)) = partition {

@@ -329,6 +329,14 @@ pub trait Design: Send + Sync + fmt::Debug {
     /// Called after each run: an external implementation stops its process.
     fn end_run(&self) {}
 
+    /// An instance of this design for another worker of an audit, where
+    /// one instance cannot run two vectors at once (an external
+    /// implementation keeps one child process for the run under way);
+    /// `None`, the default: this instance serves every worker at once.
+    fn for_worker(&self) -> Option<Box<dyn Design>> {
+        None
+    }
+
     /// The design's cryptographic primitives, for known-answer tests
     /// (`vectors/kat/`); `None` when it does not expose them.
     fn primitives(&self) -> Option<Box<dyn Primitives>> {

@@ -169,6 +169,18 @@ impl Design for ExecDesign {
         }
     }
 
+    /// The same program and first handshake, with a session (and so a
+    /// child process per run) of its own.
+    fn for_worker(&self) -> Option<Box<dyn Design>> {
+        Some(Box::new(ExecDesign {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            limits: self.limits,
+            probe: self.probe.clone(),
+            session: Arc::default(),
+        }))
+    }
+
     /// The primitives `hello` offered, each call forwarded to a child
     /// process of their own, started on the first call; `None` when it
     /// offered none (or the handshake failed).
