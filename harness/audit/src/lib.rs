@@ -30,6 +30,7 @@ mod select;
 pub use load::{ExecOptions, Loaded};
 pub use select::{KatTarget, Selection};
 
+use doormat_engine::timings::{self, Phase};
 use doormat_engine::{Design, Run};
 use doormat_formats::{Deviations, LoadErrors, Parameters, Scenario};
 use doormat_oracles::VectorResult;
@@ -84,7 +85,7 @@ pub struct Judged {
 /// and the oracles.
 pub fn run_judged(design: &dyn Design, scenario: &Scenario, params: &Parameters) -> Judged {
     let run = doormat_engine::run(design, scenario);
-    let result = doormat_oracles::judge(&run, params);
+    let result = timings::phase(Phase::Judge, || doormat_oracles::judge(&run, params));
     Judged { run, result }
 }
 

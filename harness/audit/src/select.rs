@@ -6,6 +6,7 @@
 
 use crate::load::{self, ExecOptions, Loaded};
 use crate::{judge_pair, kat, Error};
+use doormat_engine::timings::{self, Times};
 use doormat_engine::Design;
 use doormat_formats::{KatAccept, KatFile, Scenario};
 use doormat_oracles::VectorResult;
@@ -49,7 +50,8 @@ impl Selection {
     }
 
     /// Runs every design on every scenario and judges each run, calling
-    /// `done(design, vector)` after each pair. The results are in spec
+    /// `done(design, vector, times)` after each pair (`times`: where its CPU
+    /// time went, zeros unless [`timings::enable`] was called). The results are in spec
     /// order, each design's in vector order.
     ///
     /// The (design, vector) pairs wait in one queue, largest vector first
@@ -59,7 +61,11 @@ impl Selection {
     /// implementation) gives each worker an instance of its own
     /// ([`Design::for_worker`]). Each result is placed by its pair's index,
     /// so the results, and the reports, are the same for any `jobs`.
-    pub fn run(&self, jobs: usize, done: &(dyn Fn(&str, &str) + Sync)) -> Result<Vec<Vec<VectorResult>>, Error> {
+    pub fn run(
+        &self,
+        jobs: usize,
+        done: &(dyn Fn(&str, &str, &Times) + Sync),
+    ) -> Result<Vec<Vec<VectorResult>>, Error> {
         let (designs, vectors) = (self.designs.len(), self.scenarios.len());
         let mut queue: Vec<(usize, usize)> = (0..designs).flat_map(|d| (0..vectors).map(move |v| (d, v))).collect();
         // A stable sort: equal sizes stay in (design, vector) order.
@@ -83,8 +89,9 @@ impl Selection {
                             }
                             let design = own[d].as_deref().unwrap_or(design.as_ref());
                             let sc = &self.scenarios[v];
-                            finished.push((d, v, judge_pair(design, sc, &spec.parameters)));
-                            done(&spec.id, &sc.id);
+                            let (result, times) = timings::measure(|| judge_pair(design, sc, &spec.parameters));
+                            finished.push((d, v, result));
+                            done(&spec.id, &sc.id, &times);
                         }
                         finished
                     })

@@ -40,7 +40,7 @@ fn selection() -> Selection {
 fn reports(selection: &Selection, jobs: usize) -> Vec<String> {
     let calls = AtomicUsize::new(0);
     let results = selection
-        .run(jobs, &|_, _| {
+        .run(jobs, &|_, _, _| {
             calls.fetch_add(1, Ordering::Relaxed);
         })
         .unwrap();

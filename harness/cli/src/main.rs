@@ -56,6 +56,7 @@ mod output;
 mod progress;
 mod replace;
 mod serve;
+mod timings;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -180,6 +181,12 @@ struct AuditArgs {
     /// How many (design, vector) pairs run at once (an external implementation gets one process per worker); default: the number of cores. The reports do not depend on it
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
+    /// Print where the CPU time went: per phase (doormat's own and the design's calls), per design, and the largest (design, vector) pairs
+    #[arg(long)]
+    timings: bool,
+    /// With --timings, also write every pair's times to this file as JSON
+    #[arg(long, value_name = "PATH", requires = "timings")]
+    timings_file: Option<PathBuf>,
 }
 
 /// The budget of an external implementation, per vector (each vector runs
@@ -376,6 +383,23 @@ fn notice(msg: String) {
 }
 
 fn audit(args: &AuditArgs) -> Result<u8, Failure> {
+    let clock = timings::Collector::default();
+    if args.timings {
+        doormat_engine::timings::enable();
+    }
+    let started = doormat_engine::timings::thread_cpu();
+    let code = audit_timed(args, &clock, started)?;
+    if args.timings {
+        err!("{}", clock.table().trim_end());
+        if let Some(path) = &args.timings_file {
+            clock.write(path).with_context(|| format!("writing {}", path.display())).map_err(Failure::Io)?;
+        }
+    }
+    Ok(code)
+}
+
+fn audit_timed(args: &AuditArgs, clock: &timings::Collector, started: std::time::Duration) -> Result<u8, Failure> {
+    use doormat_engine::timings::{thread_cpu, Phase};
     let exec = exec_options(args.limits.limits()?, args.implementation.as_deref(), &args.spec_files, args.allow_exec)?;
     let partition =
         args.partition.as_deref().map(doormat_report::shard::parse_partition).transpose().map_err(Failure::Usage)?;
@@ -399,7 +423,11 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
     selection.keep_designs(&args.designs)?;
     let progress = progress::Progress::new((selection.designs.len() * selection.scenarios.len()) as u64);
     let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
-    let results = selection.run(jobs, &|design, vector| progress.tick(design, vector));
+    clock.outside(Phase::Load, thread_cpu().saturating_sub(started));
+    let results = selection.run(jobs, &|design, vector, times| {
+        clock.pair(design, vector, times);
+        progress.tick(design, vector);
+    });
     progress.finish();
     let results = results?;
     if let Some((k, n)) = partition {
@@ -416,10 +444,14 @@ fn audit(args: &AuditArgs) -> Result<u8, Failure> {
         );
         return Ok(if broke { EXIT_BROKEN } else { EXIT_OK });
     }
+    let kat_started = thread_cpu();
     let kat_files = doormat_audit::kat::load_dir(&args.vectors)?;
     let (audits, kat_broke) = selection.audits(results, &kat_files);
     let audit = Audit::new(audits, &deviations, selection.scenarios.len());
+    let render_started = thread_cpu();
+    clock.outside(Phase::Kat, render_started.saturating_sub(kat_started));
     let code = finish(&audit, &args.formats, &args.out, args.check)?;
+    clock.outside(Phase::Render, thread_cpu().saturating_sub(render_started));
     for why in &kat_broke {
         err!("doormat: {why}");
     }

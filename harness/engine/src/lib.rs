@@ -14,6 +14,7 @@ pub mod canary;
 pub mod provider;
 pub mod run;
 pub mod seed;
+pub mod timings;
 pub mod truth;
 
 pub use adapter::{

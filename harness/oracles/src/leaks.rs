@@ -9,6 +9,7 @@ use crate::common::{describe_record, plural};
 use crate::scan::{self, Scanner};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::run::Run;
+use doormat_engine::timings::{self, Phase};
 use doormat_formats::Property;
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ pub(crate) fn provider_blind(run: &Run) -> Judgement {
     let canaries: Vec<scan::Canary<'_>> =
         msgs.iter().enumerate().map(|(id, m)| scan::Canary { id, bytes: &m.canary, plaintext: &m.plaintext }).collect();
     let records: Vec<scan::Record<'_>> = run.view.iter().map(|r| scan::Record { id: r.seq, bytes: &r.bytes }).collect();
-    let hits = Scanner::shared(&canaries).scan(&records);
+    let hits = timings::phase(Phase::Scan, || Scanner::shared(&canaries).scan(&records));
     // Best hit per message and kind, in message order: the fewest decodings,
     // then the first place.
     let mut text: BTreeMap<usize, &scan::Hit> = BTreeMap::new();

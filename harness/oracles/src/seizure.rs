@@ -23,6 +23,7 @@ use crate::scan::{self, Scanner};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::provider::StoredEnvelope;
 use doormat_engine::run::{Access, DeliveryResult, Reader, Run};
+use doormat_engine::timings::{self, Phase};
 use doormat_formats::{DeviceAddr, Property};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -119,7 +120,10 @@ pub(crate) fn forward_secrecy(run: &Run) -> Judgement {
                 .map(|&mi| scan::Canary { id: mi, bytes: &run.truth.messages[mi].canary, plaintext: &[] })
                 .collect();
             let mut first: BTreeMap<usize, scan::Hit> = BTreeMap::new();
-            for h in Scanner::new(&canaries).scan(&[scan::Record { id: 0, bytes: &s.state }]) {
+            let hits = timings::phase(Phase::Scan, || {
+                Scanner::new(&canaries).scan(&[scan::Record { id: 0, bytes: &s.state }])
+            });
+            for h in hits {
                 first.entry(h.canary).or_insert(h);
             }
             for (mi, h) in first {

@@ -85,8 +85,31 @@ fn check_reports_drift_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     assert_eq!(doormat(&["audit", "--design", "plaintext-relay", "--out", d]).status.code(), Some(0));
-    let ok = doormat(&["audit", "--design", "plaintext-relay", "--out", d, "--check"]);
+    // Timings change no report; they go to standard error and the file.
+    let timings = dir.path().with_extension("timings.json");
+    let t = timings.to_str().unwrap();
+    let ok =
+        doormat(&["audit", "--design", "plaintext-relay", "--out", d, "--check", "--timings", "--timings-file", t]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    let table = text(&ok.stderr);
+    for row in ["send", "deliver", "trial decrypts", "scan", "judge", "render", "doormat's own share"] {
+        assert!(table.contains(row), "no `{row}` in the timings:\n{table}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
+    let pairs = json["pairs"].as_array().unwrap();
+    let said = text(&ok.stdout);
+    let vectors: usize =
+        said.split(" vectors").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert_eq!(pairs.len(), vectors, "one entry per (design, vector) pair: {said}");
+    assert!(pairs.iter().all(|p| p["design"] == "plaintext-relay"), "{json}");
+    let scan: f64 = pairs
+        .iter()
+        .flat_map(|p| p["phases"].as_array().unwrap())
+        .filter(|ph| ph["phase"] == "scan")
+        .map(|ph| ph["doormat"].as_f64().unwrap())
+        .sum();
+    assert!(scan > 0.0, "the scan took no time: {json}");
+    assert_eq!(doormat(&["audit", "--timings-file", t]).status.code(), Some(2), "--timings-file needs --timings");
     let md = dir.path().join("plaintext-relay.md");
     let original = std::fs::read_to_string(&md).unwrap();
     std::fs::write(&md, original.replace("## Findings", "## Findingz")).unwrap();

@@ -42,6 +42,7 @@ use crate::adapter::{
 use crate::canary::{self, Index};
 use crate::provider::{Provider, Served, StoredEnvelope};
 use crate::seed;
+use crate::timings::{self, Phase};
 use crate::truth::{Enrolled, MessageTruth, Truth};
 use doormat_formats::{Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, Tamper, Target, UserId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -239,9 +240,8 @@ impl Runner<'_> {
     fn start(&mut self) -> Result<(), String> {
         for role in self.design.authorities() {
             let seed = seed::derive(self.seed, "authority", &[self.design.name(), &role]);
-            let a = self
-                .design
-                .create_authority(&role, seed)
+            let a = timings::design_call(|| self.design.create_authority(&role, seed))
+                .map(timings::timed_authority)
                 .map_err(|e| format!("{} could not create its {role}: {e}", self.design.name()))?;
             self.pushes.push((role.clone(), a.public()));
             self.authorities.push((role, a));
@@ -344,9 +344,8 @@ impl Runner<'_> {
     /// A new device of the design, with every provider push so far.
     fn new_device(&self, addr: &DeviceAddr, purpose: &str) -> Result<Box<dyn Device>, String> {
         let seed = seed::derive(self.seed, purpose, &[self.design.name(), &addr.user.0, &addr.device]);
-        let mut dev = self
-            .design
-            .create_device(addr, seed)
+        let mut dev = timings::design_call(|| self.design.create_device(addr, seed))
+            .map(timings::timed)
             .map_err(|e| format!("{} could not create device {addr}: {e}", self.design.name()))?;
         for (role, data) in &self.pushes {
             dev.provider_push(role, data)
@@ -356,12 +355,14 @@ impl Runner<'_> {
     }
 
     fn enroll(&mut self, n: usize, addr: &DeviceAddr) -> Result<(), String> {
-        let mut dev = self.new_device(addr, "device")?;
-        let bundle = dev.publish().map_err(|e| format!("device {addr} could not publish its keys: {e}"))?;
-        self.run.truth.enrolled.insert(addr.clone(), Enrolled { step: n, identity: bundle.identity.clone() });
-        self.provider.publish(n, addr, bundle);
-        self.devices.insert(addr.clone(), dev);
-        Ok(())
+        timings::phase(Phase::Enrol, || {
+            let mut dev = self.new_device(addr, "device")?;
+            let bundle = dev.publish().map_err(|e| format!("device {addr} could not publish its keys: {e}"))?;
+            self.run.truth.enrolled.insert(addr.clone(), Enrolled { step: n, identity: bundle.identity.clone() });
+            self.provider.publish(n, addr, bundle);
+            self.devices.insert(addr.clone(), dev);
+            Ok(())
+        })
     }
 
     fn set_members(&mut self, n: usize, g: &GroupId, members: Vec<UserId>) {
@@ -386,77 +387,79 @@ impl Runner<'_> {
         hold: bool,
         by: Option<usize>,
     ) {
-        let canary = canary::canary(self.seed, message);
-        let plaintext = compose(self.seed, message, body);
-        let conversation = conversation_of(&from.user, to);
-        let mut members = match to {
-            Target::Group(g) => self.run.truth.members(g),
-            Target::User(u) => vec![from.user.clone(), u.clone()],
-        };
-        members.sort();
-        let intended: BTreeSet<DeviceAddr> = members
-            .iter()
-            .flat_map(|u| self.run.truth.devices_of(u).cloned().collect::<Vec<_>>())
-            .filter(|d| d != from)
-            .collect();
-        let (served_members, recipients, changed) = self.serve(from, to, &members);
-        let msg_index = self.run.truth.messages.len();
-        self.index.insert(canary, msg_index);
-        self.run.truth.messages.push(MessageTruth {
-            id: message.clone(),
-            step: n,
-            from: from.clone(),
-            conversation: conversation.clone(),
-            members: members.clone(),
-            plaintext: plaintext.clone(),
-            canary,
-            intended,
-            envelopes: Vec::new(),
-            forged_by: by,
-        });
-        // A thief's copy is not a sender the design owes a notice to.
-        if by.is_none() {
-            for change in changed {
-                self.run.exposures.push(Exposure { change, message: msg_index, sender: from.clone() });
+        timings::phase(Phase::Send, || {
+            let canary = canary::canary(self.seed, message);
+            let plaintext = compose(self.seed, message, body);
+            let conversation = conversation_of(&from.user, to);
+            let mut members = match to {
+                Target::Group(g) => self.run.truth.members(g),
+                Target::User(u) => vec![from.user.clone(), u.clone()],
+            };
+            members.sort();
+            let intended: BTreeSet<DeviceAddr> = members
+                .iter()
+                .flat_map(|u| self.run.truth.devices_of(u).cloned().collect::<Vec<_>>())
+                .filter(|d| d != from)
+                .collect();
+            let (served_members, recipients, changed) = self.serve(from, to, &members);
+            let msg_index = self.run.truth.messages.len();
+            self.index.insert(canary, msg_index);
+            self.run.truth.messages.push(MessageTruth {
+                id: message.clone(),
+                step: n,
+                from: from.clone(),
+                conversation: conversation.clone(),
+                members: members.clone(),
+                plaintext: plaintext.clone(),
+                canary,
+                intended,
+                envelopes: Vec::new(),
+                forged_by: by,
+            });
+            // A thief's copy is not a sender the design owes a notice to.
+            if by.is_none() {
+                for change in changed {
+                    self.run.exposures.push(Exposure { change, message: msg_index, sender: from.clone() });
+                }
             }
-        }
-        let entropy = self.fresh_entropy();
-        let req = EncryptRequest {
-            conversation: &conversation,
-            group: matches!(to, Target::Group(_)),
-            members: &served_members,
-            recipients: &recipients,
-            plaintext: &plaintext,
-        };
-        let dev = match by {
-            Some(i) => self.live[i].as_mut(),
-            None => self.devices.get_mut(from),
-        };
-        let Some(dev) = dev else { return };
-        dev.add_entropy(&entropy);
-        let (sent, mut shown) = encrypt_acknowledged(dev.as_mut(), &req);
-        let sent = match sent {
-            Ok(s) => s,
-            Err(error) => {
-                let device = match by {
-                    Some(_) => format!("the seized copy of {from}"),
-                    None => from.to_string(),
-                };
-                self.run.failures.push(Failure { step: n, device, operation: "encrypt", error });
-                return;
+            let entropy = self.fresh_entropy();
+            let req = EncryptRequest {
+                conversation: &conversation,
+                group: matches!(to, Target::Group(_)),
+                members: &served_members,
+                recipients: &recipients,
+                plaintext: &plaintext,
+            };
+            let dev = match by {
+                Some(i) => self.live[i].as_mut(),
+                None => self.devices.get_mut(from),
+            };
+            let Some(dev) = dev else { return };
+            dev.add_entropy(&entropy);
+            let (sent, mut shown) = encrypt_acknowledged(dev.as_mut(), &req);
+            let sent = match sent {
+                Ok(s) => s,
+                Err(error) => {
+                    let device = match by {
+                        Some(_) => format!("the seized copy of {from}"),
+                        None => from.to_string(),
+                    };
+                    self.run.failures.push(Failure { step: n, device, operation: "encrypt", error });
+                    return;
+                }
+            };
+            shown.extend(sent.events.into_iter().map(|e| (e, false)));
+            // What the thief's copy shows nobody sees.
+            if by.is_none() {
+                for (event, blocking) in shown {
+                    self.run.shown.push(Shown { step: n, device: from.clone(), event, blocking });
+                }
             }
-        };
-        shown.extend(sent.events.into_iter().map(|e| (e, false)));
-        // What the thief's copy shows nobody sees.
-        if by.is_none() {
-            for (event, blocking) in shown {
-                self.run.shown.push(Shown { step: n, device: from.clone(), event, blocking });
+            let mine = self.submit(n, from, &conversation, msg_index, sent.envelopes);
+            if !hold {
+                self.deliver(n, |e, _| mine.contains(&e));
             }
-        }
-        let mine = self.submit(n, from, &conversation, msg_index, sent.envelopes);
-        if !hold {
-            self.deliver(n, |e, _| mine.contains(&e));
-        }
+        })
     }
 
     /// What the provider serves `from` for a send to `to`, whose true
@@ -570,58 +573,65 @@ impl Runner<'_> {
 
     /// Hands `body` (envelope `idx`'s, or a tampered copy) to `addr`.
     fn deliver_one(&mut self, n: usize, idx: usize, addr: &DeviceAddr, body: &[u8], tamper: Option<Tamper>) {
-        let entropy = self.fresh_entropy();
-        let env = &self.provider.envelopes[idx];
-        let ghost = !self.devices.contains_key(addr) && self.ghosts.contains_key(addr);
-        let real = !ghost;
-        let dev = match self.devices.get_mut(addr) {
-            Some(d) => Some(d),
-            None => self.ghosts.get_mut(addr),
-        };
-        let result = match dev {
-            None => DeliveryResult::NoSuchDevice,
-            Some(dev) => {
-                dev.add_entropy(&entropy);
-                match dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body }) {
-                    Err(e) => DeliveryResult::Error(e),
-                    Ok(rcv) => {
-                        if real {
-                            for event in rcv.events {
-                                self.run.shown.push(Shown { step: n, device: addr.clone(), event, blocking: false });
+        timings::phase(Phase::Deliver, || {
+            let entropy = self.fresh_entropy();
+            let env = &self.provider.envelopes[idx];
+            let ghost = !self.devices.contains_key(addr) && self.ghosts.contains_key(addr);
+            let real = !ghost;
+            let dev = match self.devices.get_mut(addr) {
+                Some(d) => Some(d),
+                None => self.ghosts.get_mut(addr),
+            };
+            let result = match dev {
+                None => DeliveryResult::NoSuchDevice,
+                Some(dev) => {
+                    dev.add_entropy(&entropy);
+                    match dev.decrypt(&InEnvelope { from: &env.from, conversation: &env.conversation, body }) {
+                        Err(e) => DeliveryResult::Error(e),
+                        Ok(rcv) => {
+                            if real {
+                                for event in rcv.events {
+                                    self.run.shown.push(Shown {
+                                        step: n,
+                                        device: addr.clone(),
+                                        event,
+                                        blocking: false,
+                                    });
+                                }
                             }
-                        }
-                        let exact = rcv.plaintext.as_ref().and_then(|pt| {
-                            let mi = *self.run.truth.envelope_message.get(&idx)?;
-                            (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
-                        });
-                        if let Some(pt) = &rcv.plaintext {
-                            let found = self.index.find(pt);
-                            if !found.is_empty() {
-                                self.run.reads.push(Read {
-                                    step: n,
-                                    reader: Reader::Device(addr.clone()),
-                                    envelope: Some(idx),
-                                    messages: found,
-                                    access: Access::Delivered,
-                                });
+                            let exact = rcv.plaintext.as_ref().and_then(|pt| {
+                                let mi = *self.run.truth.envelope_message.get(&idx)?;
+                                (self.run.truth.messages[mi].plaintext == *pt).then_some(mi)
+                            });
+                            if let Some(pt) = &rcv.plaintext {
+                                let found = self.index.find(pt);
+                                if !found.is_empty() {
+                                    self.run.reads.push(Read {
+                                        step: n,
+                                        reader: Reader::Device(addr.clone()),
+                                        envelope: Some(idx),
+                                        messages: found,
+                                        access: Access::Delivered,
+                                    });
+                                }
                             }
+                            DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
                         }
-                        DeliveryResult::Opened { exact, plaintext: rcv.plaintext.is_some(), sender: rcv.sender }
                     }
                 }
+            };
+            // Deliveries to the provider's own ghosts are reads, not deliveries.
+            if real {
+                self.run.deliveries.push(Delivery {
+                    step: n,
+                    envelope: idx,
+                    device: addr.clone(),
+                    result,
+                    tamper,
+                    flipped: None,
+                });
             }
-        };
-        // Deliveries to the provider's own ghosts are reads, not deliveries.
-        if real {
-            self.run.deliveries.push(Delivery {
-                step: n,
-                envelope: idx,
-                device: addr.clone(),
-                result,
-                tamper,
-                flipped: None,
-            });
-        }
+        })
     }
 
     fn verify(&mut self, n: usize, users: &[UserId]) {

@@ -10,6 +10,7 @@ use super::{matches, plaintext_of, Runner};
 use super::{Access, Change, ChangeKind, Delivery, DeliveryResult, Failure, Read, Reader, Seizure};
 use crate::adapter::{InEnvelope, TargetContent};
 use crate::seed;
+use crate::timings::{self, Phase};
 use doormat_formats::vector::EVERY_BIT_HEAD;
 use doormat_formats::{DeviceAddr, MessageId, Party, Tamper, TargetAim, UserId};
 use std::collections::BTreeSet;
@@ -157,27 +158,28 @@ impl Runner<'_> {
     }
 
     pub(super) fn seize(&mut self, n: usize, addr: &DeviceAddr) {
-        let copy = match self.devices.get(addr) {
-            None => Err("no such device".to_owned()),
-            Some(dev) => dev
-                .export_state()
-                .map_err(|e| format!("the design cannot export a device's state ({e})"))
-                .and_then(|state| {
-                    self.design
-                        .import_device(addr, &state)
-                        .map(|c| (c, state))
-                        .map_err(|e| format!("the design cannot import an exported state ({e})"))
-                }),
-        };
-        let (clone, state, error) = match copy {
-            Ok((c, state)) => (Some(c), state, None),
-            Err(e) => (None, Vec::new(), Some(e)),
-        };
-        let what = || format!("the copy of {addr} seized at step {n}, to make the copy that follows it");
-        self.live.push(clone.as_ref().and_then(|c| fork(c.as_ref(), &mut self.fork_failed, what)));
-        self.followed.push(Vec::new());
-        self.clones.push(clone);
-        self.run.seizures.push(Seizure { step: n, device: addr.clone(), error, state });
+        timings::phase(Phase::Seizure, || {
+            let copy = match self.devices.get(addr) {
+                None => Err("no such device".to_owned()),
+                Some(dev) => dev
+                    .export_state()
+                    .map_err(|e| format!("the design cannot export a device's state ({e})"))
+                    .and_then(|state| {
+                        timings::design_call(|| self.design.import_device(addr, &state))
+                            .map(|c| (timings::timed(c), state))
+                            .map_err(|e| format!("the design cannot import an exported state ({e})"))
+                    }),
+            };
+            let (clone, state, error) = match copy {
+                Ok((c, state)) => (Some(c), state, None),
+                Err(e) => (None, Vec::new(), Some(e)),
+            };
+            let what = || format!("the copy of {addr} seized at step {n}, to make the copy that follows it");
+            self.live.push(clone.as_ref().and_then(|c| fork(c.as_ref(), &mut self.fork_failed, what)));
+            self.followed.push(Vec::new());
+            self.clones.push(clone);
+            self.run.seizures.push(Seizure { step: n, device: addr.clone(), error, state });
+        })
     }
 
     /// The live copy of the latest seizure of `device`, if any.

@@ -10,6 +10,7 @@ use super::{Access, DeliveryResult, Failure, Read, Reader, Runner};
 use crate::adapter::{Device, ImplError, InEnvelope};
 use crate::canary::Index;
 use crate::provider::StoredEnvelope;
+use crate::timings::{self, Phase};
 use crate::truth::Truth;
 use doormat_formats::DeviceAddr;
 use std::collections::BTreeSet;
@@ -94,43 +95,48 @@ pub(super) fn note(
 impl Runner<'_> {
     /// Every existing device not addressed by envelope `idx` tries it on a fork.
     pub(super) fn attempts(&mut self, n: usize, idx: usize) {
-        let env = &self.provider.envelopes[idx];
-        for (addr, dev) in &self.devices {
-            if env.to.contains(addr) {
-                continue;
+        timings::phase(Phase::Trials, || {
+            let env = &self.provider.envelopes[idx];
+            for (addr, dev) in &self.devices {
+                if env.to.contains(addr) {
+                    continue;
+                }
+                self.run.attempts += 1;
+                let what = || format!("{addr} to try {}", envelope(&self.run.truth, idx));
+                let Some(mut copy) = fork(dev.as_ref(), &mut self.fork_failed, what) else { continue };
+                if let Ok(found) = try_open(copy.as_mut(), env, &self.index) {
+                    note(&mut self.run.reads, n, Reader::Device(addr.clone()), idx, found, Access::Attempt);
+                }
             }
-            self.run.attempts += 1;
-            let what = || format!("{addr} to try {}", envelope(&self.run.truth, idx));
-            let Some(mut copy) = fork(dev.as_ref(), &mut self.fork_failed, what) else { continue };
-            if let Ok(found) = try_open(copy.as_mut(), env, &self.index) {
-                note(&mut self.run.reads, n, Reader::Device(addr.clone()), idx, found, Access::Attempt);
-            }
-        }
+        })
     }
 
     /// Every live seized copy whose device envelope `idx` is to or from
     /// tries it, as a thief following the device's traffic at the provider
     /// would, keeping what it absorbs from envelopes addressed to the device.
     pub(super) fn follow(&mut self, idx: usize) {
-        let end = self.run.scenario.steps.len() + 1;
-        let forged_by = self.run.truth.envelope_message.get(&idx).and_then(|&mi| self.run.truth.messages[mi].forged_by);
-        for i in 0..self.live.len() {
-            let env = &self.provider.envelopes[idx];
-            let device = &self.run.seizures[i].device;
-            if forged_by == Some(i) || !(env.to.contains(device) || env.from == *device) {
-                continue;
-            }
-            let addressed = env.to.contains(device);
-            let Some(live) = self.live[i].as_ref() else { continue };
-            let what = || format!("seized copy #{i} of {device} to follow {}", envelope(&self.run.truth, idx));
-            let Some(mut copy) = fork(live.as_ref(), &mut self.fork_failed, what) else { continue };
-            if let Ok(found) = try_open(copy.as_mut(), env, &self.index) {
-                if addressed {
-                    self.live[i] = Some(copy);
+        timings::phase(Phase::Seizure, || {
+            let end = self.run.scenario.steps.len() + 1;
+            let forged_by =
+                self.run.truth.envelope_message.get(&idx).and_then(|&mi| self.run.truth.messages[mi].forged_by);
+            for i in 0..self.live.len() {
+                let env = &self.provider.envelopes[idx];
+                let device = &self.run.seizures[i].device;
+                if forged_by == Some(i) || !(env.to.contains(device) || env.from == *device) {
+                    continue;
                 }
-                note(&mut self.followed[i], end, Reader::Seized(i), idx, found, Access::Seized);
+                let addressed = env.to.contains(device);
+                let Some(live) = self.live[i].as_ref() else { continue };
+                let what = || format!("seized copy #{i} of {device} to follow {}", envelope(&self.run.truth, idx));
+                let Some(mut copy) = fork(live.as_ref(), &mut self.fork_failed, what) else { continue };
+                if let Ok(found) = try_open(copy.as_mut(), env, &self.index) {
+                    if addressed {
+                        self.live[i] = Some(copy);
+                    }
+                    note(&mut self.followed[i], end, Reader::Seized(i), idx, found, Access::Seized);
+                }
             }
-        }
+        })
     }
 
     /// A new device of the design for `addr` that is never enrolled
@@ -155,14 +161,18 @@ impl Runner<'_> {
 
     /// A never-enrolled device of the same design tries every envelope.
     pub(super) fn outsider(&mut self, n: usize) {
-        let addr = DeviceAddr::new("outsider", "device");
-        let Some(mut dev) = self.fresh_reader(n, &addr, "outsider", "create a fresh outsider device") else { return };
-        for (idx, env) in self.provider.envelopes.iter().enumerate() {
-            let what = || format!("the outsider to try {}", envelope(&self.run.truth, idx));
-            let unsupported = &mut self.run.forensic_unsupported;
-            let (found, how) = forensic(dev.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
-            note(&mut self.run.reads, n, Reader::Outsider, idx, found, how);
-        }
+        timings::phase(Phase::Outsider, || {
+            let addr = DeviceAddr::new("outsider", "device");
+            let Some(mut dev) = self.fresh_reader(n, &addr, "outsider", "create a fresh outsider device") else {
+                return;
+            };
+            for (idx, env) in self.provider.envelopes.iter().enumerate() {
+                let what = || format!("the outsider to try {}", envelope(&self.run.truth, idx));
+                let unsupported = &mut self.run.forensic_unsupported;
+                let (found, how) = forensic(dev.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
+                note(&mut self.run.reads, n, Reader::Outsider, idx, found, how);
+            }
+        })
     }
 
     /// For every enrolled device, a twin (a fresh install with the same
@@ -171,17 +181,20 @@ impl Runner<'_> {
     /// whose keys come from names or from the app itself is read by anyone
     /// who installs it, whatever its address checks say.
     pub(super) fn twins(&mut self, n: usize) {
-        let imitated: Vec<DeviceAddr> = self.devices.keys().cloned().collect();
-        for addr in imitated {
-            let operation = "create a twin (a fresh install with the same names)";
-            let Some(mut twin) = self.fresh_reader(n, &addr, "twin", operation) else { continue };
-            for (idx, env) in self.provider.envelopes.iter().enumerate().filter(|(_, e)| e.to.contains(&addr)) {
-                let what = || format!("the twin of {addr} to try {}", envelope(&self.run.truth, idx));
-                let unsupported = &mut self.run.forensic_unsupported;
-                let (found, how) = forensic(twin.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
-                note(&mut self.run.reads, n, Reader::Twin(addr.clone()), idx, found, how);
+        timings::phase(Phase::Outsider, || {
+            let imitated: Vec<DeviceAddr> = self.devices.keys().cloned().collect();
+            for addr in imitated {
+                let operation = "create a twin (a fresh install with the same names)";
+                let Some(mut twin) = self.fresh_reader(n, &addr, "twin", operation) else { continue };
+                for (idx, env) in self.provider.envelopes.iter().enumerate().filter(|(_, e)| e.to.contains(&addr)) {
+                    let what = || format!("the twin of {addr} to try {}", envelope(&self.run.truth, idx));
+                    let unsupported = &mut self.run.forensic_unsupported;
+                    let (found, how) =
+                        forensic(twin.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
+                    note(&mut self.run.reads, n, Reader::Twin(addr.clone()), idx, found, how);
+                }
             }
-        }
+        })
     }
 
     /// Each seized copy tries what its device received before the seizure
@@ -190,39 +203,42 @@ impl Runner<'_> {
     /// the seizure ([`Runner::follow`], post-compromise security) is
     /// recorded after those.
     pub(super) fn seized_copies(&mut self, n: usize) {
-        for (i, clone) in std::mem::take(&mut self.clones).into_iter().enumerate() {
-            let Some(clone) = clone else { continue };
-            let (t, device) = (self.run.seizures[i].step, self.run.seizures[i].device.clone());
-            let before: BTreeSet<usize> = self
-                .run
-                .deliveries
-                .iter()
-                .filter(|d| d.device == device && d.step < t && d.tamper.is_none())
-                .filter(|d| matches!(d.result, DeliveryResult::Opened { .. }))
-                .map(|d| d.envelope)
-                .collect();
-            for idx in before {
-                let what = || format!("seized copy #{i} of {device} to try {}", envelope(&self.run.truth, idx));
-                let Some(mut copy) = fork(clone.as_ref(), &mut self.fork_failed, what) else { continue };
-                if let Ok(found) = try_open(copy.as_mut(), &self.provider.envelopes[idx], &self.index) {
-                    note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
+        timings::phase(Phase::Seizure, || {
+            for (i, clone) in std::mem::take(&mut self.clones).into_iter().enumerate() {
+                let Some(clone) = clone else { continue };
+                let (t, device) = (self.run.seizures[i].step, self.run.seizures[i].device.clone());
+                let before: BTreeSet<usize> = self
+                    .run
+                    .deliveries
+                    .iter()
+                    .filter(|d| d.device == device && d.step < t && d.tamper.is_none())
+                    .filter(|d| matches!(d.result, DeliveryResult::Opened { .. }))
+                    .map(|d| d.envelope)
+                    .collect();
+                for idx in before {
+                    let what = || format!("seized copy #{i} of {device} to try {}", envelope(&self.run.truth, idx));
+                    let Some(mut copy) = fork(clone.as_ref(), &mut self.fork_failed, what) else { continue };
+                    if let Ok(found) = try_open(copy.as_mut(), &self.provider.envelopes[idx], &self.index) {
+                        note(&mut self.run.reads, n, Reader::Seized(i), idx, found, Access::Seized);
+                    }
                 }
-            }
-            // The thief's forensic copy: every key the state holds, tried on
-            // everything the provider holds (the provider's records and the
-            // copy together), in order, absorbing what it can.
-            let what = || format!("seized copy #{i} of {device} for forensic open");
-            let Some(mut thief) = fork(clone.as_ref(), &mut self.fork_failed, what) else { continue };
-            for (idx, env) in self.provider.envelopes.iter().enumerate() {
-                let what = || format!("seized copy #{i} of {device} to try {}", envelope(&self.run.truth, idx));
-                let unsupported = &mut self.run.forensic_unsupported;
-                let (found, how) = forensic(thief.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
-                if how == Access::Forensic {
-                    note(&mut self.run.reads, n, Reader::Seized(i), idx, found, how);
+                // The thief's forensic copy: every key the state holds, tried on
+                // everything the provider holds (the provider's records and the
+                // copy together), in order, absorbing what it can.
+                let what = || format!("seized copy #{i} of {device} for forensic open");
+                let Some(mut thief) = fork(clone.as_ref(), &mut self.fork_failed, what) else { continue };
+                for (idx, env) in self.provider.envelopes.iter().enumerate() {
+                    let what = || format!("seized copy #{i} of {device} to try {}", envelope(&self.run.truth, idx));
+                    let unsupported = &mut self.run.forensic_unsupported;
+                    let (found, how) =
+                        forensic(thief.as_mut(), env, &self.index, unsupported, &mut self.fork_failed, what);
+                    if how == Access::Forensic {
+                        note(&mut self.run.reads, n, Reader::Seized(i), idx, found, how);
+                    }
                 }
+                // Then what the live copy read while following the device.
+                self.run.reads.append(&mut self.followed[i]);
             }
-            // Then what the live copy read while following the device.
-            self.run.reads.append(&mut self.followed[i]);
-        }
+        })
     }
 }
