@@ -63,6 +63,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const NAME: &str = "backup-escrow";
 /// The one authority of the design.
@@ -110,7 +111,14 @@ impl Design for BackupEscrow {
         Ok(Box::new(BackupDevice {
             inner: Ratchet.create_device(addr, labelled(INNER_SEED_LABEL, &seed))?,
             rng,
-            st: State { design: NAME.to_owned(), addr: addr.to_string(), pin, salt, history: Vec::new(), backed_up: 0 },
+            st: State {
+                design: NAME.to_owned(),
+                addr: addr.to_string(),
+                pin,
+                salt,
+                history: Arc::default(),
+                backed_up: 0,
+            },
         }))
     }
 
@@ -271,8 +279,10 @@ struct State {
     addr: String,
     pin: u16,
     salt: [u8; SALT_LEN],
-    /// Everything sent and received, oldest first.
-    history: Vec<Entry>,
+    /// Everything sent and received, oldest first; shared with forks until
+    /// one of them adds to it (copy on write), so a fork costs the same
+    /// however long the history is.
+    history: Arc<Vec<Entry>>,
     /// How many history entries have been uploaded.
     backed_up: usize,
 }
@@ -311,19 +321,21 @@ impl Device for BackupDevice {
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
         let mut rng = self.rng.clone();
-        let mut history = self.st.history.clone();
-        history.push(Entry {
+        let entry = Entry {
             kind: KIND_SENT,
             conversation: req.conversation.to_owned(),
             sender: self.st.addr.clone(),
             plaintext: req.plaintext.to_vec(),
-        });
-        let pending = history.get(self.st.backed_up..).unwrap_or_default();
-        let backup = Blob::seal(self.st.pin, &self.st.salt, pending, &mut rng)?;
+        };
+        // What was added since the last upload, and this message.
+        let mut pending = self.st.history.get(self.st.backed_up..).unwrap_or_default().to_vec();
+        pending.push(entry.clone());
+        let backup = Blob::seal(self.st.pin, &self.st.salt, &pending, &mut rng)?;
         let mut sent = self.inner.encrypt(req)?;
         sent.envelopes.push(OutEnvelope { to: Vec::new(), body: backup });
+        let history = Arc::make_mut(&mut self.st.history);
+        history.push(entry);
         self.st.backed_up = history.len();
-        self.st.history = history;
         self.rng = rng;
         Ok(sent)
     }
@@ -331,7 +343,7 @@ impl Device for BackupDevice {
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
         let got = self.inner.decrypt(env)?;
         if let Some(plaintext) = &got.plaintext {
-            self.st.history.push(Entry {
+            Arc::make_mut(&mut self.st.history).push(Entry {
                 kind: KIND_RECEIVED,
                 conversation: env.conversation.to_owned(),
                 sender: got.sender.as_ref().unwrap_or(env.from).to_string(),
