@@ -51,8 +51,9 @@ impl Deviations {
     pub fn parse(file: &str, src: &str) -> Result<Deviations, LoadErrors> {
         let d: Deviations = crate::yaml::parse(file, src)?;
         let mut errors = Vec::new();
+        let spans = if d.deviations.is_empty() { None } else { locate::items(src, &[], "deviations") };
         for (i, dev) in d.deviations.iter().enumerate() {
-            let span = locate::item(src, &[("deviations", i)]);
+            let span = spans.as_ref().and_then(|s| s.get(i).copied());
             let (l, c) = span.map_or((None, None), |s| (Some(s.line), Some(s.column)));
             if dev.reason.trim().is_empty() {
                 errors.push(LoadError::at(

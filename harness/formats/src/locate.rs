@@ -167,57 +167,75 @@ fn second_flow_key(lines: &[&str], line: usize, col: usize, key: &str) -> Option
 /// is the fourth item of the top-level `steps:` list; `[("steps", 3),
 /// ("steps", 0)]` the first item of the `steps:` list nested in it.
 pub fn item(src: &str, path: &[(&str, usize)]) -> Option<Span> {
+    let (&(key, index), parents) = path.split_last()?;
+    items(src, parents, key)?.get(index).copied()
+}
+
+/// Every item of the `key:` sequence inside the item at `parents` (a path
+/// as for [`item`]; empty: the top level), in one pass over the source, so
+/// that locating each of a long list's items costs no more than the list.
+pub fn items(src: &str, parents: &[(&str, usize)], key: &str) -> Option<Vec<Span>> {
     let lines: Vec<&str> = src.lines().collect();
     // Search window: [from, to) lines (0-based), with the parent's indentation.
-    let mut from = 0usize;
-    let mut to = lines.len();
+    let (mut from, mut to) = (0usize, lines.len());
     let mut parent_indent: Option<usize> = None;
-    let mut found = None;
-    for &(key, index) in path {
-        // Find the key line inside the window, deeper than the parent.
-        let key_line = (from..to).find(|&i| match key_of(lines[i]) {
-            Some((k, col)) => k == key && parent_indent.is_none_or(|p| col > p),
-            None => false,
-        })?;
-        let key_col = key_of(lines[key_line])?.1;
-        // Items: lines starting with `- ` after the key, at one indentation.
-        let mut item_indent = None;
-        let mut starts = Vec::new();
-        let mut block_end = to;
-        for (i, line) in lines.iter().enumerate().take(to).skip(key_line + 1) {
-            if is_blank(line) {
-                continue;
-            }
-            let ind = indent(line);
-            let is_item = line[ind..].starts_with("- ") || line[ind..] == *"-";
-            if ind < key_col || (ind == key_col && !is_item) {
+    for &(k, index) in parents {
+        let span = *sequence(&lines, from, to, parent_indent, k)?.get(index)?;
+        from = span.line - 1;
+        to = span.end;
+        parent_indent = Some(span.column - 1);
+    }
+    sequence(&lines, from, to, parent_indent, key)
+}
+
+/// The items of the `key:` sequence found in lines `[from, to)` deeper than
+/// `parent_indent`.
+fn sequence(lines: &[&str], from: usize, to: usize, parent_indent: Option<usize>, key: &str) -> Option<Vec<Span>> {
+    // Find the key line inside the window, deeper than the parent.
+    let key_line = (from..to).find(|&i| match key_of(lines[i]) {
+        Some((k, col)) => k == key && parent_indent.is_none_or(|p| col > p),
+        None => false,
+    })?;
+    let key_col = key_of(lines[key_line])?.1;
+    // Items: lines starting with `- ` after the key, at one indentation.
+    let mut item_indent = None;
+    let mut starts = Vec::new();
+    let mut block_end = to;
+    for (i, line) in lines.iter().enumerate().take(to).skip(key_line + 1) {
+        if is_blank(line) {
+            continue;
+        }
+        let ind = indent(line);
+        let is_item = line[ind..].starts_with("- ") || line[ind..] == *"-";
+        if ind < key_col || (ind == key_col && !is_item) {
+            block_end = i;
+            break;
+        }
+        if is_item {
+            let want = *item_indent.get_or_insert(ind);
+            if ind == want {
+                starts.push(i);
+            } else if ind < want {
                 block_end = i;
                 break;
             }
-            if is_item {
-                let want = *item_indent.get_or_insert(ind);
-                if ind == want {
-                    starts.push(i);
-                } else if ind < want {
-                    block_end = i;
-                    break;
-                }
-            }
         }
-        let start = *starts.get(index)?;
-        let end = starts.get(index + 1).copied().unwrap_or(block_end);
-        // Trim trailing blank lines from the item.
-        let mut last = end.saturating_sub(1).max(start);
-        while last > start && is_blank(lines[last]) {
-            last -= 1;
-        }
-        let col = item_indent.unwrap_or(0);
-        found = Some(Span { line: start + 1, column: col + 1, end: last + 1 });
-        from = start;
-        to = last + 1;
-        parent_indent = Some(col);
     }
-    found
+    let col = item_indent.unwrap_or(0);
+    let spans = starts
+        .iter()
+        .enumerate()
+        .map(|(n, &start)| {
+            let end = starts.get(n + 1).copied().unwrap_or(block_end);
+            // Trim trailing blank lines from the item.
+            let mut last = end.saturating_sub(1).max(start);
+            while last > start && is_blank(lines[last]) {
+                last -= 1;
+            }
+            Span { line: start + 1, column: col + 1, end: last + 1 }
+        })
+        .collect();
+    Some(spans)
 }
 
 /// The first whole-word occurrence of `word` within `span`, as (line, column).
@@ -263,6 +281,22 @@ mod tests {
         assert_eq!(item(SRC, &[("steps", 1), ("steps", 1)]).map(|s| (s.line, s.end)), Some((9, 11)));
         assert_eq!(item(SRC, &[("steps", 2)]), None);
         assert_eq!(item(SRC, &[("expect", 0)]).map(|s| s.line), Some(13));
+    }
+
+    /// A whole list at once gives each item where [`item`] finds it.
+    #[test]
+    fn a_list_at_once_is_its_items_one_by_one() {
+        let top = items(SRC, &[], "steps").expect("the steps");
+        assert_eq!(top.len(), 2);
+        let nested = items(SRC, &[("steps", 1)], "steps").expect("the repeated steps");
+        assert_eq!(nested.len(), 2);
+        for (i, span) in top.iter().enumerate() {
+            assert_eq!(item(SRC, &[("steps", i)]), Some(*span));
+        }
+        for (i, span) in nested.iter().enumerate() {
+            assert_eq!(item(SRC, &[("steps", 1), ("steps", i)]), Some(*span));
+        }
+        assert_eq!(items(SRC, &[], "nothing"), None);
     }
 
     #[test]

@@ -40,6 +40,7 @@ impl Vector {
             provider_added: BTreeSet::new(),
             later: Vec::new(),
             steps: Vec::new(),
+            spans: BTreeMap::new(),
         };
         if !valid_name(id) {
             c.errors.push(LoadError::at(file, src, None, None, format!("vector id `{id}` (the file name) is not a valid name: expected lowercase letters, digits, `-` or `_`")));
@@ -71,8 +72,9 @@ impl Vector {
             c.message(span, &m, "in the vector");
         }
         let mut expect = Vec::new();
+        let spans = if self.expect.is_empty() { None } else { locate::items(src, &[], "expect") };
         for (i, e) in self.expect.iter().enumerate() {
-            let span = locate::item(src, &[("expect", i)]);
+            let span = spans.as_ref().and_then(|s| s.get(i).copied());
             if let Some(x) = c.expectation(e, span) {
                 expect.push(x);
             }
@@ -109,6 +111,9 @@ struct Checker<'a> {
     provider_added: BTreeSet<(GroupId, UserId)>,
     later: Vec<(Option<Span>, String)>,
     steps: Vec<ScenarioStep>,
+    /// The items of each `steps:` list located so far, by the path of the
+    /// step that holds it (empty: the top level), each list read once.
+    spans: BTreeMap<Vec<usize>, Option<Vec<Span>>>,
 }
 
 fn subst(s: &str, i: Option<u32>) -> String {
@@ -135,14 +140,23 @@ impl Checker<'_> {
         }
     }
 
+    /// Where item `i` of the `steps:` list inside the step at `parent` is.
+    fn step_span(&mut self, parent: &[usize], i: usize) -> Option<Span> {
+        let src = self.src;
+        let spans = self.spans.entry(parent.to_vec()).or_insert_with(|| {
+            let p: Vec<(&str, usize)> = parent.iter().map(|&k| ("steps", k)).collect();
+            locate::items(src, &p, "steps")
+        });
+        spans.as_ref().and_then(|s| s.get(i).copied())
+    }
+
     fn walk(&mut self, steps: &[Step], path: &mut Vec<usize>, iter: Option<u32>) {
         for (i, step) in steps.iter().enumerate() {
             if self.steps.len() > MAX_STEPS {
                 return;
             }
+            let span = self.step_span(path, i);
             path.push(i);
-            let p: Vec<(&str, usize)> = path.iter().map(|&k| ("steps", k)).collect();
-            let span = locate::item(self.src, &p);
             if let Step::Repeat(r) = step {
                 if r.times == 0 {
                     self.err(span, "times", "`times` must be at least 1".to_owned());
