@@ -58,7 +58,7 @@
 use crate::framing::{rejected, Payload, Reader, Writer};
 use crate::persist::{pairs, Peer};
 use crate::vodo::{
-    decode_error, payload_text, Channel, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION,
+    decode_error, payload_text, Channel, Live, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION,
 };
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
@@ -67,12 +67,8 @@ use doormat_engine::{
 };
 use doormat_formats::DeviceAddr;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use vodozemac::megolm::{
-    DecryptionError, GroupSession, GroupSessionPickle, InboundGroupSession, InboundGroupSessionPickle, MegolmMessage,
-    SessionConfig, SessionKey,
-};
+use vodozemac::megolm::{DecryptionError, GroupSession, InboundGroupSession, MegolmMessage, SessionConfig, SessionKey};
 
 const NAME: &str = "megolm";
 /// Envelope kind of a Megolm message.
@@ -126,8 +122,9 @@ impl Design for Megolm {
 struct Outbound {
     /// vodozemac's session id (base64 of its Ed25519 key).
     id: String,
-    /// The vodozemac group session pickle.
-    pickle: Value,
+    /// The vodozemac group session (stored as its pickle).
+    #[serde(rename = "pickle")]
+    session: Live<GroupSession>,
     /// The devices it was shared with, and the identity each had then.
     #[serde(with = "pairs")]
     shared: BTreeMap<Peer, Vec<u8>>,
@@ -142,8 +139,9 @@ struct Inbound {
     conversation: String,
     /// The sharing device's identity, as its Olm session authenticated it.
     sharer_identity: Vec<u8>,
-    /// The vodozemac inbound group session pickle.
-    pickle: Value,
+    /// The vodozemac inbound group session (stored as its pickle).
+    #[serde(rename = "pickle")]
+    session: Live<InboundGroupSession>,
     /// Message indices already decrypted (replay protection).
     indices: BTreeSet<u32>,
 }
@@ -211,10 +209,6 @@ fn failed(what: impl std::fmt::Display) -> ImplError {
     ImplError::Failed(what.to_string())
 }
 
-fn pickle_value<T: Serialize>(pickle: T) -> Result<Value, ImplError> {
-    serde_json::to_value(pickle).map_err(|e| failed(format!("cannot serialize a vodozemac pickle: {e}")))
-}
-
 /// The session id carried in clear before a Megolm message: the raw bytes
 /// of the session's Ed25519 key, whose base64 is vodozemac's session id.
 fn session_id_bytes(id: &str) -> Result<[u8; 32], ImplError> {
@@ -236,10 +230,7 @@ impl MegolmDevice {
             Some(out) if !rotate => out,
             _ => self.new_outbound(req.conversation)?,
         };
-        let mut group = GroupSession::from_pickle(
-            GroupSessionPickle::deserialize(&out.pickle)
-                .map_err(|e| rejected(format!("stored Megolm session is not valid: {e}")))?,
-        );
+        let group = out.session.make_mut();
         let mut envelopes = Vec::new();
         let fresh: Vec<_> = entries.iter().filter(|e| !out.shared.contains_key(&Peer::from(&e.device))).collect();
         if !fresh.is_empty() {
@@ -260,7 +251,6 @@ impl MegolmDevice {
             envelopes.push(OutEnvelope { to: entries.iter().map(|e| e.device.clone()).collect(), body });
             out.sent = out.sent.saturating_add(1);
         }
-        out.pickle = pickle_value(group.pickle())?;
         self.outbound.insert(req.conversation.to_owned(), out);
         Ok(Sent { envelopes, events: events.into_iter().collect(), blocked: false })
     }
@@ -276,11 +266,11 @@ impl MegolmDevice {
             Inbound {
                 conversation: conversation.to_owned(),
                 sharer_identity: self.ch.identity().to_vec(),
-                pickle: pickle_value(own.pickle())?,
+                session: Live::new(own),
                 indices: BTreeSet::new(),
             },
         );
-        Ok(Outbound { id, pickle: pickle_value(group.pickle())?, shared: BTreeMap::new(), sent: 0 })
+        Ok(Outbound { id, session: Live::new(group), shared: BTreeMap::new(), sent: 0 })
     }
 
     fn decrypt_one(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
@@ -319,8 +309,7 @@ impl MegolmDevice {
                 if known.conversation != conversation || known.sharer_identity != opened.identity {
                     return Err(rejected("a known Megolm session shared again for another conversation or key"));
                 }
-                let stored = inbound_session(known)?;
-                if stored.first_known_index() <= session.first_known_index() {
+                if known.session.first_known_index() <= session.first_known_index() {
                     None
                 } else {
                     Some(known.indices.clone())
@@ -332,7 +321,7 @@ impl MegolmDevice {
             let inbound = Inbound {
                 conversation,
                 sharer_identity: opened.identity.clone(),
-                pickle: pickle_value(session.pickle())?,
+                session: Live::new(session),
                 indices,
             };
             self.inbound.insert(slot, inbound);
@@ -362,7 +351,9 @@ impl MegolmDevice {
         if self.ch.pinned_elsewhere(from, &inbound.sharer_identity) {
             return Err(rejected(format!("{} is verified with another identity", from.to_addr())));
         }
-        let decrypted = inbound_session(inbound)?
+        let decrypted = inbound
+            .session
+            .copy()
             .decrypt(&message)
             .map_err(|e| rejected(format!("Megolm message does not open: {}", megolm_error(&e))))?;
         if inbound.indices.contains(&decrypted.message_index) {
@@ -410,7 +401,7 @@ impl MegolmDevice {
                 let message = MegolmMessage::from_bytes(r.rest())
                     .map_err(|e| rejected(format!("not a Megolm message: {}", decode_error(&e))))?;
                 for inbound in self.inbound.values() {
-                    if let Ok(decrypted) = inbound_session(inbound)?.decrypt(&message) {
+                    if let Ok(decrypted) = inbound.session.copy().decrypt(&message) {
                         return Ok(vec![payload_text(decrypted.plaintext)]);
                     }
                 }
@@ -440,22 +431,15 @@ impl MegolmDevice {
         let sharer = sharer.unwrap_or_else(|| Peer { user: String::new(), device: session.session_id() });
         let slot = (sharer, session.session_id());
         if let Some(known) = self.inbound.get(&slot) {
-            if inbound_session(known)?.first_known_index() <= session.first_known_index() {
+            if known.session.first_known_index() <= session.first_known_index() {
                 return Ok(());
             }
         }
         let indices = self.inbound.get(&slot).map(|k| k.indices.clone()).unwrap_or_default();
         let sharer_identity = sharer_identity.unwrap_or_default();
-        self.inbound
-            .insert(slot, Inbound { conversation, sharer_identity, pickle: pickle_value(session.pickle())?, indices });
+        self.inbound.insert(slot, Inbound { conversation, sharer_identity, session: Live::new(session), indices });
         Ok(())
     }
-}
-
-fn inbound_session(inbound: &Inbound) -> Result<InboundGroupSession, ImplError> {
-    let pickle = InboundGroupSessionPickle::deserialize(&inbound.pickle)
-        .map_err(|e| rejected(format!("stored Megolm inbound session is not valid: {e}")))?;
-    Ok(InboundGroupSession::from_pickle(pickle))
 }
 
 /// Why a Megolm session refused a message, in fixed words (see

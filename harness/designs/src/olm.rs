@@ -28,8 +28,10 @@
 //! key from the operating system's generator and offers no way to pass a
 //! seed or a generator, so the device seed and [`Device::add_entropy`] are
 //! accepted and ignored; envelope bytes differ between runs while verdicts
-//! and reports do not. vodozemac types are not `Clone`: a fork or an export
-//! goes through vodozemac's pickles, which this design keeps as JSON values.
+//! and reports do not. vodozemac types are not `Clone`: a device keeps them
+//! live and shares them with its forks until one changes them, which copies
+//! that one through its typed pickle (see [`crate::vodo`]); an export writes
+//! the pickles as JSON.
 //!
 //! **Invariants:** `publish`, `encrypt` and `decrypt` work on a copy and keep
 //! it only on success, so a refused or failed call leaves the device exactly

@@ -67,15 +67,26 @@
 //! run through vodozemac's public X25519 and Ed25519; the HKDF, HMAC and
 //! AES-256-CBC inside Olm and Megolm are not reachable from its API.
 //!
-//! **Invariants:** the channel is plain data (vodozemac pickles as JSON
-//! values), so cloning it is a fork and serialising it an export; callers
-//! work on a clone and keep it only on success, so a refused or failed
-//! operation leaves a device as it was. Nothing that fails to authenticate
+//! State: the account and the sessions are kept as live vodozemac objects
+//! ([`Live`]), shared by a device's clones until one of them changes one,
+//! which then copies it through its typed pickle. Reading or trying a
+//! message never re-derives the account: it changes (and so is copied) only
+//! when one-time keys are topped up or an inbound session is made on a key
+//! it holds; a pre-key message on a key it does not hold fails before the
+//! account is touched, so a trial decrypt costs what a decrypt costs.
+//!
+//! **Invariants:** cloning the channel is a fork (a clone's change never
+//! reaches another clone) and serialising it an export (each vodozemac
+//! object as its pickle's JSON value); callers work on a clone and keep it
+//! only on success, so a refused or failed operation leaves a device as it
+//! was. Nothing that fails to authenticate
 //! is returned, no input makes this code panic, and a pinned identity is
 //! never encrypted to or accepted under another one.
 
+mod live;
 mod primitives;
 
+pub(crate) use live::Live;
 pub(crate) use primitives::VodozemacPrimitives;
 
 use crate::framing::{rejected, Payload, Reader, Writer};
@@ -84,11 +95,10 @@ use crate::seen::{event, Seen, Withheld};
 use doormat_engine::{Bundle, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError};
 use doormat_formats::{DeviceAddr, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use vodozemac::olm::{
-    Account, AccountPickle, DecryptionError, OlmMessage, PreKeyMessage, Session, SessionConfig, SessionCreationError,
-    SessionPickle,
+    Account, DecryptionError, InboundCreationResult, OlmMessage, PreKeyMessage, Session, SessionConfig,
+    SessionCreationError,
 };
 use vodozemac::{Curve25519PublicKey, Ed25519PublicKey, Ed25519Signature};
 
@@ -107,6 +117,9 @@ const MAX_SESSIONS: usize = 5;
 /// Ids of sessions created from pre-key messages, remembered so that a
 /// pre-key message replayed after its session was dropped is still refused.
 const MAX_INBOUND_IDS: usize = 1000;
+/// The message version of Olm v1 (`SessionConfig::version_1`, truncated
+/// MACs), the only one these designs speak.
+const OLM_V1_VERSION: u8 = 3;
 /// Length of a published identity: Curve25519 || Ed25519.
 const IDENTITY_LEN: usize = 64;
 const DEVICE_KEYS_LABEL: &[u8] = b"doormat vodozemac v1 device keys";
@@ -138,8 +151,9 @@ struct Stored {
     id: String,
     /// The remote device's identity (Curve25519 || Ed25519).
     peer_identity: Vec<u8>,
-    /// The vodozemac session pickle.
-    pickle: Value,
+    /// The vodozemac session (stored as its pickle).
+    #[serde(rename = "pickle")]
+    session: Live<Session>,
 }
 
 /// What a received Olm message carried, once authenticated.
@@ -189,8 +203,8 @@ pub(crate) struct Channel {
     /// The design whose device this is (`olm` or `megolm`).
     design: String,
     addr: Peer,
-    /// The vodozemac account pickle.
-    account: Value,
+    /// The vodozemac account (stored as its pickle).
+    account: Live<Account>,
     /// Curve25519 identity key || Ed25519 fingerprint key.
     identity: Vec<u8>,
     /// Ed25519 signature over the device keys and address.
@@ -222,16 +236,6 @@ impl std::fmt::Debug for Channel {
 
 fn failed(what: impl std::fmt::Display) -> ImplError {
     ImplError::Failed(what.to_string())
-}
-
-fn pickle_value<T: Serialize>(pickle: T) -> Result<Value, ImplError> {
-    serde_json::to_value(pickle).map_err(|e| failed(format!("cannot serialize a vodozemac pickle: {e}")))
-}
-
-fn load_session(stored: &Stored) -> Result<Session, ImplError> {
-    let pickle = SessionPickle::deserialize(&stored.pickle)
-        .map_err(|e| rejected(format!("stored Olm session is not valid: {e}")))?;
-    Ok(Session::from_pickle(pickle))
 }
 
 /// What the device-keys signature covers.
@@ -390,7 +394,7 @@ impl Channel {
         let mut channel = Channel {
             design: design.to_owned(),
             addr: peer,
-            account: Value::Null,
+            account: Live::new(account),
             identity,
             device_signature,
             fallback,
@@ -400,8 +404,7 @@ impl Channel {
             seen: Seen::default(),
             verified: BTreeMap::new(),
         };
-        channel.top_up(&mut account);
-        channel.account = pickle_value(account.pickle())?;
+        channel.top_up();
         Ok(channel)
     }
 
@@ -411,7 +414,6 @@ impl Channel {
         if channel.design != design {
             return Err(rejected(format!("state of design `{}`, expected `{design}`", channel.design)));
         }
-        channel.load_account()?;
         Ok(channel)
     }
 
@@ -425,19 +427,14 @@ impl Channel {
         &self.identity
     }
 
-    fn load_account(&self) -> Result<Account, ImplError> {
-        let pickle = AccountPickle::deserialize(&self.account)
-            .map_err(|e| rejected(format!("stored Olm account is not valid: {e}")))?;
-        Ok(Account::from_pickle(pickle))
-    }
-
     /// Generates and signs one-time keys until the recommended number is
     /// published, and marks them published.
-    fn top_up(&mut self, account: &mut Account) {
-        let missing = account.max_number_of_one_time_keys().saturating_sub(self.published.len());
+    fn top_up(&mut self) {
+        let missing = self.account.max_number_of_one_time_keys().saturating_sub(self.published.len());
         if missing == 0 {
             return;
         }
+        let account = self.account.make_mut();
         account.generate_one_time_keys(missing);
         let mut fresh: Vec<_> = account.one_time_keys().into_iter().collect();
         fresh.sort_by_key(|(id, _)| *id);
@@ -449,9 +446,7 @@ impl Channel {
 
     /// The bundle to publish, one-time keys topped up.
     pub(crate) fn publish(&mut self) -> Result<Bundle, ImplError> {
-        let mut account = self.load_account()?;
-        self.top_up(&mut account);
-        self.account = pickle_value(account.pickle())?;
+        self.top_up();
         let prekey = [self.fallback.bytes(), self.device_signature.clone()].concat();
         Ok(Bundle {
             identity: self.identity.clone(),
@@ -508,11 +503,9 @@ impl Channel {
             Some(s) => s,
             None => self.start_session(entry).map_err(|e| in_entry(e, &entry.device))?,
         };
-        let mut session = load_session(&stored)?;
-        let message = session.encrypt(&inner).map_err(|_| {
+        let message = stored.session.make_mut().encrypt(&inner).map_err(|_| {
             failed(format!("Olm encryption to {}: a ratchet key without contributory behaviour", entry.device))
         })?;
-        stored.pickle = pickle_value(session.pickle())?;
         self.keep(&peer, stored);
         let (kind, bytes) = match message {
             OlmMessage::PreKey(m) => (KIND_PREKEY, m.to_bytes()),
@@ -524,15 +517,11 @@ impl Channel {
     /// An outbound Olm session with a served directory entry.
     fn start_session(&self, entry: &DirectoryEntry) -> Result<Stored, ImplError> {
         let (identity_key, one_time_key) = session_keys_of(entry)?;
-        let account = self.load_account()?;
-        let session = account
+        let session = self
+            .account
             .create_outbound_session(SessionConfig::version_1(), identity_key, one_time_key)
             .map_err(|e| rejected(format!("cannot start an Olm session: {}", creation_error(&e))))?;
-        Ok(Stored {
-            id: session.session_id(),
-            peer_identity: entry.identity.clone(),
-            pickle: pickle_value(session.pickle())?,
-        })
+        Ok(Stored { id: session.session_id(), peer_identity: entry.identity.clone(), session: Live::new(session) })
     }
 
     /// Stores a session as the most recently used one with `peer`.
@@ -582,7 +571,7 @@ impl Channel {
     fn open_normal(&mut self, from: &Peer, message: &OlmMessage) -> Result<Opened, ImplError> {
         let mut found = None;
         for (i, stored) in self.sessions.get(from).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
-            let mut session = load_session(stored)?;
+            let mut session = stored.session.copy();
             if let Ok(plaintext) = session.decrypt(message) {
                 found = Some((i, session, plaintext));
                 break;
@@ -591,12 +580,12 @@ impl Channel {
         let Some((i, session, plaintext)) = found else {
             return Err(rejected(format!("no Olm session with {} opens this message", from.to_addr())));
         };
-        self.advanced(from, i, &session, &plaintext)
+        self.advanced(from, i, session, &plaintext)
     }
 
     /// Authenticates what session `i` with `from` decrypted, and keeps the
     /// advanced session as the most recently used one.
-    fn advanced(&mut self, from: &Peer, i: usize, session: &Session, plaintext: &[u8]) -> Result<Opened, ImplError> {
+    fn advanced(&mut self, from: &Peer, i: usize, session: Session, plaintext: &[u8]) -> Result<Opened, ImplError> {
         let mut stored = self
             .sessions
             .get(from)
@@ -604,7 +593,7 @@ impl Channel {
             .cloned()
             .ok_or_else(|| failed(format!("Olm session {i} with {} vanished", from.to_addr())))?;
         let opened = self.authenticate(from, &stored.peer_identity, plaintext)?;
-        stored.pickle = pickle_value(session.pickle())?;
+        stored.session = Live::new(session);
         self.keep(from, stored);
         Ok(opened)
     }
@@ -617,18 +606,17 @@ impl Channel {
         let known = self.sessions.get(from).and_then(|list| list.iter().position(|s| s.id == id));
         if let Some(i) = known {
             let stored = self.sessions.get(from).and_then(|list| list.get(i));
-            let mut session = load_session(stored.ok_or_else(|| failed("Olm session vanished"))?)?;
+            let mut session = stored.ok_or_else(|| failed("Olm session vanished"))?.session.copy();
             let plaintext = session.decrypt(message).map_err(|e| {
                 rejected(format!("pre-key message of a known session does not open: {}", decryption_error(&e)))
             })?;
-            return self.advanced(from, i, &session, &plaintext);
+            return self.advanced(from, i, session, &plaintext);
         }
         if self.inbound_ids.contains(&id) {
             return Err(rejected("pre-key message of a session seen before (a replay)"));
         }
-        let mut account = self.load_account()?;
-        let created = account
-            .create_inbound_session(SessionConfig::version_1(), m.identity_key(), m)
+        let created = self
+            .create_inbound_session(m)
             .map_err(|e| rejected(format!("no Olm session from this pre-key message: {}", creation_error(&e))))?;
         let inner = Inner::parse(&created.plaintext)?;
         if inner.identity[..32] != *m.identity_key().as_bytes() {
@@ -642,17 +630,13 @@ impl Channel {
             "sender's device keys signature",
         )?;
         let opened = self.authenticate(from, &inner.identity, &created.plaintext)?;
-        self.account = pickle_value(account.pickle())?;
         let used = m.one_time_key().to_bytes();
         self.published.retain(|k| k.key != used);
         self.inbound_ids.push_back(id.clone());
         if self.inbound_ids.len() > MAX_INBOUND_IDS {
             self.inbound_ids.pop_front();
         }
-        self.keep(
-            from,
-            Stored { id, peer_identity: inner.identity.to_vec(), pickle: pickle_value(created.session.pickle())? },
-        );
+        self.keep(from, Stored { id, peer_identity: inner.identity.to_vec(), session: Live::new(created.session) });
         Ok(opened)
     }
 
@@ -672,32 +656,49 @@ impl Channel {
         let message = olm_message(body)?;
         for list in self.sessions.values_mut() {
             for stored in list.iter_mut() {
-                let mut session = load_session(stored)?;
+                let mut session = stored.session.copy();
                 if let Ok(plaintext) = session.decrypt(&message) {
-                    stored.pickle = pickle_value(session.pickle())?;
+                    stored.session = Live::new(session);
                     return Ok(Some(Recovered::of(plaintext)));
                 }
             }
         }
         let OlmMessage::PreKey(m) = &message else { return Ok(None) };
-        let mut account = self.load_account()?;
-        let Ok(created) = account.create_inbound_session(SessionConfig::version_1(), m.identity_key(), m) else {
-            return Ok(None);
-        };
-        self.account = pickle_value(account.pickle())?;
+        let Ok(created) = self.create_inbound_session(m) else { return Ok(None) };
         let used = m.one_time_key().to_bytes();
         self.published.retain(|k| k.key != used);
         let recovered = Recovered::of(created.plaintext);
         let stored = Stored {
             id: m.session_id(),
             peer_identity: recovered.sender_identity.clone().unwrap_or_default(),
-            pickle: pickle_value(created.session.pickle())?,
+            session: Live::new(created.session),
         };
         // Kept under the sender its plaintext names (else under a peer no
         // real device has), and never evicted: a thief keeps everything.
         let peer = recovered.sender.clone().unwrap_or_else(|| Peer { user: String::new(), device: m.session_id() });
         self.sessions.entry(peer).or_default().insert(0, stored);
         Ok(Some(recovered))
+    }
+
+    /// vodozemac's inbound session from a pre-key message, which uses up the
+    /// one-time key the message names. Every key the account holds is in
+    /// `published` or is `fallback`, so a message on any other key fails
+    /// here as vodozemac would fail it (its version checked first, then the
+    /// key), without touching the account: only a message on a key this
+    /// device holds changes (and so copies, when shared) the account. Keys
+    /// compare as vodozemac compares them, as Curve25519 field elements (a
+    /// key with its unused top bit flipped is the same key).
+    fn create_inbound_session(&mut self, m: &PreKeyMessage) -> Result<InboundCreationResult, SessionCreationError> {
+        let key = m.one_time_key();
+        let held = |k: &SignedKey| Curve25519PublicKey::from_bytes(k.key) == key;
+        if !held(&self.fallback) && !self.published.iter().any(held) {
+            return Err(if m.message().version() == OLM_V1_VERSION {
+                SessionCreationError::MissingOneTimeKey(m.one_time_key())
+            } else {
+                SessionCreationError::MismatchedSessionConfig { expected: SessionConfig::version_1(), got: None }
+            });
+        }
+        self.account.make_mut().create_inbound_session(SessionConfig::version_1(), m.identity_key(), m)
     }
 
     /// Checks the plaintext of an Olm message from `from` on a session with
