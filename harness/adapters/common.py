@@ -50,6 +50,8 @@ class Handles:
     and the operations every example does alike on them (`op_*`). An
     adapter's `Adapter` derives from it and adds `handle(req)`."""
 
+    # The design's name, in `unsupported` messages and in the log.
+    name = "adapter"
     # What a request that names no known device (or is not a JSON object)
     # raises: its class name starts the `failed` message.
     failure = Failed
@@ -69,6 +71,19 @@ class Handles:
         if not isinstance(handle, int) or handle not in self.devices:
             raise self.failure(f"no device with handle {handle!r}")
         return self.devices[handle]
+
+    def handle(self, req):
+        """The operations every example does alike (`decrypt`, `fork`,
+        `drop_device`); any other is `unsupported`. An adapter's own
+        `handle` answers the rest and ends with this one."""
+        op = req.get("op")
+        if op == "decrypt":
+            return self.op_decrypt(req)
+        if op == "fork":
+            return self.op_fork(req)
+        if op == "drop_device":
+            return self.op_drop_device(req)
+        raise Unsupported(f"operation {op!r} is not offered by {self.name}")
 
     def op_decrypt(self, req):
         """`decrypt`: the request's device opens `body` on a copy, which
@@ -95,10 +110,10 @@ class Handles:
         return {}
 
 
-def serve(adapter, name):
+def serve(adapter):
     """Answers requests from standard input with `adapter.handle`, one JSON
     line each, until standard input ends. A `failed` answer is also logged
-    to standard error, after `name`."""
+    to standard error, after `adapter.name`."""
     out = sys.stdout
     for line in sys.stdin.buffer:
         line = line.strip()
@@ -116,7 +131,7 @@ def serve(adapter, name):
         except Unsupported as e:
             resp = {"id": rid, "error": {"kind": "unsupported", "message": str(e)}}
         except Exception as e:
-            print(f"{name}: request {rid}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            print(f"{adapter.name}: request {rid}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
             resp = {"id": rid, "error": {"kind": "failed", "message": f"{type(e).__name__}: {e}"}}
         out.write(json.dumps(resp, separators=(",", ":")) + "\n")
         out.flush()

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import common  # noqa: E402  (the shared protocol code, in the folder above)
-from common import Rejected, Unsupported, b64d, b64e  # noqa: E402
+from common import Rejected, b64d, b64e  # noqa: E402
 
 NAME = "keystream"
 MAGIC = b"KS01"
@@ -148,6 +148,7 @@ class Device:
 
 
 class Adapter(common.Handles):
+    name = NAME
     # Plain exceptions, as this example has always raised for requests it
     # cannot serve: the `failed` message starts with `Exception`.
     failure = Exception
@@ -173,12 +174,6 @@ class Adapter(common.Handles):
             out = work.encrypt(req["conversation"], recipients, b64d(req.get("plaintext"), "plaintext"))
             self.devices[req["device"]] = work
             return out
-        if op == "decrypt":
-            return self.op_decrypt(req)
-        if op == "fork":
-            return self.op_fork(req)
-        if op == "drop_device":
-            return self.op_drop_device(req)
         if op == "add_entropy":
             self.device(req)
             return {}
@@ -188,11 +183,11 @@ class Adapter(common.Handles):
         if op == "provider_push":
             self.device(req)
             return {}
-        raise Unsupported(f"operation {op!r} is not offered by {NAME}")
+        return super().handle(req)  # decrypt, fork, drop_device; or unsupported
 
 
 def main():
-    common.serve(Adapter(), NAME)
+    common.serve(Adapter())
 
 
 if __name__ == "__main__":

@@ -526,6 +526,7 @@ def known_answer(op, req):
 
 
 class Adapter(common.Handles):
+    name = NAME
     # The client state this adapter makes, and the design its refusal of a
     # state that does not load names (tricks puts its own).
     device_class = Device
@@ -571,12 +572,6 @@ class Adapter(common.Handles):
             out = work.encrypt(conversation, members, recipients, plaintext, **self.encrypt_options(req))
             self.devices[req["device"]] = work
             return out
-        if op == "decrypt":
-            return self.op_decrypt(req)
-        if op == "fork":
-            return self.op_fork(req)
-        if op == "drop_device":
-            return self.op_drop_device(req)
         if op == "export_state":
             state = json.dumps(self.device(req).to_json(), sort_keys=True, separators=(",", ":")).encode()
             return {"state": b64e(state)}
@@ -593,11 +588,11 @@ class Adapter(common.Handles):
             return {}
         if isinstance(op, str) and op.startswith("kat_"):
             return known_answer(op, req)
-        raise Unsupported(f"operation {op!r} is not offered by {NAME}")
+        return super().handle(req)  # decrypt, fork, drop_device; or unsupported
 
 
 def main():
-    common.serve(Adapter(), NAME)
+    common.serve(Adapter())
 
 
 if __name__ == "__main__":

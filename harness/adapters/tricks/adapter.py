@@ -264,7 +264,8 @@ class Adapter(sb.Adapter):
             raise Unsupported(f"the tricks design offers no known-answer operations ({op!r})")
         # create_device, import_device, encrypt (with `group`), decrypt,
         # publish, fork, drop_device, export_state, add_entropy, verify,
-        # provider_push: as sealed-box does them, on this Device.
+        # provider_push: as sealed-box does them, on this Device (and under
+        # its name, in `unsupported` messages and the log).
         return super().handle(req)
 
 
@@ -273,7 +274,7 @@ def main():
     parser = argparse.ArgumentParser(description="An honest design with one trick, over the doormat exec protocol.")
     parser.add_argument("--trick", choices=TRICKS, required=True)
     TRICK = parser.parse_args().trick
-    sb.common.serve(Adapter(), sb.NAME)  # logs as sealed-box, whose loop it is
+    sb.common.serve(Adapter())
 
 
 if __name__ == "__main__":
