@@ -14,12 +14,7 @@ use doormat_engine::{Event, EventKind, ImplError, InEnvelope};
 use doormat_formats::UserId;
 
 fn pair(design: &str) -> Net {
-    let mut net = Net::new(design);
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net.exchange("alice/phone", "bob/phone", "hi");
-    net.exchange("bob/phone", "alice/phone", "hi");
-    net
+    common::talked(design)
 }
 
 fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
