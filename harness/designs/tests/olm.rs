@@ -214,10 +214,7 @@ fn forensic_open_of_a_replay_depends_on_the_key_not_on_the_replay_memory() {
 /// refuses; bob's keys open it all the same. Carol's keys do not.
 #[test]
 fn forensic_open_skips_the_sender_and_conversation_checks_but_not_the_keys() {
-    let mut net = Net::new("olm");
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("olm", &["alice/phone", "bob/phone", "carol/phone"]);
     let body = to_bob(&mut net, "for bob");
     let from_carol = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
     assert!(is_rejected(&net.device("bob/phone").fork().unwrap().decrypt(&from_carol)));

@@ -21,10 +21,7 @@ fn pair() -> Net {
 
 #[test]
 fn only_the_addressed_device_can_decrypt() {
-    let mut net = Net::new("ratchet");
-    for d in ["alice/phone", "bob/phone", "bob/laptop", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("ratchet", &["alice/phone", "bob/phone", "bob/laptop", "carol/phone"]);
     // carol talks to alice too, so she holds a session with alice/phone.
     let hi = net.send("alice/phone", "alice+carol", &["alice", "carol"], "hi carol");
     net.recv("carol/phone", "alice/phone", "alice+carol", &Net::body_for(&hi, "carol/phone")).unwrap();

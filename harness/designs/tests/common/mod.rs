@@ -53,18 +53,18 @@ pub fn to_alice(net: &mut Net, text: &str) -> Vec<u8> {
 /// Bob's phone reads a body from alice's phone, which it must name as the
 /// sender; the text.
 pub fn bob_reads(net: &mut Net, body: &[u8]) -> String {
-    reads(net, "bob/phone", "alice/phone", body)
+    read_text(net, "bob/phone", "alice/phone", body)
 }
 
 /// Alice's phone reads a body from bob's phone, which it must name as the
 /// sender; the text.
 pub fn alice_reads(net: &mut Net, body: &[u8]) -> String {
-    reads(net, "alice/phone", "bob/phone", body)
+    read_text(net, "alice/phone", "bob/phone", body)
 }
 
 /// `to` reads a body from `from` in `alice+bob`, naming `from` as the
 /// sender; the text.
-fn reads(net: &mut Net, to: &str, from: &str, body: &[u8]) -> String {
+fn read_text(net: &mut Net, to: &str, from: &str, body: &[u8]) -> String {
     let got = net.recv(to, from, AB, body).unwrap();
     assert_eq!(got.sender, Some(addr(from)));
     String::from_utf8(got.plaintext.unwrap()).unwrap()
@@ -140,6 +140,16 @@ pub struct Net {
 impl Net {
     pub fn new(design: &str) -> Net {
         Net::with(builtin(design).unwrap())
+    }
+
+    /// The provider of a test of a built-in design, with `devices`
+    /// registered in order.
+    pub fn registered(design: &str, devices: &[&str]) -> Net {
+        let mut net = Net::new(design);
+        for d in devices {
+            net.register(d);
+        }
+        net
     }
 
     /// The provider of a test, for a design that is not built in.
