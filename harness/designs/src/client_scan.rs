@@ -52,7 +52,7 @@ use doormat_engine::{
 use doormat_formats::DeviceAddr;
 use list::{Entry, ScanList};
 use rand_chacha::ChaCha20Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;

@@ -62,7 +62,7 @@ use crate::vodo::{
 };
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives, Received, Sent,
+    Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use serde::{Deserialize, Serialize};

@@ -37,12 +37,12 @@
 //! and recipient binding, pinned identity) is returned, a replayed envelope
 //! is refused, and no input makes this code panic.
 
-use crate::framing::{rejected, Payload, Reader};
+use crate::framing::{rejected, Payload};
 use crate::persist::{to_state, Peer};
 use crate::vodo::{payload_text, Channel, VodozemacPrimitives, CONTENT_MESSAGE};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives, Received, Sent,
+    Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use std::collections::BTreeSet;
