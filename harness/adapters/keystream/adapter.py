@@ -32,10 +32,10 @@ Randomness: none is needed (that is the flaw); `add_entropy` is accepted
 and ignored. No os.urandom, no clock.
 """
 
-import base64
 import hashlib
 import hmac
 import json
+import os
 import struct
 import sys
 
@@ -44,29 +44,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import common  # noqa: E402  (the shared protocol code, in the folder above)
+from common import Rejected, b64d, b64e  # noqa: E402
+
 NAME = "keystream"
 MAGIC = b"KS01"
-
-
-class Rejected(Exception):
-    """The input is refused: the protocol's `rejected` error."""
-
-
-class Unsupported(Exception):
-    """The operation is not offered: the protocol's `unsupported` error."""
-
-
-def b64e(b):
-    return base64.b64encode(b).decode("ascii")
-
-
-def b64d(s, what):
-    if not isinstance(s, str):
-        raise Rejected(f"{what} is not a base64 string")
-    try:
-        return base64.b64decode(s.encode("ascii"), validate=True)
-    except Exception:
-        raise Rejected(f"{what} is not valid base64")
 
 
 def raw_public(key):
@@ -164,22 +147,11 @@ class Device:
         return {"plaintext": b64e(ctr(enc_key, nonce, body[8 + n:-32])), "sender": sender, "events": []}
 
 
-class Adapter:
-    def __init__(self):
-        self.devices = {}
-        self.next_handle = 1
-
-    def add(self, dev):
-        handle = self.next_handle
-        self.next_handle += 1
-        self.devices[handle] = dev
-        return handle
-
-    def device(self, req):
-        handle = req.get("device")
-        if not isinstance(handle, int) or handle not in self.devices:
-            raise Exception(f"no device with handle {handle!r}")
-        return self.devices[handle]
+class Adapter(common.Handles):
+    name = NAME
+    # Plain exceptions, as this example has always raised for requests it
+    # cannot serve: the `failed` message starts with `Exception`.
+    failure = Exception
 
     def handle(self, req):
         op = req.get("op")
@@ -202,23 +174,6 @@ class Adapter:
             out = work.encrypt(req["conversation"], recipients, b64d(req.get("plaintext"), "plaintext"))
             self.devices[req["device"]] = work
             return out
-        if op == "decrypt":
-            dev = self.device(req)
-            work = dev.fork()
-            try:
-                out = work.decrypt(req.get("from"), req.get("conversation"), b64d(req.get("body"), "body"))
-            except Rejected:
-                raise
-            except Exception as e:  # garbage must never crash the client
-                raise Rejected(f"unreadable envelope ({type(e).__name__})")
-            self.devices[req["device"]] = work
-            return out
-        if op == "fork":
-            return {"device": self.add(self.device(req).fork())}
-        if op == "drop_device":
-            self.device(req)
-            del self.devices[req["device"]]
-            return {}
         if op == "add_entropy":
             self.device(req)
             return {}
@@ -228,31 +183,11 @@ class Adapter:
         if op == "provider_push":
             self.device(req)
             return {}
-        raise Unsupported(f"operation {op!r} is not offered by {NAME}")
+        return super().handle(req)  # decrypt, fork, drop_device; or unsupported
 
 
 def main():
-    adapter = Adapter()
-    for line in sys.stdin.buffer:
-        line = line.strip()
-        if not line:
-            continue
-        rid = None
-        try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise Exception("request is not a JSON object")
-            rid = req.get("id")
-            resp = {"id": rid, "ok": adapter.handle(req)}
-        except Rejected as e:
-            resp = {"id": rid, "error": {"kind": "rejected", "message": str(e)}}
-        except Unsupported as e:
-            resp = {"id": rid, "error": {"kind": "unsupported", "message": str(e)}}
-        except Exception as e:
-            print(f"{NAME}: request {rid}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-            resp = {"id": rid, "error": {"kind": "failed", "message": f"{type(e).__name__}: {e}"}}
-        sys.stdout.write(json.dumps(resp, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
+    common.serve(Adapter())
 
 
 if __name__ == "__main__":

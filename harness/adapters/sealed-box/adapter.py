@@ -61,6 +61,7 @@ import base64
 import copy
 import hashlib
 import json
+import os
 import struct
 import sys
 
@@ -71,45 +72,21 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import common  # noqa: E402  (the shared protocol code, in the folder above)
+from common import Failed, Rejected, Unsupported, b64d, b64e  # noqa: E402
+
 NAME = "sealed-box"
 VERSION = "0.1"
 MAGIC = b"SBOX\x00\x00\x00\x01"
 SIGN_CONTEXT = b"sealed-box/v1/envelope-signature"
+SEAL_LABEL = b"sealed-box/v1/seal"
 MAX_FIELD = 1 << 26  # a length prefix above this is garbage
 
 # The primitives offered for known-answer tests (`hello`'s `primitives`).
 KAT_PRIMITIVES = ["x25519", "ed25519", "chacha20-poly1305", "hkdf-sha256"]
 
 EVENT_ORDER = ["identity-changed", "device-added", "device-removed", "member-added", "member-removed"]
-
-
-class Rejected(Exception):
-    """The input is refused: the protocol's `rejected` error."""
-
-
-class Unsupported(Exception):
-    """The operation is not offered: the protocol's `unsupported` error."""
-
-
-class Failed(Exception):
-    """Something that should have worked did not: the protocol's `failed` error."""
-
-
-def log(msg):
-    print(f"sealed-box: {msg}", file=sys.stderr, flush=True)
-
-
-def b64e(b):
-    return base64.b64encode(b).decode("ascii")
-
-
-def b64d(s, what):
-    if not isinstance(s, str):
-        raise Rejected(f"{what} is not a base64 string")
-    try:
-        return base64.b64decode(s.encode("ascii"), validate=True)
-    except Exception:
-        raise Rejected(f"{what} is not valid base64")
 
 
 def h(label, *parts):
@@ -136,6 +113,15 @@ def event(kind, user, device):
 def events_json(events):
     ordered = sorted(events, key=lambda e: (EVENT_ORDER.index(e[0]), e[1], e[2] or ""))
     return [{"kind": k, "user": u, "device": d} for (k, u, d) in ordered]
+
+
+def held(events):
+    """What the user is only now being told about, by the notices `events`
+    of a send: (devices, users). It gets this message not (a notice while
+    the message goes out would come too late), but the next one."""
+    held_devices = {e[2] for e in events if e[0] in ("device-added", "identity-changed") and e[2]}
+    held_users = {e[1] for e in events if e[0] == "member-added"}
+    return held_devices, held_users
 
 
 def x_raw(pub):
@@ -181,6 +167,13 @@ class Device:
     """One device's whole state. Everything is plain data (bytes, ints, str,
     dicts, sets), so a deep copy is an independent fork and the JSON form is
     the exported state."""
+
+    # What `seal` writes: the envelope's first bytes, the label its
+    # signature covers first, and the HKDF label of its keys (tricks puts
+    # its own).
+    magic = MAGIC
+    sign_context = SIGN_CONTEXT
+    seal_label = SEAL_LABEL
 
     def __init__(self, addr, seed):
         self.addr = addr
@@ -354,10 +347,14 @@ class Device:
 
     def encrypt(self, conversation, members, recipients, plaintext):
         events, entries, payload = self.prepare(conversation, members, recipients, plaintext)
-        # What the user is only now being told about gets this message not:
-        # a notice while the message goes out would come too late.
-        held_devices = {e[2] for e in events if e[0] in ("device-added", "identity-changed") and e[2]}
-        held_users = {e[1] for e in events if e[0] == "member-added"}
+        held_devices, held_users = held(events)
+        envelopes = self.seal_all(entries, events, held_devices, held_users, conversation, payload)
+        return {"envelopes": envelopes, "events": events_json(events)}
+
+    def seal_all(self, entries, events, held_devices, held_users, conversation, payload):
+        """The envelopes of one message: one for every served device but
+        this one and those held back (by address, or by user); a verified
+        contact under another identity gets none, and a notice in `events`."""
         envelopes = []
         done = set()
         for addr, identity in entries:
@@ -373,7 +370,7 @@ class Device:
                 events.add(event("identity-changed", user, addr))
                 continue
             envelopes.append({"to": [addr], "body": b64e(self.seal(addr, identity, conversation, payload))})
-        return {"envelopes": envelopes, "events": events_json(events)}
+        return envelopes
 
     def seal(self, addr, identity, conversation, payload):
         if len(identity) != 64:
@@ -381,17 +378,26 @@ class Device:
         peer_x = X25519PublicKey.from_public_bytes(identity[32:])
         eph = X25519PrivateKey.from_private_bytes(self.draw(32))
         eph_pub = x_raw(eph.public_key())
-        try:
-            shared = eph.exchange(peer_x)
-        except ValueError:
-            raise Rejected(f"identity served for {addr} has a degenerate X25519 key")
+        shared = self.exchange(eph, peer_x, addr)
         header = (
-            MAGIC + self.identity + identity + eph_pub
+            self.magic + self.identity + identity + eph_pub
             + lp(self.addr.encode()) + lp(addr.encode()) + lp(conversation.encode())
         )
-        key, nonce = kdf(shared, eph_pub, identity[32:], header)
+        key, nonce = self.envelope_keys(shared, eph_pub, identity[32:], header)
         signed = header + lp(ChaCha20Poly1305(key).encrypt(nonce, payload, header))
-        return signed + self.sign_key.sign(SIGN_CONTEXT + signed)
+        return signed + self.sign_key.sign(self.sign_context + signed)
+
+    def exchange(self, eph, peer_x, addr):
+        """The secret of ephemeral key `eph` and recipient `addr`'s X25519
+        key `peer_x`; `Rejected` if the exchange is degenerate."""
+        try:
+            return eph.exchange(peer_x)
+        except ValueError:
+            raise Rejected(f"identity served for {addr} has a degenerate X25519 key")
+
+    def envelope_keys(self, shared, eph_pub, recipient_x, header):
+        """The AEAD key and nonce of an envelope: `kdf` under `seal_label`."""
+        return kdf(shared, eph_pub, recipient_x, header, self.seal_label)
 
     def decrypt(self, sender_claimed, conversation, body):
         r = Reader(body)
@@ -450,10 +456,12 @@ class Device:
         return {"plaintext": b64e(plaintext), "sender": sender, "events": events_json(events)}
 
 
-def kdf(shared, eph_pub, recipient_x, header):
+def kdf(shared, eph_pub, recipient_x, header, label=SEAL_LABEL):
+    """The AEAD key and nonce of an envelope, from the exchange's secret and
+    what the envelope binds, under HKDF info label `label`."""
     okm = HKDF(
         algorithm=hashes.SHA256(), length=44, salt=None,
-        info=b"sealed-box/v1/seal" + eph_pub + recipient_x + hashlib.sha256(header).digest(),
+        info=label + eph_pub + recipient_x + hashlib.sha256(header).digest(),
     ).derive(shared)
     return okm[:32], okm[32:]
 
@@ -517,22 +525,17 @@ def known_answer(op, req):
 # --- the protocol ------------------------------------------------------------
 
 
-class Adapter:
-    def __init__(self):
-        self.devices = {}
-        self.next_handle = 1
+class Adapter(common.Handles):
+    name = NAME
+    # The client state this adapter makes, and the design its refusal of a
+    # state that does not load names (tricks puts its own).
+    device_class = Device
+    state_name = NAME
 
-    def add(self, dev):
-        handle = self.next_handle
-        self.next_handle += 1
-        self.devices[handle] = dev
-        return handle
-
-    def device(self, req):
-        handle = req.get("device")
-        if not isinstance(handle, int) or handle not in self.devices:
-            raise Failed(f"no device with handle {handle!r}")
-        return self.devices[handle]
+    def encrypt_options(self, req):
+        """Keyword arguments of `Device.encrypt` beyond the request's
+        conversation, members, recipients and plaintext: none here."""
+        return {}
 
     def handle(self, req):
         op = req.get("op")
@@ -544,16 +547,16 @@ class Adapter:
             if len(seed) != 32:
                 raise Failed(f"seed is {len(seed)} bytes, not 32")
             split_addr(req.get("addr"))
-            return {"device": self.add(Device(req["addr"], seed))}
+            return {"device": self.add(self.device_class(req["addr"], seed))}
         if op == "import_device":
             split_addr(req.get("addr"))
             raw = b64d(req.get("state"), "state")
             try:
-                dev = Device.from_json(json.loads(raw), req["addr"])
+                dev = self.device_class.from_json(json.loads(raw), req["addr"])
             except Rejected:
                 raise
             except Exception as e:
-                raise Rejected(f"not a sealed-box state: {e}")
+                raise Rejected(f"not a {self.state_name} state: {e}")
             return {"device": self.add(dev)}
         if op == "publish":
             return self.device(req).publish()
@@ -566,27 +569,9 @@ class Adapter:
                 raise Failed("malformed encrypt request")
             plaintext = b64d(req.get("plaintext"), "plaintext")
             work = dev.fork()  # all or nothing: keep the copy only on success
-            out = work.encrypt(conversation, members, recipients, plaintext)
+            out = work.encrypt(conversation, members, recipients, plaintext, **self.encrypt_options(req))
             self.devices[req["device"]] = work
             return out
-        if op == "decrypt":
-            dev = self.device(req)
-            body = b64d(req.get("body"), "body")
-            work = dev.fork()
-            try:
-                out = work.decrypt(req.get("from"), req.get("conversation"), body)
-            except (Rejected, Failed):
-                raise
-            except Exception as e:  # garbage must never crash the client
-                raise Rejected(f"unreadable envelope ({type(e).__name__})")
-            self.devices[req["device"]] = work
-            return out
-        if op == "fork":
-            return {"device": self.add(self.device(req).fork())}
-        if op == "drop_device":
-            self.device(req)
-            del self.devices[req["device"]]
-            return {}
         if op == "export_state":
             state = json.dumps(self.device(req).to_json(), sort_keys=True, separators=(",", ":")).encode()
             return {"state": b64e(state)}
@@ -603,37 +588,11 @@ class Adapter:
             return {}
         if isinstance(op, str) and op.startswith("kat_"):
             return known_answer(op, req)
-        raise Unsupported(f"operation {op!r} is not offered by {NAME}")
-
-
-def serve(adapter):
-    """Answers requests from standard input with `adapter.handle`, one JSON
-    line each, until standard input ends."""
-    out = sys.stdout
-    for line in sys.stdin.buffer:
-        line = line.strip()
-        if not line:
-            continue
-        rid = None
-        try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise Failed("request is not a JSON object")
-            rid = req.get("id")
-            resp = {"id": rid, "ok": adapter.handle(req)}
-        except Rejected as e:
-            resp = {"id": rid, "error": {"kind": "rejected", "message": str(e)}}
-        except Unsupported as e:
-            resp = {"id": rid, "error": {"kind": "unsupported", "message": str(e)}}
-        except Exception as e:
-            log(f"request {rid}: {type(e).__name__}: {e}")
-            resp = {"id": rid, "error": {"kind": "failed", "message": f"{type(e).__name__}: {e}"}}
-        out.write(json.dumps(resp, separators=(",", ":")) + "\n")
-        out.flush()
+        return super().handle(req)  # decrypt, fork, drop_device; or unsupported
 
 
 def main():
-    serve(Adapter())
+    common.serve(Adapter())
 
 
 if __name__ == "__main__":

@@ -68,17 +68,14 @@ by `add_entropy`. No os.urandom, no clock: reports are deterministic.
 
 import argparse
 import copy
-import hashlib
 import importlib.util
 import json
 import os
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 def _load_sealed_box():
@@ -90,8 +87,8 @@ def _load_sealed_box():
 
 
 sb = _load_sealed_box()
-Rejected, Unsupported, Failed = sb.Rejected, sb.Unsupported, sb.Failed
-b64e, b64d, lp, split_addr = sb.b64e, sb.b64d, sb.lp, sb.split_addr
+Rejected, Unsupported = sb.Rejected, sb.Unsupported
+b64e, b64d, split_addr = sb.b64e, sb.b64d, sb.split_addr
 
 TRICKS = ("none", "replay-cache", "history-in-state", "app-key", "late-warning", "provider-member", "no-sender")
 TRICK = "none"  # set once by main() from --trick
@@ -99,16 +96,9 @@ TRICK = "none"  # set once by main() from --trick
 VERSION = "0.1"
 MAGIC = b"TRIX\x00\x00\x00\x01"
 SIGN_CONTEXT = b"tricks/v1/envelope-signature"
+SEAL_LABEL = b"tricks/v1/seal"
 # `app-key`: the one key inside every copy of the app.
 APP_KEY = b"the same key in every app copy!!"
-
-
-def kdf(shared, eph_pub, recipient_x, header):
-    okm = HKDF(
-        algorithm=hashes.SHA256(), length=44, salt=None,
-        info=b"tricks/v1/seal" + eph_pub + recipient_x + hashlib.sha256(header).digest(),
-    ).derive(shared)
-    return okm[:32], okm[32:]
 
 
 class Envelope:
@@ -135,6 +125,10 @@ class Envelope:
 class Device(sb.Device):
     """sealed-box's client state (notices, verification, generator) with
     this design's envelopes, a forensic open, and the trick."""
+
+    magic = MAGIC
+    sign_context = SIGN_CONTEXT
+    seal_label = SEAL_LABEL
 
     def __init__(self, addr, seed):
         super().__init__(addr, seed)
@@ -167,51 +161,21 @@ class Device(sb.Device):
         events, entries, payload = self.prepare(conversation, members, recipients, plaintext)
         # Honest: what the user is only now being told about gets this
         # message not; it gets messages from the next one on.
-        held_devices = {e[2] for e in events if e[0] in ("device-added", "identity-changed") and e[2]}
-        held_users = {e[1] for e in events if e[0] == "member-added"}
+        held_devices, held_users = sb.held(events)
         if TRICK == "late-warning":
             # The notice goes out with the message that already reaches it.
             held_devices = {e[2] for e in events if e[0] == "identity-changed" and e[2]}
         if TRICK == "provider-member" and group:
             # Whoever the provider lists is a member now, told in passing.
             held_users = set()
-        envelopes = []
-        done = set()
-        for addr, identity in entries:
-            if addr == self.addr or addr in done:
-                continue
-            if addr in held_devices or split_addr(addr)[0] in held_users:
-                continue
-            done.add(addr)
-            pinned = self.verified.get(addr)
-            if pinned is not None and pinned != identity:
-                user, _ = split_addr(addr)
-                events.add(sb.event("identity-changed", user, addr))
-                continue
-            envelopes.append({"to": [addr], "body": b64e(self.seal(addr, identity, conversation, payload))})
+        envelopes = self.seal_all(entries, events, held_devices, held_users, conversation, payload)
         self.remember(plaintext)
         return {"envelopes": envelopes, "events": sb.events_json(events)}
 
-    def seal(self, addr, identity, conversation, payload):
-        if len(identity) != 64:
-            raise Rejected(f"identity served for {addr} is {len(identity)} bytes, not 64")
-        peer_x = X25519PublicKey.from_public_bytes(identity[32:])
-        eph = X25519PrivateKey.from_private_bytes(self.draw(32))
-        eph_pub = sb.x_raw(eph.public_key())
+    def exchange(self, eph, peer_x, addr):
         if TRICK == "app-key":
-            shared = APP_KEY
-        else:
-            try:
-                shared = eph.exchange(peer_x)
-            except ValueError:
-                raise Rejected(f"identity served for {addr} has a degenerate X25519 key")
-        header = (
-            MAGIC + self.identity + identity + eph_pub
-            + lp(self.addr.encode()) + lp(addr.encode()) + lp(conversation.encode())
-        )
-        key, nonce = kdf(shared, eph_pub, identity[32:], header)
-        signed = header + lp(ChaCha20Poly1305(key).encrypt(nonce, payload, header))
-        return signed + self.sign_key.sign(SIGN_CONTEXT + signed)
+            return APP_KEY
+        return super().exchange(eph, peer_x, addr)
 
     # receiving
 
@@ -224,7 +188,7 @@ class Device(sb.Device):
                 shared = self.x_key.exchange(X25519PublicKey.from_public_bytes(env.eph_pub))
             except ValueError:
                 raise Rejected("degenerate ephemeral key")
-        key, nonce = kdf(shared, env.eph_pub, env.recipient_identity[32:], env.header)
+        key, nonce = self.envelope_keys(shared, env.eph_pub, env.recipient_identity[32:], env.header)
         try:
             payload = json.loads(ChaCha20Poly1305(key).decrypt(nonce, env.ciphertext, env.header))
         except InvalidTag:
@@ -280,47 +244,28 @@ class Device(sb.Device):
 
 
 class Adapter(sb.Adapter):
+    device_class = Device
+    state_name = "tricks"
+
+    def encrypt_options(self, req):
+        """`group`: whether the conversation is a group, for `provider-member`."""
+        return {"group": req.get("group") is True}
+
     def handle(self, req):
         op = req.get("op")
         if op == "hello":
             return {"protocol": 1, "name": f"trick-{TRICK}", "version": VERSION,
                     "capabilities": {"export_state": True, "forensic_open": True}, "authorities": []}
-        if op == "create_device":
-            seed = b64d(req.get("seed"), "seed")
-            if len(seed) != 32:
-                raise Failed(f"seed is {len(seed)} bytes, not 32")
-            split_addr(req.get("addr"))
-            return {"device": self.add(Device(req["addr"], seed))}
-        if op == "import_device":
-            split_addr(req.get("addr"))
-            raw = b64d(req.get("state"), "state")
-            try:
-                dev = Device.from_json(json.loads(raw), req["addr"])
-            except Rejected:
-                raise
-            except Exception as e:
-                raise Rejected(f"not a tricks state: {e}")
-            return {"device": self.add(dev)}
-        if op == "encrypt":
-            dev = self.device(req)
-            conversation, members = req.get("conversation"), req.get("members")
-            recipients = req.get("recipients")
-            if not isinstance(conversation, str) or not isinstance(members, list) \
-                    or not all(isinstance(m, str) for m in members) or not isinstance(recipients, list):
-                raise Failed("malformed encrypt request")
-            plaintext = b64d(req.get("plaintext"), "plaintext")
-            work = dev.fork()  # all or nothing: keep the copy only on success
-            out = work.encrypt(conversation, members, recipients, plaintext, group=req.get("group") is True)
-            self.devices[req["device"]] = work
-            return out
         if op == "forensic_open":
             dev = self.device(req)
             body = b64d(req.get("body"), "body")
             return {"plaintexts": [b64e(p) for p in dev.forensic_open(body)]}
         if isinstance(op, str) and op.startswith("kat_"):
             raise Unsupported(f"the tricks design offers no known-answer operations ({op!r})")
-        # decrypt, publish, fork, drop_device, export_state, add_entropy,
-        # verify, provider_push: as sealed-box does them, on this Device.
+        # create_device, import_device, encrypt (with `group`), decrypt,
+        # publish, fork, drop_device, export_state, add_entropy, verify,
+        # provider_push: as sealed-box does them, on this Device (and under
+        # its name, in `unsupported` messages and the log).
         return super().handle(req)
 
 
@@ -329,7 +274,7 @@ def main():
     parser = argparse.ArgumentParser(description="An honest design with one trick, over the doormat exec protocol.")
     parser.add_argument("--trick", choices=TRICKS, required=True)
     TRICK = parser.parse_args().trick
-    sb.serve(Adapter())
+    sb.common.serve(Adapter())
 
 
 if __name__ == "__main__":

@@ -18,12 +18,7 @@ fn one_run(design: &dyn Design, requests: usize) -> Result<f64, ImplError> {
     let mut bob = design.create_device(&b, [2; 32])?;
     let bb = bob.publish()?;
     alice.publish()?;
-    let to_bob = [DirectoryEntry {
-        device: b.clone(),
-        identity: bb.identity,
-        prekey: bb.prekey,
-        one_time: bb.one_time.first().cloned(),
-    }];
+    let to_bob = [DirectoryEntry::first_contact(b.clone(), &bb)];
     let members = [UserId::from("alice"), UserId::from("bob")];
     let text = b"a message of ordinary length for a chat: see you at eight, bring the keys".to_vec();
     let start = Instant::now();

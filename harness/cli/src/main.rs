@@ -14,15 +14,9 @@
 /// closed pipe (`doormat list | head`) instead of panicking, and shows
 /// control characters (from an implementation's messages) as `\x1b`.
 macro_rules! out {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let line = doormat_report::inert::terminal(&format!($($t)*));
-        if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
+    ($($t:tt)*) => {
+        $crate::write_out(&(doormat_report::inert::terminal(&format!($($t)*)) + "\n"))
+    };
 }
 
 /// `eprintln!` that never panics: when standard error is closed (`doormat
@@ -38,15 +32,20 @@ macro_rules! err {
 
 /// `print!` with the same care as [`out!`].
 macro_rules! out_raw {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let text = doormat_report::inert::terminal(&format!($($t)*));
-        if let Err(e) = write!(std::io::stdout().lock(), "{text}") {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
+    ($($t:tt)*) => {
+        $crate::write_out(&doormat_report::inert::terminal(&format!($($t)*)))
+    };
+}
+
+/// Writes `text` to standard output, and ends the program quietly when that
+/// is a closed pipe: what [`out!`] and [`out_raw!`] write with.
+fn write_out(text: &str) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
         }
-    }};
+    }
 }
 
 mod adapter_check;

@@ -46,15 +46,14 @@
 //! the history (a forensic open adds nothing); no input from the provider
 //! makes this code panic.
 
-use crate::framing::{rejected, Reader, Writer};
-use crate::persist::RngState;
+use crate::framing::{only_authority, rejected, Reader, Writer};
+use crate::persist::{reseed, to_state, RngState};
 use crate::ratchet::Ratchet;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope,
-    Received, Sent,
+    Authority, Bundle, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use hkdf::Hkdf;
@@ -91,17 +90,7 @@ const CRACK_ATTEMPTS_PER_SALT: usize = 4;
 pub struct BackupEscrow;
 
 impl Design for BackupEscrow {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true)
-    }
-
-    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        crate::primitives::boxed()
-    }
+    exportable_design!(NAME, crate::primitives::boxed());
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         let mut rng = ChaCha20Rng::from_seed(labelled(RNG_SEED_LABEL, &seed));
@@ -143,9 +132,7 @@ impl Design for BackupEscrow {
     }
 
     fn create_authority(&self, role: &str, _seed: Seed) -> Result<Box<dyn Authority>, ImplError> {
-        if role != ROLE {
-            return Err(ImplError::Unsupported(format!("authority `{role}`")));
-        }
+        only_authority(role, ROLE)?;
         Ok(Box::new(BackupOperator::default()))
     }
 }
@@ -374,14 +361,11 @@ impl Device for BackupDevice {
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
         let export =
             Export { rng: RngState::save(&self.rng), state: self.st.clone(), inner: self.inner.export_state()? };
-        serde_json::to_vec(&export).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&export)
     }
 
     fn add_entropy(&mut self, entropy: &Seed) {
-        let mut current = [0u8; 32];
-        self.rng.fill_bytes(&mut current);
-        let next = Sha256::new().chain_update(ENTROPY_LABEL).chain_update(current).chain_update(entropy).finalize();
-        self.rng = ChaCha20Rng::from_seed(next.into());
+        reseed(&mut self.rng, ENTROPY_LABEL, entropy);
         self.inner.add_entropy(entropy);
     }
 

@@ -42,18 +42,17 @@
 mod list;
 mod voucher;
 
-use crate::framing::{rejected, Reader, Writer};
-use crate::persist::RngState;
+use crate::framing::{only_authority, rejected, Reader, Writer};
+use crate::persist::{reseed, to_state, RngState};
 use crate::ratchet::Ratchet;
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, Received, Sent,
-    TargetContent,
+    Authority, Bundle, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, Received, Sent, TargetContent,
 };
 use doormat_formats::DeviceAddr;
 use list::{Entry, ScanList};
 use rand_chacha::ChaCha20Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -76,17 +75,7 @@ const ENTROPY_LABEL: &[u8] = b"doormat client-scan v1 entropy";
 pub struct ClientScan;
 
 impl Design for ClientScan {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true)
-    }
-
-    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        crate::primitives::boxed()
-    }
+    exportable_design!(NAME, crate::primitives::boxed());
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(ScanDevice {
@@ -116,9 +105,7 @@ impl Design for ClientScan {
     }
 
     fn create_authority(&self, role: &str, seed: Seed) -> Result<Box<dyn Authority>, ImplError> {
-        if role != ROLE {
-            return Err(ImplError::Unsupported(format!("authority `{role}`")));
-        }
+        only_authority(role, ROLE)?;
         Ok(Box::new(ScanningService {
             secret: StaticSecret::from(labelled(SERVICE_SEED_LABEL, &seed)),
             list: ScanList::default(),
@@ -244,14 +231,11 @@ impl Device for ScanDevice {
             service_key: self.service_key,
             inner: self.inner.export_state()?,
         };
-        serde_json::to_vec(&export).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&export)
     }
 
     fn add_entropy(&mut self, entropy: &Seed) {
-        let mut current = [0u8; 32];
-        self.rng.fill_bytes(&mut current);
-        let next = Sha256::new().chain_update(ENTROPY_LABEL).chain_update(current).chain_update(entropy).finalize();
-        self.rng = ChaCha20Rng::from_seed(next.into());
+        reseed(&mut self.rng, ENTROPY_LABEL, entropy);
         self.inner.add_entropy(entropy);
     }
 

@@ -41,11 +41,11 @@
 
 use crate::framing::{rejected, Reader, Writer};
 use crate::leaf::{self, LEAF_LEN, TAG_LEN};
+use crate::persist::to_state;
 use crate::ratchet::{self, RatchetDevice};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Authority, Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope,
-    Received, Sent,
+    Authority, Bundle, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use rand_chacha::ChaCha20Rng;
@@ -65,17 +65,7 @@ const KEY_BLOCK_LEN: usize = 64;
 pub struct Escrow;
 
 impl Design for Escrow {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true)
-    }
-
-    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        crate::primitives::boxed()
-    }
+    exportable_design!(NAME, crate::primitives::boxed());
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(EscrowDevice { inner: RatchetDevice::create(NAME, addr, seed)?, escrow_key: None }))
@@ -189,8 +179,7 @@ impl Device for EscrowDevice {
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
-        serde_json::to_vec(&Export { escrow_key: self.escrow_key, ratchet: self.inner.export() })
-            .map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&Export { escrow_key: self.escrow_key, ratchet: self.inner.export() })
     }
 
     fn add_entropy(&mut self, entropy: &Seed) {

@@ -16,6 +16,16 @@ pub(crate) fn rejected(what: impl Into<String>) -> ImplError {
     ImplError::Rejected(what.into())
 }
 
+/// The check of `create_authority` in a design with one authority,
+/// `only`: `Ok` for that role, `unsupported` for any other.
+pub(crate) fn only_authority(role: &str, only: &str) -> Result<(), ImplError> {
+    if role == only {
+        Ok(())
+    } else {
+        Err(ImplError::Unsupported(format!("authority `{role}`")))
+    }
+}
+
 /// Builds a byte string field by field.
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
@@ -169,6 +179,22 @@ impl Payload {
         }
         let plaintext = r.bytes("plaintext")?.to_vec();
         Ok(Payload { conversation, members, plaintext })
+    }
+
+    /// The whole of `bytes` as a payload of `conversation`: refused if
+    /// anything follows it, or if it belongs to another conversation (a
+    /// message the provider delivered in the wrong one).
+    pub(crate) fn open(bytes: &[u8], conversation: &str) -> Result<Payload, ImplError> {
+        let mut r = Reader::new(bytes);
+        let payload = Payload::decode(&mut r)?;
+        r.end("payload")?;
+        if payload.conversation != conversation {
+            return Err(rejected(format!(
+                "message of conversation `{}` delivered in `{conversation}`",
+                payload.conversation
+            )));
+        }
+        Ok(payload)
     }
 }
 

@@ -25,9 +25,7 @@
 
 use crate::ratchet::RatchetDevice;
 use doormat_engine::adapter::Seed;
-use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, Received, Sent,
-};
+use doormat_engine::{Bundle, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, Received, Sent};
 use doormat_formats::DeviceAddr;
 
 const NAME: &str = "ghost";
@@ -37,17 +35,7 @@ const NAME: &str = "ghost";
 pub struct Ghost;
 
 impl Design for Ghost {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true)
-    }
-
-    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        crate::primitives::boxed()
-    }
+    exportable_design!(NAME, crate::primitives::boxed());
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(GhostDevice { inner: RatchetDevice::create(NAME, addr, seed)? }))

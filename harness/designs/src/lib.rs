@@ -22,6 +22,70 @@
 //! tampered envelopes are refused with
 //! [`ImplError::Rejected`](doormat_engine::ImplError::Rejected).
 
+/// The opening of an `impl Design` whose devices can export their state:
+/// `name` answers `$name`, `capabilities` is
+/// [`Capabilities::with_export`](doormat_engine::Capabilities::with_export),
+/// and `primitives` answers `$primitives`. `unseeded: $name` is the same
+/// for a design that draws its own randomness, without `primitives` (each
+/// such design says its own). Defined before the modules so that each of
+/// them can use it.
+macro_rules! exportable_design {
+    ($name:expr, $primitives:expr) => {
+        fn name(&self) -> &str {
+            $name
+        }
+
+        fn capabilities(&self) -> doormat_engine::Capabilities {
+            doormat_engine::Capabilities::with_export(true)
+        }
+
+        fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
+            $primitives
+        }
+    };
+    (unseeded: $name:expr) => {
+        fn name(&self) -> &str {
+            $name
+        }
+
+        fn capabilities(&self) -> doormat_engine::Capabilities {
+            doormat_engine::Capabilities::with_export(true).unseeded()
+        }
+    };
+}
+
+/// The `publish`, `encrypt`, `decrypt` and `fork` of a `Device` built on
+/// the vodozemac [`Channel`](crate::vodo::Channel) (`olm`, `megolm`): the
+/// first three work on a copy kept only on success
+/// ([`transactional`](crate::persist::transactional)), through the type's
+/// `ch.publish()`, `encrypt_all` and `decrypt_one`; a fork is a clone.
+#[cfg(feature = "olm")]
+macro_rules! channel_device {
+    () => {
+        fn publish(&mut self) -> Result<doormat_engine::Bundle, doormat_engine::ImplError> {
+            crate::persist::transactional(self, |next| next.ch.publish())
+        }
+
+        fn encrypt(
+            &mut self,
+            req: &doormat_engine::EncryptRequest<'_>,
+        ) -> Result<doormat_engine::Sent, doormat_engine::ImplError> {
+            crate::persist::transactional(self, |next| next.encrypt_all(req))
+        }
+
+        fn decrypt(
+            &mut self,
+            env: &doormat_engine::InEnvelope<'_>,
+        ) -> Result<doormat_engine::Received, doormat_engine::ImplError> {
+            crate::persist::transactional(self, |next| next.decrypt_one(env))
+        }
+
+        fn fork(&self) -> Result<Box<dyn doormat_engine::Device>, doormat_engine::ImplError> {
+            Ok(Box::new(self.clone()))
+        }
+    };
+}
+
 mod backup_escrow;
 mod client_scan;
 mod escrow;

@@ -56,14 +56,13 @@
 //! panic.
 
 use crate::framing::{rejected, Payload, Reader, Writer};
-use crate::persist::{pairs, Peer};
+use crate::persist::{pairs, to_state, Peer};
 use crate::vodo::{
     decode_error, payload_text, Channel, Live, VodozemacPrimitives, CONTENT_ROOM_KEY, KIND_NORMAL, KIND_PREKEY, VERSION,
 };
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives,
-    Received, Sent,
+    Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use serde::{Deserialize, Serialize};
@@ -82,13 +81,7 @@ const ROTATE_AFTER: u32 = 100;
 pub struct Megolm;
 
 impl Design for Megolm {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true).unseeded()
-    }
+    exportable_design!(unseeded: NAME);
 
     /// A new device; `seed` is ignored, since vodozemac draws its keys from
     /// the operating system.
@@ -168,21 +161,7 @@ impl std::fmt::Debug for MegolmDevice {
 }
 
 impl Device for MegolmDevice {
-    fn publish(&mut self) -> Result<Bundle, ImplError> {
-        crate::persist::transactional(self, |next| next.ch.publish())
-    }
-
-    fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
-        crate::persist::transactional(self, |next| next.encrypt_all(req))
-    }
-
-    fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        crate::persist::transactional(self, |next| next.decrypt_one(env))
-    }
-
-    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
-        Ok(Box::new(self.clone()))
-    }
+    channel_device!();
 
     /// A room-key share is opened by the Olm layer's forensic open (every
     /// session, every key still held) and its session absorbed; a Megolm
@@ -194,7 +173,7 @@ impl Device for MegolmDevice {
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
-        serde_json::to_vec(self).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(self)
     }
 
     /// Ignored: vodozemac takes its randomness from the operating system.
@@ -359,15 +338,7 @@ impl MegolmDevice {
         if inbound.indices.contains(&decrypted.message_index) {
             return Err(rejected(format!("Megolm index {} already decrypted (a replay)", decrypted.message_index)));
         }
-        let mut r = Reader::new(&decrypted.plaintext);
-        let payload = Payload::decode(&mut r)?;
-        r.end("payload")?;
-        if payload.conversation != env.conversation {
-            return Err(rejected(format!(
-                "message of conversation `{}` delivered in `{}`",
-                payload.conversation, env.conversation
-            )));
-        }
+        let payload = Payload::open(&decrypted.plaintext, env.conversation)?;
         let identity = inbound.sharer_identity.clone();
         if let Some(inbound) = self.inbound.get_mut(&slot) {
             inbound.indices.insert(decrypted.message_index);

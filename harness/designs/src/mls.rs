@@ -102,11 +102,10 @@ mod receive;
 mod send;
 
 use crate::framing::rejected;
-use crate::persist::{pairs, Peer, RngState};
+use crate::persist::{pairs, to_state, Peer, RngState};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope, Received, Sent,
-    UserAction,
+    Bundle, Design, Device, EncryptRequest, Event, EventKind, ImplError, InEnvelope, Received, Sent, UserAction,
 };
 use doormat_formats::DeviceAddr;
 use engine::{MlsProvider, CIPHERSUITE};
@@ -148,16 +147,11 @@ const LIFETIME: (u64, u64) = (1_577_836_800, 4_102_444_800);
 pub struct Mls;
 
 impl Design for Mls {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        // openmls reads the wall clock (lifetime checks, time-stamped past-epoch
-        // secrets); under load, identical runs have been seen to give different
-        // envelope bytes of the same lengths, so byte-determinism is not promised.
-        Capabilities::with_export(true).unseeded()
-    }
+    // Unseeded: openmls reads the wall clock (lifetime checks, time-stamped
+    // past-epoch secrets); under load, identical runs have been seen to give
+    // different envelope bytes of the same lengths, so byte-determinism is
+    // not promised.
+    exportable_design!(unseeded: NAME);
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(MlsDevice::create(addr, seed)))
@@ -332,7 +326,7 @@ impl Device for MlsDevice {
             state: self.st.clone(),
             storage: self.provider.entries().into_iter().map(|(k, v)| (hex::encode(&k), hex::encode(&v))).collect(),
         };
-        serde_json::to_vec(&export).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&export)
     }
 
     fn add_entropy(&mut self, entropy: &Seed) {

@@ -39,13 +39,12 @@
 //! and recipient binding, pinned identity) is returned, a replayed envelope
 //! is refused, and no input makes this code panic.
 
-use crate::framing::{rejected, Payload, Reader};
-use crate::persist::Peer;
+use crate::framing::{rejected, Payload};
+use crate::persist::{to_state, Peer};
 use crate::vodo::{payload_text, Channel, VodozemacPrimitives, CONTENT_MESSAGE};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives,
-    Received, Sent,
+    Design, Device, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Primitives, Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use std::collections::BTreeSet;
@@ -57,13 +56,7 @@ const NAME: &str = "olm";
 pub struct Olm;
 
 impl Design for Olm {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true).unseeded()
-    }
+    exportable_design!(unseeded: NAME);
 
     /// A new device; `seed` is ignored, since vodozemac draws its keys from
     /// the operating system.
@@ -91,21 +84,7 @@ struct OlmDevice {
 }
 
 impl Device for OlmDevice {
-    fn publish(&mut self) -> Result<Bundle, ImplError> {
-        crate::persist::transactional(self, |next| next.ch.publish())
-    }
-
-    fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
-        crate::persist::transactional(self, |next| next.encrypt_all(req))
-    }
-
-    fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        crate::persist::transactional(self, |next| next.decrypt_one(env))
-    }
-
-    fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
-        Ok(Box::new(self.clone()))
-    }
+    channel_device!();
 
     /// Every Olm session the state holds, and a new inbound session from a
     /// one-time or fallback key still held (see [`Channel::forensic_open`]);
@@ -120,7 +99,7 @@ impl Device for OlmDevice {
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
-        serde_json::to_vec(&self.ch).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&self.ch)
     }
 
     /// Ignored: vodozemac takes its randomness from the operating system.
@@ -150,15 +129,7 @@ impl OlmDevice {
         if opened.kind != CONTENT_MESSAGE {
             return Err(rejected(format!("Olm content of kind {}, expected a message", opened.kind)));
         }
-        let mut r = Reader::new(&opened.content);
-        let payload = Payload::decode(&mut r)?;
-        r.end("payload")?;
-        if payload.conversation != env.conversation {
-            return Err(rejected(format!(
-                "message of conversation `{}` delivered in `{}`",
-                payload.conversation, env.conversation
-            )));
-        }
+        let payload = Payload::open(&opened.content, env.conversation)?;
         let events = self.ch.received(&from, &opened.identity, Some((env.conversation, &payload.members)));
         Ok(Received { plaintext: Some(payload.plaintext), sender: Some(from.to_addr()), events })
     }

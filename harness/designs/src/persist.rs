@@ -1,15 +1,19 @@
 //! Serializable forms of what a device keeps, for
 //! [`Device::export_state`](doormat_engine::Device::export_state): device
-//! addresses ([`Peer`]), the seeded random generator ([`RngState`]) and maps
-//! with non-string keys ([`pairs`]).
+//! addresses ([`Peer`]), the seeded random generator ([`RngState`], and
+//! [`reseed`] for `add_entropy`), maps with non-string keys ([`pairs`]) and
+//! the exported bytes themselves ([`to_state`]).
 //!
 //! **Invariant:** exporting then importing gives a device that behaves
 //! byte for byte like the original, random generator position included.
 
+use doormat_engine::adapter::Seed;
+use doormat_engine::ImplError;
 use doormat_formats::{DeviceAddr, UserId};
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// A device address in a form serde can read back.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -69,6 +73,22 @@ impl RngState {
     }
 }
 
+/// Re-keys `rng` for `add_entropy`: the next generator is seeded with
+/// SHA-256 of `label`, 32 bytes drawn from `rng` and `entropy`, so what
+/// came before and what is added both count.
+pub(crate) fn reseed(rng: &mut ChaCha20Rng, label: &[u8], entropy: &Seed) {
+    let mut current = [0u8; 32];
+    rng.fill_bytes(&mut current);
+    let next = Sha256::new().chain_update(label).chain_update(current).chain_update(entropy).finalize();
+    *rng = ChaCha20Rng::from_seed(next.into());
+}
+
+/// `export` as the bytes of an exported state (JSON); a value serde cannot
+/// write is the design's failure.
+pub(crate) fn to_state<T: Serialize + ?Sized>(export: &T) -> Result<Vec<u8>, ImplError> {
+    serde_json::to_vec(export).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+}
+
 /// `#[serde(with = "pairs")]`: a `BTreeMap` as a list of `(key, value)`
 /// pairs, for keys JSON cannot use as object keys.
 pub(crate) mod pairs {
@@ -110,7 +130,6 @@ pub(crate) fn transactional<T: Clone, R>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use rand_core::RngCore;
 
     #[test]
     fn rng_state_resumes_the_stream() {

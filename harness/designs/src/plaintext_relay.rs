@@ -14,11 +14,9 @@
 //! audit has to find it on its own.
 
 use crate::framing::{rejected, Payload, Reader};
-use crate::persist::Peer;
+use crate::persist::{to_state, Peer};
 use doormat_engine::adapter::Seed;
-use doormat_engine::{
-    Bundle, Capabilities, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Sent,
-};
+use doormat_engine::{Bundle, Design, Device, EncryptRequest, ImplError, InEnvelope, OutEnvelope, Received, Sent};
 use doormat_formats::DeviceAddr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -32,17 +30,7 @@ const MAGIC: &[u8; 4] = b"DMP1";
 pub struct PlaintextRelay;
 
 impl Design for PlaintextRelay {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true)
-    }
-
-    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        crate::primitives::boxed()
-    }
+    exportable_design!(NAME, crate::primitives::boxed());
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         let mut identity = [0u8; 32];
@@ -110,7 +98,7 @@ impl Device for RelayDevice {
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
-        serde_json::to_vec(&self.state).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&self.state)
     }
 }
 

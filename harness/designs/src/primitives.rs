@@ -55,27 +55,32 @@ fn aead(
     if nonce.len() != 12 {
         return Err(rejected(&format!("{} nonce: expected 96 bits, got {}", alg.name(), nonce.len() * 8)));
     }
-    let nonce = GenericArray::from_slice(nonce);
     let bad_key = || rejected(&format!("{} key: expected 32 bytes, got {}", alg.name(), key.len()));
     Ok(match alg {
         AeadAlg::ChaCha20Poly1305 => {
-            let c = ChaCha20Poly1305::new_from_slice(key).map_err(|_| bad_key())?;
-            if seal {
-                c.encrypt(nonce, payload)
-            } else {
-                c.decrypt(nonce, payload)
-            }
+            seal_or_open(&ChaCha20Poly1305::new_from_slice(key).map_err(|_| bad_key())?, nonce, payload, seal)
         }
         AeadAlg::Aes256Gcm => {
-            let c = Aes256Gcm::new_from_slice(key).map_err(|_| bad_key())?;
-            if seal {
-                c.encrypt(nonce, payload)
-            } else {
-                c.decrypt(nonce, payload)
-            }
+            seal_or_open(&Aes256Gcm::new_from_slice(key).map_err(|_| bad_key())?, nonce, payload, seal)
         }
         _ => return Err(ImplError::Unsupported(alg.name().to_owned())),
     })
+}
+
+/// `cipher` encrypts (`seal`) or decrypts `payload` under `nonce`, whose
+/// length the caller has checked to be the cipher's.
+fn seal_or_open<C: Aead>(
+    cipher: &C,
+    nonce: &[u8],
+    payload: Payload<'_, '_>,
+    seal: bool,
+) -> Result<Vec<u8>, chacha20poly1305::aead::Error> {
+    let nonce = GenericArray::from_slice(nonce);
+    if seal {
+        cipher.encrypt(nonce, payload)
+    } else {
+        cipher.decrypt(nonce, payload)
+    }
 }
 
 impl Primitives for RustCrypto {

@@ -87,12 +87,12 @@ mod keys;
 mod session;
 
 use crate::framing::{rejected, Payload, Reader, Writer};
-use crate::persist::{pairs, Peer, RngState};
+use crate::persist::{pairs, to_state, Peer, RngState};
 use crate::seen::{event, Seen, Withheld};
 use doormat_engine::adapter::Seed;
 use doormat_engine::{
-    Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope,
-    OutEnvelope, Received, Sent,
+    Bundle, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind, ImplError, InEnvelope, OutEnvelope,
+    Received, Sent,
 };
 use doormat_formats::DeviceAddr;
 use rand_chacha::ChaCha20Rng;
@@ -123,17 +123,7 @@ const RESEED_LABEL: &[u8] = b"doormat ratchet v1 reseed";
 pub struct Ratchet;
 
 impl Design for Ratchet {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::with_export(true)
-    }
-
-    fn primitives(&self) -> Option<Box<dyn doormat_engine::Primitives>> {
-        kat::boxed()
-    }
+    exportable_design!(NAME, kat::boxed());
 
     fn create_device(&self, addr: &DeviceAddr, seed: Seed) -> Result<Box<dyn Device>, ImplError> {
         Ok(Box::new(RatchetDevice::create(NAME, addr, seed)?))
@@ -238,7 +228,7 @@ impl Device for RatchetDevice {
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
-        serde_json::to_vec(&self.export()).map_err(|e| ImplError::Failed(format!("cannot serialize state: {e}")))
+        to_state(&self.export())
     }
 
     fn add_entropy(&mut self, entropy: &Seed) {
@@ -438,15 +428,7 @@ impl RatchetDevice {
         if self.st.verified.get(&from).is_some_and(|pinned| *pinned != peer_identity) {
             return Err(rejected(format!("{} is verified with another identity", env.from)));
         }
-        let mut r = Reader::new(&plaintext);
-        let payload = Payload::decode(&mut r)?;
-        r.end("payload")?;
-        if payload.conversation != env.conversation {
-            return Err(rejected(format!(
-                "message of conversation `{}` delivered in `{}`",
-                payload.conversation, env.conversation
-            )));
-        }
+        let payload = Payload::open(&plaintext, env.conversation)?;
         let mut events = BTreeSet::new();
         let me = self.st.addr.clone();
         self.st.seen.sender(&me, &from, &peer_identity, &mut events);

@@ -16,10 +16,7 @@ use std::collections::BTreeSet;
 const ROLE: &str = "backup-operator";
 
 fn pair() -> Net {
-    let mut net = Net::new("backup-escrow");
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net
+    common::pair("backup-escrow")
 }
 
 fn operator(net: &mut Net) -> &mut Box<dyn Authority> {

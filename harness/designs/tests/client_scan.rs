@@ -30,10 +30,7 @@ fn body(text: &str, n: u32) -> String {
 }
 
 fn pair() -> Net {
-    let mut net = Net::new("client-scan");
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net
+    common::pair("client-scan")
 }
 
 fn service(net: &mut Net) -> &mut Box<dyn Authority> {

@@ -17,11 +17,7 @@ const MAGIC: &[u8] = b"DME1";
 const LEAF_LEN: usize = 80;
 
 fn group() -> Net {
-    let mut net = Net::new("escrow");
-    for d in ["alice/phone", "alice/laptop", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
-    net
+    Net::registered("escrow", &["alice/phone", "alice/laptop", "bob/phone", "carol/phone"])
 }
 
 /// Where the LEAF starts in an envelope body.

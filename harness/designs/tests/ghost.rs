@@ -14,12 +14,7 @@ use doormat_engine::{Event, EventKind, ImplError, InEnvelope};
 use doormat_formats::UserId;
 
 fn pair(design: &str) -> Net {
-    let mut net = Net::new(design);
-    net.register("alice/phone");
-    net.register("bob/phone");
-    net.exchange("alice/phone", "bob/phone", "hi");
-    net.exchange("bob/phone", "alice/phone", "hi");
-    net
+    common::talked(design)
 }
 
 fn event(kind: EventKind, user: &str, device: Option<&str>) -> Event {
@@ -98,10 +93,7 @@ fn verify_never_shows_anything() {
 #[test]
 fn receivers_are_not_told_either() {
     for (design, shown) in [("ratchet", true), ("ghost", false)] {
-        let mut net = Net::new(design);
-        for d in ["alice/phone", "bob/phone", "eve/phone"] {
-            net.register(d);
-        }
+        let mut net = Net::registered(design, &["alice/phone", "bob/phone", "eve/phone"]);
         let sent = net.send("alice/phone", "team", &["alice", "bob"], "just us");
         net.recv("bob/phone", "alice/phone", "team", &Net::body_for(&sent, "bob/phone")).unwrap();
         // The provider tells alice the group has a member nobody added.

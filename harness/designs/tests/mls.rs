@@ -82,10 +82,7 @@ fn app_body(sent: &Sent) -> Vec<u8> {
 /// Alice, bob and carol, one phone each; alice's user has created `team`
 /// of the three on her phone.
 fn trio() -> Net {
-    let mut net = Net::new("mls");
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("mls", &["alice/phone", "bob/phone", "carol/phone"]);
     create(&mut net, "alice/phone", TEAM, TRIO);
     net
 }
@@ -169,10 +166,7 @@ fn a_first_message_is_a_welcome_then_the_message_and_later_turns_carry_a_commit(
 
 #[test]
 fn a_group_with_several_devices_reaches_every_other_device() {
-    let mut net = Net::new("mls");
-    for d in ["alice/phone", "alice/laptop", "bob/phone", "carol/phone", "carol/tablet"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("mls", &["alice/phone", "alice/laptop", "bob/phone", "carol/phone", "carol/tablet"]);
     create(&mut net, "alice/phone", TEAM, TRIO);
     let all = ["alice/laptop", "alice/phone", "bob/phone", "carol/phone", "carol/tablet"];
     for (round, from) in ["alice/phone", "carol/tablet", "bob/phone", "alice/laptop", "alice/phone"].iter().enumerate()
@@ -362,10 +356,7 @@ fn adds_and_removals_are_made_only_by_the_members_user_who_made_them() {
 /// on; the provider saying a device is a member does not make it one.
 #[test]
 fn a_group_is_created_only_where_its_user_created_it() {
-    let mut net = Net::new("mls");
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("mls", &["alice/phone", "bob/phone", "carol/phone"]);
     let entries = net.entries("bob/phone", TRIO);
     let r = net.send_to("bob/phone", TEAM, TRIO, &entries, "bob first");
     assert!(is_rejected(&r), "{r:?}");

@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::{addr, forensic_texts, is_rejected, seed_for, Net, AB, ALICE_BOB};
+use common::{
+    addr, alice_reads, bob_reads, forensic_texts, is_rejected, seed_for, to_alice, to_bob, Net, AB, ALICE_BOB,
+};
 use doormat_engine::InEnvelope;
 
 /// Second byte: vodozemac's Olm message types.
@@ -19,29 +21,6 @@ const KIND_NORMAL: u8 = 1;
 
 fn pair() -> Net {
     common::pair("olm")
-}
-
-/// Alice's phone sends `text` in `alice+bob`; the body for bob's phone.
-fn to_bob(net: &mut Net, text: &str) -> Vec<u8> {
-    Net::body_for(&net.send("alice/phone", AB, ALICE_BOB, text), "bob/phone")
-}
-
-/// Bob's phone sends `text` in `alice+bob`; the body for alice's phone.
-fn to_alice(net: &mut Net, text: &str) -> Vec<u8> {
-    Net::body_for(&net.send("bob/phone", AB, ALICE_BOB, text), "alice/phone")
-}
-
-/// Bob's phone reads a body from alice's phone; the text.
-fn bob_reads(net: &mut Net, body: &[u8]) -> String {
-    let got = net.recv("bob/phone", "alice/phone", AB, body).unwrap();
-    assert_eq!(got.sender, Some(addr("alice/phone")));
-    String::from_utf8(got.plaintext.unwrap()).unwrap()
-}
-
-fn alice_reads(net: &mut Net, body: &[u8]) -> String {
-    let got = net.recv("alice/phone", "bob/phone", AB, body).unwrap();
-    assert_eq!(got.sender, Some(addr("bob/phone")));
-    String::from_utf8(got.plaintext.unwrap()).unwrap()
 }
 
 #[test]
@@ -235,10 +214,7 @@ fn forensic_open_of_a_replay_depends_on_the_key_not_on_the_replay_memory() {
 /// refuses; bob's keys open it all the same. Carol's keys do not.
 #[test]
 fn forensic_open_skips_the_sender_and_conversation_checks_but_not_the_keys() {
-    let mut net = Net::new("olm");
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("olm", &["alice/phone", "bob/phone", "carol/phone"]);
     let body = to_bob(&mut net, "for bob");
     let from_carol = InEnvelope { from: &addr("carol/phone"), conversation: "elsewhere", body: &body };
     assert!(is_rejected(&net.device("bob/phone").fork().unwrap().decrypt(&from_carol)));

@@ -9,11 +9,7 @@ use common::{addr, Net, AB};
 use doormat_engine::{ImplError, InEnvelope};
 
 fn net() -> Net {
-    let mut net = Net::new("plaintext-relay");
-    for d in ["alice/phone", "alice/laptop", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
-    net
+    Net::registered("plaintext-relay", &["alice/phone", "alice/laptop", "bob/phone", "carol/phone"])
 }
 
 #[test]

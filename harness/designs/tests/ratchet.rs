@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{addr, is_rejected, seed_for, Net, AB, ALICE_BOB};
+use common::{addr, bob_reads, is_rejected, seed_for, to_bob, Net, AB, ALICE_BOB};
 use doormat_engine::InEnvelope;
 
 /// Second byte of a body: 1 for an ordinary message (2 for a prekey message).
@@ -19,24 +19,9 @@ fn pair() -> Net {
     common::pair("ratchet")
 }
 
-/// Alice's phone sends `text` in `alice+bob`; the body for bob's phone.
-fn to_bob(net: &mut Net, text: &str) -> Vec<u8> {
-    Net::body_for(&net.send("alice/phone", AB, ALICE_BOB, text), "bob/phone")
-}
-
-/// Bob's phone reads a body from alice's phone; the text.
-fn bob_reads(net: &mut Net, body: &[u8]) -> String {
-    let got = net.recv("bob/phone", "alice/phone", AB, body).unwrap();
-    assert_eq!(got.sender, Some(addr("alice/phone")));
-    String::from_utf8(got.plaintext.unwrap()).unwrap()
-}
-
 #[test]
 fn only_the_addressed_device_can_decrypt() {
-    let mut net = Net::new("ratchet");
-    for d in ["alice/phone", "bob/phone", "bob/laptop", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered("ratchet", &["alice/phone", "bob/phone", "bob/laptop", "carol/phone"]);
     // carol talks to alice too, so she holds a session with alice/phone.
     let hi = net.send("alice/phone", "alice+carol", &["alice", "carol"], "hi carol");
     net.recv("carol/phone", "alice/phone", "alice+carol", &Net::body_for(&hi, "carol/phone")).unwrap();

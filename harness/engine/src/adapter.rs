@@ -70,6 +70,20 @@ pub struct DirectoryEntry {
     pub one_time: Option<Vec<u8>>,
 }
 
+impl DirectoryEntry {
+    /// What the provider serves of `device`, which published `bundle`, on
+    /// a requester's first contact: its keys and its first single-use item,
+    /// if it has any.
+    pub fn first_contact(device: DeviceAddr, bundle: &Bundle) -> Self {
+        DirectoryEntry {
+            device,
+            identity: bundle.identity.clone(),
+            prekey: bundle.prekey.clone(),
+            one_time: bundle.one_time.first().cloned(),
+        }
+    }
+}
+
 /// One encryption: a message into a conversation.
 #[derive(Debug, Clone, Copy)]
 pub struct EncryptRequest<'a> {

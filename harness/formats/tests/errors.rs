@@ -58,6 +58,38 @@ fn error_count(name: &str, src: &str) -> usize {
     Vector::parse(&format!("vectors/{name}.yaml"), name, src).map_or_else(|e| e.0.len(), |_| 0)
 }
 
+/// The head of most vectors below: users `alice` and `bob`, both registered.
+const PAIR: &str = "title: t
+seed: 1
+users: [alice, bob]
+steps:
+  - register: {user: alice}
+  - register: {user: bob}
+";
+
+/// The head of the group vectors below: users `alice`, `bob` and `carol`,
+/// all registered, and group `crew` of `alice` and `bob`.
+const CREW: &str = "title: t
+seed: 1
+users: [alice, bob, carol]
+steps:
+  - register: {user: alice}
+  - register: {user: bob}
+  - register: {user: carol}
+  - group: {id: crew, members: [alice, bob]}
+";
+
+/// A vector of [`PAIR`] followed by the `steps` lines given (each a
+/// `  - step` line, ending in a newline).
+fn pair(steps: &str) -> String {
+    format!("{PAIR}{steps}")
+}
+
+/// A vector of [`CREW`] followed by the `steps` lines given.
+fn crew(steps: &str) -> String {
+    format!("{CREW}{steps}")
+}
+
 // ---------------------------------------------------------------- parsing
 
 #[test]
@@ -76,34 +108,20 @@ steps:
 
 #[test]
 fn unknown_field_in_step() {
-    check_vector(
-        "unknown-field-in-step",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob, bdy: hello}
-",
-    );
+    check_vector("unknown-field-in-step", &pair("  - send: {id: m1, from: alice, to: bob, bdy: hello}\n"));
 }
 
 #[test]
 fn unknown_field_in_block_step() {
     check_vector(
         "unknown-field-in-block-step",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send:
+        &pair(
+            "  - send:
       id: m1
       from: alice
       recipient: bob
 ",
+        ),
     );
 }
 
@@ -154,13 +172,8 @@ fn duplicate_key_in_step() {
     // at the second `from:` of the fourth step, not at the first step's.
     check_vector(
         "duplicate-key-in-step",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send:
+        &pair(
+            "  - send:
       id: m1
       from: alice
       to: bob
@@ -170,22 +183,13 @@ steps:
       to: alice
       from: alice
 ",
+        ),
     );
 }
 
 #[test]
 fn duplicate_key_in_flow_step() {
-    check_vector(
-        "duplicate-key-in-flow-step",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob, to: alice}
-",
-    );
+    check_vector("duplicate-key-in-flow-step", &pair("  - send: {id: m1, from: alice, to: bob, to: alice}\n"));
 }
 
 #[test]
@@ -224,17 +228,7 @@ steps:
 
 #[test]
 fn missing_field_in_step() {
-    check_vector(
-        "missing-field-in-step",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice}
-",
-    );
+    check_vector("missing-field-in-step", &pair("  - send: {id: m1, from: alice}\n"));
 }
 
 #[test]
@@ -274,64 +268,28 @@ fn empty_file() {
 
 #[test]
 fn unknown_user() {
-    check_vector(
-        "unknown-user",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: zed, to: bob}
-",
-    );
+    check_vector("unknown-user", &pair("  - send: {id: m1, from: zed, to: bob}\n"));
 }
 
 #[test]
 fn unknown_device() {
-    check_vector(
-        "unknown-device",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice/tablet, to: bob}
-",
-    );
+    check_vector("unknown-device", &pair("  - send: {id: m1, from: alice/tablet, to: bob}\n"));
 }
 
 #[test]
 fn unknown_group() {
-    check_vector(
-        "unknown-group",
-        "title: t
-seed: 1
-users: [alice, bob, carol]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - register: {user: carol}
-  - group: {id: crew, members: [alice, bob]}
-  - add: {group: crow, user: carol}
-",
-    );
+    check_vector("unknown-group", &crew("  - add: {group: crow, user: carol}\n"));
 }
 
 #[test]
 fn message_id_used_twice() {
     check_vector(
         "message-id-used-twice",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob}
+        &pair(
+            "  - send: {id: m1, from: alice, to: bob}
   - send: {id: m1, from: bob, to: alice}
 ",
+        ),
     );
 }
 
@@ -339,16 +297,12 @@ steps:
 fn deliver_unknown_message() {
     check_vector(
         "deliver-unknown-message",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob, hold: true}
+        &pair(
+            "  - send: {id: m1, from: alice, to: bob, hold: true}
   - deliver: {messages: [m1, m2]}
   - send: {id: m2, from: alice, to: bob}
 ",
+        ),
     );
 }
 
@@ -358,16 +312,12 @@ steps:
 fn deliver_never_held() {
     check_vector(
         "deliver-never-held",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob, hold: true}
+        &pair(
+            "  - send: {id: m1, from: alice, to: bob, hold: true}
   - send: {id: m2, from: alice, to: bob}
   - deliver: {messages: [m1, m2]}
 ",
+        ),
     );
 }
 
@@ -391,19 +341,15 @@ fn deep_block_nesting() {
 fn expectation_unknown_message_and_user() {
     check_vector(
         "expectation-unknown-message-and-user",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: bob}
+        &pair(
+            "  - send: {id: m1, from: alice, to: bob}
 expect:
   - {message: m1, read_by: [bob]}
   - {message: m9, read_by: [bob]}
   - message: m1
     not_read_by: [zed]
 ",
+        ),
     );
 }
 
@@ -423,99 +369,47 @@ steps:
 
 #[test]
 fn register_twice() {
-    check_vector(
-        "register-twice",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - register: {user: alice, device: laptop}
-",
-    );
+    check_vector("register-twice", &pair("  - register: {user: alice, device: laptop}\n"));
 }
 
 #[test]
 fn add_existing_member() {
     check_vector(
         "add-existing-member",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - group: {id: crew, members: [alice, bob]}
+        &pair(
+            "  - group: {id: crew, members: [alice, bob]}
   - add: {group: crew, user: bob}
 ",
+        ),
     );
 }
 
 #[test]
 fn send_to_oneself() {
-    check_vector(
-        "send-to-oneself",
-        "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - send: {id: m1, from: alice, to: alice}
-",
-    );
+    check_vector("send-to-oneself", &pair("  - send: {id: m1, from: alice, to: alice}\n"));
 }
 
 #[test]
 fn send_to_group_not_member() {
-    check_vector(
-        "send-to-group-not-member",
-        "title: t
-seed: 1
-users: [alice, bob, carol]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - register: {user: carol}
-  - group: {id: crew, members: [alice, bob]}
-  - send: {id: m1, from: carol, to: crew}
-",
-    );
+    check_vector("send-to-group-not-member", &crew("  - send: {id: m1, from: carol, to: crew}\n"));
 }
 
 #[test]
 fn remove_non_member() {
-    check_vector(
-        "remove-non-member",
-        "title: t
-seed: 1
-users: [alice, bob, carol]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - register: {user: carol}
-  - group: {id: crew, members: [alice, bob]}
-  - remove: {group: crew, user: carol}
-",
-    );
+    check_vector("remove-non-member", &crew("  - remove: {group: crew, user: carol}\n"));
 }
 
 #[test]
 fn error_inside_repeat() {
-    let src = "title: t
-seed: 1
-users: [alice, bob]
-steps:
-  - register: {user: alice}
-  - register: {user: bob}
-  - repeat:
+    let src = &pair(
+        "  - repeat:
       times: 3
       steps:
         - send: {id: \"a{i}\", from: alice, to: bob}
         - send: {id: \"b{i}\", from: bob, to: zed}
   - send: {id: done, from: alice, to: bob}
-";
+",
+    );
     assert_eq!(error_count("error-inside-repeat", src), 1, "a repeated error is reported once");
     check_vector("error-inside-repeat", src);
 }

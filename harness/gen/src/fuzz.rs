@@ -65,12 +65,7 @@ pub fn decrypt(data: &[u8]) {
         }
     }
     let (Ok(_), Ok(bb)) = (alice.publish(), bob.publish()) else { return };
-    let to_bob = [DirectoryEntry {
-        device: b.clone(),
-        identity: bb.identity,
-        prekey: bb.prekey,
-        one_time: bb.one_time.first().cloned(),
-    }];
+    let to_bob = [DirectoryEntry::first_contact(b.clone(), &bb)];
     let members = [UserId::from("alice"), UserId::from("bob")];
     let req = EncryptRequest {
         conversation: "alice+bob",

@@ -5,41 +5,16 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use doormat_oracles::scan::{Canary, Record, Scanner};
+use doormat_oracles::scan::{Record, Scanner};
 use std::hint::black_box;
 use std::time::Duration;
 
-/// Deterministic pseudo-random bytes (xorshift).
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        })
-        .collect()
-}
-
-/// Messages shaped like the engine's: `<body> <canary>`, the canary 32
-/// characters of lowercase base32.
-fn messages(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let raw = noise(n * 32, 0x5eed);
-    raw.chunks(32)
-        .enumerate()
-        .map(|(i, c)| {
-            let canary: Vec<u8> = c.iter().map(|b| ALPHABET[usize::from(b % 32)]).collect();
-            let mut text = format!("message {i} of the bench ").into_bytes();
-            text.extend_from_slice(&canary);
-            (canary, text)
-        })
-        .collect()
-}
-
-fn canaries(msgs: &[(Vec<u8>, Vec<u8>)]) -> Vec<Canary<'_>> {
-    msgs.iter().enumerate().map(|(id, (c, p))| Canary { id, bytes: c, plaintext: p }).collect()
-}
+#[path = "../tests/support/messages.rs"]
+mod messages;
+#[path = "../tests/support/noise.rs"]
+mod noise;
+use messages::{canaries, messages};
+use noise::noise;
 
 fn build(c: &mut Criterion) {
     let mut g = c.benchmark_group("scan_build");

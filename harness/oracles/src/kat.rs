@@ -123,6 +123,16 @@ impl KatSummary {
             .filter(|c| c.result == r)
             .fold((0, 0, 0, 0), |t, c| (t.0 + c.passed, t.1 + c.failed, t.2 + c.unlisted, t.3 + c.skipped))
     }
+
+    /// The counts as text, a line each: `algorithm result
+    /// passed/failed/unlisted/skipped`, in the order of
+    /// [`counts`](KatSummary::counts) (what tests compare whole).
+    pub fn table(&self) -> String {
+        self.counts
+            .iter()
+            .map(|c| format!("{} {} {}/{}/{}/{}\n", c.algorithm, c.result, c.passed, c.failed, c.unlisted, c.skipped))
+            .collect()
+    }
 }
 
 /// What a primitive did with one case.

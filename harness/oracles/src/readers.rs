@@ -12,6 +12,7 @@
 use crate::common::{conversation_label, describe_change, join, plural, record_of, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::run::{Access, ChangeKind, Read, Reader, Run};
+use doormat_engine::truth::MessageTruth;
 use doormat_formats::{DeviceAddr, Property};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -207,6 +208,20 @@ fn hidden_sentence(run: &Run, reader: &Reader, h: &Hidden) -> String {
     }
 }
 
+/// The evidence of `read`, a read of message `m`: its step, the message,
+/// the reader, the record it was read from, and `text` telling it.
+fn read_evidence(run: &Run, read: &Read, m: &MessageTruth, text: String) -> Evidence {
+    Evidence {
+        step: read.step,
+        message: Some(m.id.0.clone()),
+        party: Some(reader_name(&read.reader)),
+        record: record_of(run, read.envelope),
+        offset: None,
+        encoding: None,
+        text,
+    }
+}
+
 /// *recipients-only*: hidden access fails; visible access is an observation.
 pub(crate) fn recipients_only(run: &Run) -> Judgement {
     let p = Property::RecipientsOnly;
@@ -229,14 +244,11 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
             Standing::Visible { change, notice } => {
                 let entry = visible.entry(change).or_default();
                 entry.1.insert(notice.clone());
-                entry.0.push(Evidence {
-                    step: read.step,
-                    message: Some(m.id.0.clone()),
-                    party: Some(reader_name(reader)),
-                    record: record_of(run, read.envelope),
-                    offset: None,
-                    encoding: None,
-                    text: format!(
+                entry.0.push(read_evidence(
+                    run,
+                    read,
+                    m,
+                    format!(
                         "step {}: {} read {}, which {} sent at step {}; {notice}",
                         read.step,
                         reader_name(reader),
@@ -244,7 +256,7 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
                         m.from,
                         m.step
                     ),
-                });
+                ));
             }
             Standing::Hidden { why, change } => {
                 let entry = hidden.entry(reader).or_default();
@@ -254,14 +266,11 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
                 } else {
                     entry.whys.insert(why.clone());
                 }
-                entry.evidence.push(Evidence {
-                    step: read.step,
-                    message: Some(m.id.0.clone()),
-                    party: Some(reader_name(reader)),
-                    record: record_of(run, read.envelope),
-                    offset: None,
-                    encoding: None,
-                    text: format!(
+                entry.evidence.push(read_evidence(
+                    run,
+                    read,
+                    m,
+                    format!(
                         "step {}: {} read {}, which {} sent at step {} to {} ({why}); {}",
                         read.step,
                         reader_name(reader),
@@ -271,7 +280,7 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
                         conversation_label(&m.conversation),
                         how(run, read)
                     ),
-                });
+                ));
             }
         }
     }
@@ -350,15 +359,12 @@ pub(crate) fn outsider_blind(run: &Run) -> Judgement {
                 _ => "a fresh device that no user enrolled".to_owned(),
             };
             let from_where = if read.envelope.is_some() { " from the provider's copy of the envelope" } else { "" };
-            entry.0.push(Evidence {
-                step: read.step,
-                message: Some(m.id.0.clone()),
-                party: Some(reader_name(&read.reader)),
-                record: record_of(run, read.envelope),
-                offset: None,
-                encoding: None,
-                text: format!("{who} read {} ({} sent it at step {}){from_where}", m.id, m.from, m.step),
-            });
+            entry.0.push(read_evidence(
+                run,
+                read,
+                m,
+                format!("{who} read {} ({} sent it at step {}){from_where}", m.id, m.from, m.step),
+            ));
         }
     }
     let how = match &run.forensic_unsupported {

@@ -34,14 +34,6 @@ fn accepts(flags: &[&str]) -> Vec<KatAccept> {
         .collect()
 }
 
-/// `algorithm result passed/failed/unlisted/skipped` lines.
-fn table(s: &KatSummary) -> String {
-    s.counts
-        .iter()
-        .map(|c| format!("{} {} {}/{}/{}/{}\n", c.algorithm, c.result, c.passed, c.failed, c.unlisted, c.skipped))
-        .collect()
-}
-
 #[test]
 fn our_vectors_pass_on_the_builtin_primitives() {
     let files = ours();
@@ -50,7 +42,7 @@ fn our_vectors_pass_on_the_builtin_primitives() {
     assert!(s.ok(), "{:#?}", s.failures);
     assert!(s.unlisted.is_empty(), "{:#?}", s.unlisted);
     assert_eq!(
-        table(&s),
+        s.table(),
         "AES-256-GCM valid 2/0/0/0\nAES-256-GCM invalid 2/0/0/0\n\
          ChaCha20-Poly1305 valid 1/0/0/0\nChaCha20-Poly1305 invalid 3/0/0/0\n\
          Ed25519 valid 3/0/0/0\nEd25519 invalid 2/0/0/0\n\
@@ -152,7 +144,7 @@ fn upstream_wycheproof_files_pass_on_the_builtin_primitives() {
     let s = run(&RustCrypto, &files, &accepts(UPSTREAM_ACCEPTS));
     assert!(s.ok(), "{:#?}", s.failures);
     assert!(s.unlisted.is_empty(), "{:#?}", s.unlisted);
-    insta::assert_snapshot!(table(&s));
+    insta::assert_snapshot!(s.table());
 }
 
 /// Delegates to the real primitives but breaks one check.
@@ -212,8 +204,8 @@ fn an_aead_that_skips_the_tag_check_is_caught_by_the_invalid_cases() {
     let files: Vec<KatFile> = wycheproof_files().into_iter().map(|(f, _)| f).collect();
     let s = run(&Broken::AeadSkipsTag, &files, &accepts(UPSTREAM_ACCEPTS));
     assert!(s.failures.iter().all(|f| f.expected == "invalid"));
-    assert!(s.failures.iter().filter(|f| f.algorithm == "ChaCha20-Poly1305").count() > 10, "{}", table(&s));
-    assert!(s.failures.iter().filter(|f| f.algorithm == "AES-256-GCM").count() > 10, "{}", table(&s));
+    assert!(s.failures.iter().filter(|f| f.algorithm == "ChaCha20-Poly1305").count() > 10, "{}", s.table());
+    assert!(s.failures.iter().filter(|f| f.algorithm == "AES-256-GCM").count() > 10, "{}", s.table());
 }
 
 #[test]
@@ -249,13 +241,13 @@ fn an_hkdf_case_asking_for_too_much_never_reaches_the_primitive() {
     let mut file = KatFile::parse("h.yaml", src).unwrap();
     let p = CountingHkdf::default();
     // 8161 reaches the primitive, which refuses it.
-    assert_eq!(table(&run(&p, std::slice::from_ref(&file), &[])), "HKDF-SHA-256 invalid 1/0/0/0\n");
+    assert_eq!(run(&p, std::slice::from_ref(&file), &[]).table(), "HKDF-SHA-256 invalid 1/0/0/0\n");
     assert_eq!(p.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     for huge in [MAX_OUTPUT_SIZE + 1, usize::MAX] {
         if let CaseData::Hkdf { size, .. } = &mut file.groups[0].tests[0].data {
             *size = huge;
         }
-        assert_eq!(table(&run(&p, std::slice::from_ref(&file), &[])), "HKDF-SHA-256 invalid 0/0/0/1\n");
+        assert_eq!(run(&p, std::slice::from_ref(&file), &[]).table(), "HKDF-SHA-256 invalid 0/0/0/1\n");
         assert_eq!(p.0.load(std::sync::atomic::Ordering::SeqCst), 1, "{huge} bytes were asked for");
     }
 }

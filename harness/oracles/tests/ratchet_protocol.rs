@@ -429,21 +429,13 @@ fn the_committed_file_is_what_the_ratchet_computes() {
     );
 }
 
-/// `function result passed/failed/unlisted/skipped` lines.
-fn table(s: &KatSummary) -> String {
-    s.counts
-        .iter()
-        .map(|c| format!("{} {} {}/{}/{}/{}\n", c.algorithm, c.result, c.passed, c.failed, c.unlisted, c.skipped))
-        .collect()
-}
-
 #[test]
 fn the_ratchet_passes_every_case_and_other_designs_are_not_asked() {
     let file = committed();
     let s = run(ratchet().as_ref(), std::slice::from_ref(&file), &[]);
     assert!(s.ok(), "{:#?}", s.failures);
     assert_eq!(
-        table(&s),
+        s.table(),
         "doormat-ratchet-v1 conversation valid 1/0/0/0\n\
          doormat-ratchet-v1 device-keys valid 2/0/0/0\n\
          doormat-ratchet-v1 kdf-chain valid 3/0/0/0\n\
@@ -461,7 +453,7 @@ fn the_ratchet_passes_every_case_and_other_designs_are_not_asked() {
     for name in ["ghost", "escrow", "plaintext-relay"] {
         let p = doormat_designs::builtin(name).unwrap().primitives().unwrap();
         let s = run(p.as_ref(), std::slice::from_ref(&file), &[]);
-        assert!(s.files.is_empty() && s.counts.is_empty(), "{name}: {}", table(&s));
+        assert!(s.files.is_empty() && s.counts.is_empty(), "{name}: {}", s.table());
     }
 }
 

@@ -11,6 +11,10 @@ use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use flate2::Compression;
 use std::io::Write;
 
+#[path = "support/noise.rs"]
+mod noise;
+use noise::noise;
+
 const C: &[u8] = b"k3j5mq2xra4vntbwz7hgdpcelfso6iyu";
 const TEXT: &[u8] = b"the meeting moved to the old square at nine k3j5mq2xra4vntbwz7hgdpcelfso6iyu";
 const OTHER: &[u8] = b"m2n7pq4rs5tu6vwxyzab3cdefghijk2l";
@@ -58,19 +62,6 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
-}
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    seed |= 1;
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        })
-        .collect()
 }
 
 #[test]

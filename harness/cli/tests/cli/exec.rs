@@ -642,6 +642,20 @@ fn crashing_script(dir: &Path, stderr: &str) -> PathBuf {
     p
 }
 
+/// Runs `doormat audit` of a fresh `dir/hostile.yaml` on `vectors` through
+/// [`crashing_script`] (printing `stderr`), with `extra` arguments, reports
+/// to `dir/out`; gives the output and the report folder.
+fn crashing_audit(dir: &Path, stderr: &str, vectors: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let script = crashing_script(dir, stderr);
+    let spec = hostile_spec(dir);
+    let out = dir.join("out");
+    let imp = format!("exec:{}", script.display());
+    let mut args = vec!["audit", "--spec", spec.to_str().unwrap(), "--impl", imp.as_str(), "--vectors", vectors];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    (doormat(&args), out)
+}
+
 /// A spec of the ratchet named `hostile`, in `dir`.
 /// Writes `dir/hostile.yaml`: the ratchet's spec under the id `hostile`
 /// (run with `--impl`); gives its path.
@@ -660,26 +674,12 @@ fn hostile_spec(dir: &Path) -> PathBuf {
 #[test]
 fn an_implementations_text_is_inert_in_every_output() {
     let dir = tempfile::tempdir().unwrap();
-    let script = crashing_script(
+    let (r, out) = crashing_audit(
         dir.path(),
         "\\033[2J\\007 boom\\n```\\n</details>\\n<script>alert(1)</script> | a | b |\\n\\033]0;title\\007",
-    );
-    let spec = hostile_spec(dir.path());
-    let out = dir.path().join("out");
-    let imp = format!("exec:{}", script.display());
-    let r = doormat(&[
-        "audit",
-        "--spec",
-        spec.to_str().unwrap(),
-        "--impl",
-        &imp,
-        "--vectors",
         "vectors/basic/one-to-one.yaml",
-        "--format",
-        "md,json,junit,sarif",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &["--format", "md,json,junit,sarif"],
+    );
     assert_eq!(r.status.code(), Some(4), "{}", text(&r.stderr));
     for (what, bytes) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
         assert!(!bytes.contains(&0x1b) && !bytes.contains(&0x07), "{what} carries raw control characters");
@@ -711,27 +711,13 @@ fn an_implementations_text_is_inert_in_every_output() {
 #[test]
 fn a_design_whose_runs_all_broke_tells_one_story() {
     let dir = tempfile::tempdir().unwrap();
-    let script = crashing_script(dir.path(), "no luck\\n");
-    let spec = hostile_spec(dir.path());
-    let out = dir.path().join("out");
-    let imp = format!("exec:{}", script.display());
     let vectors = dir.path().join("vectors");
     std::fs::create_dir(&vectors).unwrap();
     for v in ["basic/one-to-one", "groups/group-of-three"] {
         let name = Path::new(v).file_name().unwrap();
         std::fs::copy(root().join(format!("vectors/{v}.yaml")), vectors.join(name).with_extension("yaml")).unwrap();
     }
-    let r = doormat(&[
-        "audit",
-        "--spec",
-        spec.to_str().unwrap(),
-        "--impl",
-        &imp,
-        "--vectors",
-        vectors.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (r, out) = crashing_audit(dir.path(), "no luck\\n", vectors.to_str().unwrap(), &[]);
     assert_eq!(r.status.code(), Some(4), "{}", text(&r.stderr));
     let console = text(&r.stdout);
     let line = console.lines().find(|l| l.starts_with("hostile")).unwrap();

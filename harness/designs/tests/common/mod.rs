@@ -31,6 +31,45 @@ pub fn pair(design: &str) -> Net {
     net
 }
 
+/// [`pair`] after a message each way: sessions are set up in both
+/// directions.
+pub fn talked(design: &str) -> Net {
+    let mut net = pair(design);
+    net.exchange("alice/phone", "bob/phone", "hi");
+    net.exchange("bob/phone", "alice/phone", "hi");
+    net
+}
+
+/// Alice's phone sends `text` in `alice+bob`; the body for bob's phone.
+pub fn to_bob(net: &mut Net, text: &str) -> Vec<u8> {
+    Net::body_for(&net.send("alice/phone", AB, ALICE_BOB, text), "bob/phone")
+}
+
+/// Bob's phone sends `text` in `alice+bob`; the body for alice's phone.
+pub fn to_alice(net: &mut Net, text: &str) -> Vec<u8> {
+    Net::body_for(&net.send("bob/phone", AB, ALICE_BOB, text), "alice/phone")
+}
+
+/// Bob's phone reads a body from alice's phone, which it must name as the
+/// sender; the text.
+pub fn bob_reads(net: &mut Net, body: &[u8]) -> String {
+    read_text(net, "bob/phone", "alice/phone", body)
+}
+
+/// Alice's phone reads a body from bob's phone, which it must name as the
+/// sender; the text.
+pub fn alice_reads(net: &mut Net, body: &[u8]) -> String {
+    read_text(net, "alice/phone", "bob/phone", body)
+}
+
+/// `to` reads a body from `from` in `alice+bob`, naming `from` as the
+/// sender; the text.
+fn read_text(net: &mut Net, to: &str, from: &str, body: &[u8]) -> String {
+    let got = net.recv(to, from, AB, body).unwrap();
+    assert_eq!(got.sender, Some(addr(from)));
+    String::from_utf8(got.plaintext.unwrap()).unwrap()
+}
+
 /// What `device` forensically opens of `body`, as the provider says `from`
 /// sent it in `conversation`: the texts; none when it is refused, and any
 /// other error fails the test.
@@ -101,6 +140,16 @@ pub struct Net {
 impl Net {
     pub fn new(design: &str) -> Net {
         Net::with(builtin(design).unwrap())
+    }
+
+    /// The provider of a test of a built-in design, with `devices`
+    /// registered in order.
+    pub fn registered(design: &str, devices: &[&str]) -> Net {
+        let mut net = Net::new(design);
+        for d in devices {
+            net.register(d);
+        }
+        net
     }
 
     /// The provider of a test, for a design that is not built in.

@@ -6,7 +6,7 @@
 //! one-time prekey stays open to the signed prekey; a device of the same
 //! address with other keys opens nothing.
 
-use crate::common::{addr, forensic_texts, Net};
+use crate::common::{addr, forensic_texts, talked, Net};
 use doormat_engine::{Device, ImplError, InEnvelope};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -14,6 +14,14 @@ use rand_core::{RngCore, SeedableRng};
 use super::{pair, skip, AB, ALICE_BOB};
 
 const RELAY: &str = "plaintext-relay";
+
+/// Why `megolm` is left out of most tests here.
+const MEGOLM: &str =
+    "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)";
+/// Why `mls` is left out of every test here.
+const MLS: &str = "openmls: mls.rs has its forensic tests (handshakes before messages)";
+/// Why `plaintext-relay` is left out of the tests of what keys open.
+const PLAINTEXT: &str = "no keys: what holds of the ratchet's keys does not apply";
 
 /// What `dev` forensically opens in `body`, sent by `from` in `alice+bob`.
 fn forensic(dev: &mut dyn Device, from: &str, body: &[u8]) -> Vec<String> {
@@ -57,10 +65,7 @@ fn refusal_is_cryptographic(dev: &dyn Device, from: &str, body: &[u8]) -> bool {
 }
 
 pub fn a_copy_taken_after_reading_cannot_open_what_was_read(design: &str) {
-    skip!(design,
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
+    skip!(design, "megolm" => MEGOLM, "mls" => MLS);
     let mut net = pair(design);
     let m1 = send(&mut net, "alice/phone", "bob/phone", "m1");
     let m2 = send(&mut net, "alice/phone", "bob/phone", "m2");
@@ -90,13 +95,8 @@ pub fn a_copy_taken_after_reading_cannot_open_what_was_read(design: &str) {
 }
 
 pub fn a_copy_taken_before_a_message_arrived_opens_it(design: &str) {
-    skip!(design,
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
-    let mut net = pair(design);
-    net.exchange("alice/phone", "bob/phone", "hi");
-    net.exchange("bob/phone", "alice/phone", "hi");
+    skip!(design, "megolm" => MEGOLM, "mls" => MLS);
+    let mut net = talked(design);
     let m: Vec<Vec<u8>> = (1..=3).map(|i| send(&mut net, "alice/phone", "bob/phone", &format!("m{i}"))).collect();
     // m2 is late: bob holds its skipped key.
     assert_eq!(read(&mut net, "bob/phone", "alice/phone", &m[0]), "m1");
@@ -115,11 +115,7 @@ pub fn a_copy_taken_before_a_message_arrived_opens_it(design: &str) {
 /// Ten messages over three chains, delivered out of order: before bob
 /// reads each, a copy opens it; after, no copy does.
 pub fn forensic_open_finds_what_decrypt_finds_and_after_it_nothing(design: &str) {
-    skip!(design,
-        "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
+    skip!(design, "plaintext-relay" => PLAINTEXT, "megolm" => MEGOLM, "mls" => MLS);
     let mut net = pair(design);
     let mut pending = Vec::new();
     for chain in 0..3 {
@@ -152,10 +148,7 @@ pub fn forensic_open_finds_what_decrypt_finds_and_after_it_nothing(design: &str)
 }
 
 pub fn a_refused_replay_is_refused_by_the_keys(design: &str) {
-    skip!(design,
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
+    skip!(design, "megolm" => MEGOLM, "mls" => MLS);
     let mut net = pair(design);
     let prekey = send(&mut net, "alice/phone", "bob/phone", "first");
     assert_eq!(read(&mut net, "bob/phone", "alice/phone", &prekey), "first");
@@ -195,11 +188,7 @@ fn first_contact(net: &mut Net) -> [Vec<u8>; 4] {
 }
 
 pub fn without_a_one_time_prekey_the_signed_prekey_reopens_the_first_chain(design: &str) {
-    skip!(design,
-        "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
+    skip!(design, "plaintext-relay" => PLAINTEXT, "megolm" => MEGOLM, "mls" => MLS);
     for one_time in [true, false] {
         let mut net = pair(design);
         net.serve_one_time = one_time;
@@ -227,10 +216,7 @@ pub fn without_a_one_time_prekey_the_signed_prekey_reopens_the_first_chain(desig
 }
 
 pub fn a_twin_or_another_device_opens_nothing_addressed_to_the_real_one(design: &str) {
-    skip!(design,
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
+    skip!(design, "megolm" => MEGOLM, "mls" => MLS);
     let mut net = pair(design);
     net.register("bob/laptop");
     let prekey = net.send("alice/phone", AB, ALICE_BOB, "first");
@@ -258,14 +244,12 @@ pub fn a_twin_or_another_device_opens_nothing_addressed_to_the_real_one(design: 
 
 pub fn a_copy_of_the_sender_reads_what_it_sends_until_its_next_ratchet_step(design: &str) {
     skip!(design,
-        "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
+        "plaintext-relay" => PLAINTEXT,
         "olm" => "a copy of the sender opens none of what it sent, not even on the current chain (stronger than asked)",
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
+        "megolm" => MEGOLM,
+        "mls" => MLS,
     );
-    let mut net = pair(design);
-    net.exchange("alice/phone", "bob/phone", "hi");
-    net.exchange("bob/phone", "alice/phone", "hi");
+    let mut net = talked(design);
     let m1 = send(&mut net, "alice/phone", "bob/phone", "m1");
     let copy = copies(&mut net, "alice/phone");
     let m2 = send(&mut net, "alice/phone", "bob/phone", "m2");
@@ -320,10 +304,10 @@ fn seized_copy_follows(design: &str, heal: bool) -> Vec<String> {
 
 pub fn a_seized_copy_follows_by_forensic_open_until_fresh_entropy_heals(design: &str) {
     skip!(design,
-        "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
+        "plaintext-relay" => PLAINTEXT,
         "olm" => "vodozemac draws its own randomness and ignores add_entropy: the copy falls out without it (olm.rs: a seized copy)",
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
+        "megolm" => MEGOLM,
+        "mls" => MLS,
     );
     // Without entropy the generator is all there is, and the copy stays
     // in; escrow draws each content key from the ratchet's generator, so
@@ -337,11 +321,7 @@ pub fn a_seized_copy_follows_by_forensic_open_until_fresh_entropy_heals(design: 
 }
 
 pub fn forensic_open_ignores_the_claimed_sender(design: &str) {
-    skip!(design,
-        "plaintext-relay" => "no keys: what holds of the ratchet's keys does not apply",
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
+    skip!(design, "plaintext-relay" => PLAINTEXT, "megolm" => MEGOLM, "mls" => MLS);
     let mut net = pair(design);
     net.register("carol/phone");
     let prekey = send(&mut net, "alice/phone", "bob/phone", "first");
@@ -365,13 +345,8 @@ pub fn forensic_open_ignores_the_claimed_sender(design: &str) {
 }
 
 pub fn forensic_open_of_garbage_finds_nothing_and_never_fails(design: &str) {
-    skip!(design,
-        "megolm" => "no forward secrecy within a session, by design, and room keys before messages (megolm.rs: forensic open)",
-        "mls" => "openmls: mls.rs has its forensic tests (handshakes before messages)",
-    );
-    let mut net = pair(design);
-    net.exchange("alice/phone", "bob/phone", "hi");
-    net.exchange("bob/phone", "alice/phone", "hi");
+    skip!(design, "megolm" => MEGOLM, "mls" => MLS);
+    let mut net = talked(design);
     let valid = send(&mut net, "alice/phone", "bob/phone", "valid");
     let mut rng = ChaCha20Rng::from_seed([7; 32]);
     for round in 0..300 {

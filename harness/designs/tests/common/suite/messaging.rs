@@ -28,10 +28,7 @@ pub fn fan_out_is_one_envelope_per_recipient_device_never_to_self(design: &str) 
         "megolm" => "room keys, then one envelope for every device (megolm.rs)",
         "mls" => "handshakes, then one message for every device (mls.rs)",
     );
-    let mut net = Net::new(design);
-    for d in ["alice/phone", "alice/laptop", "bob/phone", "bob/tablet"] {
-        net.register(d);
-    }
+    let mut net = Net::registered(design, &["alice/phone", "alice/laptop", "bob/phone", "bob/tablet"]);
     let sent = net.send("alice/phone", AB, ALICE_BOB, "hello all");
     let envelopes = addressed(design, &sent);
     let mut to: Vec<String> = envelopes
@@ -341,10 +338,7 @@ pub fn devices_that_are_not_addressed_cannot_decrypt(design: &str) {
         "plaintext-relay" => "anyone reads, by design (plaintext_relay.rs: any device and any outsider can read)",
         "megolm" => "the sender keeps its session and reads its own message, as Matrix clients do (megolm.rs: devices that are not addressed)",
     );
-    let mut net = Net::new(design);
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered(design, &["alice/phone", "bob/phone", "carol/phone"]);
     talk_in(&mut net, "carol/phone", "alice/phone", "carol knows alice");
     talk_in(&mut net, "alice/phone", "carol/phone", "and alice knows carol");
     let bodies = post(&mut net, "alice/phone", "bob/phone", "for bob only");
@@ -376,10 +370,7 @@ pub fn the_sender_is_bound_and_misrouting_is_rejected(design: &str) {
         "plaintext-relay" => "it believes the provider about the sender, by design (plaintext_relay.rs)",
         "mls" => "mls.rs: tampered, truncated, misrouted and replayed envelopes",
     );
-    let mut net = Net::new(design);
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered(design, &["alice/phone", "bob/phone", "carol/phone"]);
     talk_in(&mut net, "carol/phone", "bob/phone", "carol knows bob");
     let misrouted = |net: &mut Net, bodies: &[Vec<u8>]| {
         for body in bodies {

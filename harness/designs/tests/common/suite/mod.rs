@@ -24,7 +24,7 @@ use doormat_formats::UserId;
 /// Returns from the test when `$design` is one of the names given, each with
 /// the reason the test does not apply to it.
 macro_rules! skip {
-    ($design:expr, $($name:literal => $reason:literal),+ $(,)?) => {
+    ($design:expr, $($name:literal => $reason:expr),+ $(,)?) => {
         match $design {
             $($name => {
                 eprintln!("{}: skipped: {}", $name, $reason);

@@ -19,10 +19,7 @@ pub fn member_changes_are_shown_to_sender_and_receivers(design: &str) {
         "megolm" => "notices come before the send that shares the room key (megolm.rs)",
         "mls" => "only a member's user adds or removes a member (mls.rs)",
     );
-    let mut net = Net::new(design);
-    for d in ["alice/phone", "bob/phone", "carol/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered(design, &["alice/phone", "bob/phone", "carol/phone"]);
     let sent = net.send("alice/phone", "team", &["alice", "bob"], "just us");
     assert_eq!(sent.events, [], "{design}");
     net.recv("bob/phone", "alice/phone", "team", &Net::body_for(&sent, "bob/phone")).unwrap();
@@ -195,10 +192,7 @@ pub fn a_verified_contact_is_not_encrypted_to_under_another_key(design: &str) {
         "megolm" => "megolm.rs: a verified device under another key gets no room key",
         "mls" => "mls.rs: a verified contact is never added under another key",
     );
-    let mut net = Net::new(design);
-    for d in ["alice/phone", "bob/phone", "bob/laptop"] {
-        net.register(d);
-    }
+    let mut net = Net::registered(design, &["alice/phone", "bob/phone", "bob/laptop"]);
     talk(&mut net, "alice/phone", "bob/phone", "hi");
     let bob = net.directory[&addr("bob/phone")].identity.clone();
     assert_eq!(net.device("alice/phone").verify(&addr("bob/phone"), &bob).unwrap(), [], "{design}");

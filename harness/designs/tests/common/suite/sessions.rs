@@ -38,10 +38,7 @@ pub fn a_one_time_item_served_twice_opens_one_session_and_none_is_fine(design: &
     skip!(design,
         "plaintext-relay" => "no one-time items, by design",
     );
-    let mut net = Net::new(design);
-    for d in ["bob/phone", "carol/phone", "dave/phone"] {
-        net.register(d);
-    }
+    let mut net = Net::registered(design, &["bob/phone", "carol/phone", "dave/phone"]);
     let carol = net.entries("carol/phone", &["bob", "carol"]);
     assert!(carol.iter().any(|e| e.device == addr("bob/phone") && e.one_time.is_some()), "{design}");
     let mut dave = net.entries("dave/phone", &["bob", "dave"]);
