@@ -163,24 +163,30 @@ mod tests {
         other.wait().unwrap();
     }
 
-    /// A process holding a pipe of the run, without the token and outside
-    /// doormat's children (a grandchild left behind by a shell that exited),
-    /// is found and killed: the pipe then reaches end of file.
-    #[test]
-    fn a_pipe_finds_a_process_without_the_token() {
-        use std::io::Read;
-        let mut shell = Command::new("sh")
-            .args(["-c", "sleep 30 & echo started"])
+    /// `program` started without the token, in a group of its own, its
+    /// standard output piped; the marks of that pipe alone.
+    fn pipe_holder(program: &str, args: &[&str]) -> (std::process::Child, std::process::ChildStdout, Marks) {
+        let mut child = Command::new(program)
+            .args(args)
             .env_remove(RUN_ENV)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut out = shell.stdout.take().unwrap();
+        let out = child.stdout.take().unwrap();
         let name = pipe_name(&out).expect("a pipe has a name in /proc");
+        (child, out, Marks { env: Vec::new(), pipes: vec![name] })
+    }
+
+    /// A process holding a pipe of the run, without the token and outside
+    /// doormat's children (a grandchild left behind by a shell that exited),
+    /// is found and killed: the pipe then reaches end of file.
+    #[test]
+    fn a_pipe_finds_a_process_without_the_token() {
+        use std::io::Read;
+        let (mut shell, mut out, marks) = pipe_holder("sh", &["-c", "sleep 30 & echo started"]);
         shell.wait().unwrap();
-        let marks = Marks { env: Vec::new(), pipes: vec![name] };
         assert!(sweep(&marks) >= 1, "the grandchild holding the pipe was not found");
         let mut rest = String::new();
         out.read_to_string(&mut rest).unwrap();
@@ -192,17 +198,7 @@ mod tests {
     /// and exec, which holds copies of every descriptor doormat has open.
     #[test]
     fn a_pipe_alone_does_not_mark_a_child_of_doormat() {
-        let mut holder = Command::new("sleep")
-            .arg("30")
-            .env_remove(RUN_ENV)
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = holder.stdout.take().unwrap();
-        let name = pipe_name(&out).expect("a pipe has a name in /proc");
-        let marks = Marks { env: Vec::new(), pipes: vec![name] };
+        let (mut holder, out, marks) = pipe_holder("sleep", &["30"]);
         assert_eq!(sweep(&marks), 0);
         assert!(alive(holder.id()), "doormat's own child was killed for a pipe");
         holder.kill().unwrap();

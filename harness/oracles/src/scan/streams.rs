@@ -116,31 +116,13 @@ fn brotli_plausible(b: &[u8]) -> bool {
     brotli_header(b).unwrap_or(false)
 }
 
-/// Little-endian bit reader over a byte string.
-struct Bits<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Bits<'_> {
-    fn take(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for i in 0..n {
-            let byte = *self.b.get((self.pos + i) / 8)?;
-            v |= u32::from(byte >> ((self.pos + i) % 8) & 1) << i;
-        }
-        self.pos += n;
-        Some(v)
-    }
-}
-
 fn brotli_header(b: &[u8]) -> Option<bool> {
-    let mut r = Bits { b, pos: 0 };
-    let wbits = if r.take(1)? == 0 {
+    let mut r = BitReader { b, at: 0 };
+    let wbits = if r.bits(1)? == 0 {
         16
     } else {
-        match r.take(3)? {
-            0 => match r.take(3)? {
+        match r.bits(3)? {
+            0 => match r.bits(3)? {
                 1 => return Some(false),
                 0 => 17,
                 m => 8 + m,
@@ -148,15 +130,15 @@ fn brotli_header(b: &[u8]) -> Option<bool> {
             n => 17 + n,
         }
     };
-    let last = r.take(1)? == 1;
-    if last && r.take(1)? == 1 {
+    let last = r.bits(1)? == 1;
+    if last && r.bits(1)? == 1 {
         return Some(false);
     }
-    let nibbles = match r.take(2)? {
+    let nibbles = match r.bits(2)? {
         3 => return Some(false),
         m => 4 + m as usize,
     };
-    let mlen_1 = r.take(4 * nibbles)?;
+    let mlen_1 = r.bits(4 * nibbles)?;
     if nibbles > 4 && mlen_1 >> (4 * (nibbles - 1)) == 0 {
         return Some(false);
     }
@@ -164,8 +146,8 @@ fn brotli_header(b: &[u8]) -> Option<bool> {
     if mlen < FRAGMENT_MIN_LEN || mlen > 64 * b.len() {
         return Some(false);
     }
-    if !last && r.take(1)? == 1 {
-        return Some(r.pos.div_ceil(8) + mlen <= b.len());
+    if !last && r.bits(1)? == 1 {
+        return Some(r.at.div_ceil(8) + mlen <= b.len());
     }
     Some(last || wbits <= 18)
 }
