@@ -14,7 +14,7 @@ use doormat_formats::Property;
 use std::collections::BTreeMap;
 
 /// Every form the scanner searches, for the note.
-pub(crate) const FORMS: &str = "as text (any ASCII case, reversed, UTF-16 and UTF-32 in both byte orders, fragments of 8 bytes or more), XORed with a constant byte or a repeating key of up to 32 bytes, and as MD5, SHA-1, SHA-2, SHA-3, BLAKE2 and BLAKE3 digests of the whole text; inside base64 (standard and URL, any alignment, line breaks), base32, base32hex, hex, percent-encoding, JSON strings and JSON byte arrays, and zlib, gzip and zstd streams at any offset, raw deflate at any offset (at the start only of layers over 64 KiB) and brotli at the start of a layer, decoded up to 4 layers deep";
+pub(crate) const FORMS: &str = "as text (any ASCII case, reversed, UTF-16 and UTF-32 in both byte orders, fragments of 8 bytes or more), XORed with a constant byte or a repeating key of up to 32 bytes, and as MD5, SHA-1, SHA-2, SHA-3, BLAKE2 and BLAKE3 digests of the whole text; inside base64 (standard and URL, any alignment, line breaks), base32, base32hex, hex, percent-encoding, JSON strings and JSON byte arrays, and zlib, gzip and zstd streams at any offset, raw deflate and brotli at any offset (at the start only of layers over 64 KiB), decoded up to 4 layers deep";
 
 pub(crate) fn provider_blind(run: &Run) -> Judgement {
     let p = Property::ProviderBlind;

@@ -31,11 +31,12 @@
 //! [`MIN_ENCODED_RUN`] characters; percent-encoding; JSON string escapes (in UTF-8 text);
 //! JSON arrays of byte numbers; UTF-16 and UTF-32 in both byte orders
 //! (zero-byte chains of [`MIN_WIDE_UNITS`] units); zlib, gzip and zstd
-//! streams at any offset (found by their headers); raw deflate (which has
-//! no header) at every offset of binary layers up to
-//! [`MAX_HEADERLESS_LAYER`] bytes where the first block reads as an
-//! encoder's, and at offset 0 of larger ones; brotli (no header either) at
-//! offset 0 of binary layers up to [`MAX_BROTLI_LAYER`] bytes.
+//! streams at any offset (found by their headers); raw deflate and brotli
+//! (which have none) at offset 0 of every binary layer, and at every offset
+//! of binary layers up to [`MAX_HEADERLESS_LAYER`] bytes where the first
+//! block reads as a real encoder's (a deflate block giving text or with a
+//! valid dynamic header; a brotli meta-block whose whole header is valid
+//! and whose first command starts text).
 //!
 //! # Bounds
 //!
@@ -118,11 +119,8 @@ pub const MAX_XOR_KEY: usize = 32;
 /// smaller and is scanned on the caller's thread).
 pub const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
-/// Largest layer tried as a brotli stream (at offset 0).
-pub const MAX_BROTLI_LAYER: usize = 64 * 1024;
-
-/// Largest binary layer searched for raw deflate at every offset (raw
-/// deflate has no header, so each offset costs a trial read of its first
+/// Largest binary layer searched for raw deflate and brotli at every offset
+/// (neither has a header, so each offset costs a trial read of a first
 /// block); larger layers are tried at offset 0 only.
 pub const MAX_HEADERLESS_LAYER: usize = 64 * 1024;
 

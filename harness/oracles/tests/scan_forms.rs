@@ -416,6 +416,60 @@ fn brotli_at_offset_zero() {
     caught(&brotli_stored(&body), |h| h.encoding == "brotli stream at offset 0 → raw at 52");
 }
 
+/// A real brotli encoder's stream of `data`.
+fn brotli(data: &[u8], quality: i32, lgwin: i32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality, lgwin, ..Default::default() };
+    brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
+    out
+}
+
+/// Brotli has no header: a real encoder's stream is found after binary
+/// framing and inside a decoded layer, at every quality and window size,
+/// for a short message and for a long log (several meta-blocks, context
+/// modelling) that ends with the message.
+#[test]
+fn brotli_at_any_offset() {
+    let short = cat(&[b"preview: ", TEXT]);
+    let mut long = Vec::new();
+    for i in 0..400 {
+        long.extend_from_slice(format!("{{\"seq\":{i},\"state\":\"delivered\",\"retries\":{}}}\n", i % 5).as_bytes());
+    }
+    long.extend_from_slice(TEXT);
+    for (data, name) in [(&short, "short"), (&long, "long")] {
+        for quality in 0..=11 {
+            for lgwin in [16, 22, 24] {
+                let stream = brotli(data, quality, lgwin);
+                let what = format!("{name} text, quality {quality}, window {lgwin}");
+                let record = cat(&[&noise(13, quality as u64), &stream, &noise(40, 9)]);
+                let hits = scan_one(&record);
+                // A stored meta-block holds the text as it is.
+                let stored = stream.windows(C.len()).any(|w| w == C);
+                let want = if stored { "raw" } else { "brotli stream at offset 13 → raw at" };
+                assert!(hits.iter().any(|h| h.encoding.starts_with(want) && h.len == C.len()), "{what}: {hits:?}");
+                if !stored {
+                    caught(&stream, |h| h.encoding.starts_with("brotli stream at offset 0 → raw at"));
+                }
+            }
+        }
+    }
+    let inner = cat(&[b"\x00\x01\x02\x03\x04\x05\x06", &brotli(&short, 9, 22)]);
+    let record = format!("{{\"blob\":\"{}\"}}", STANDARD.encode(&inner));
+    caught(record.as_bytes(), |h| h.encoding == "base64 at offset 9 → brotli stream at offset 7 → raw at 53");
+}
+
+/// A brotli stream cut short is not decoded past offset 0 (garbage that
+/// passes the first-block checks stops the same way); at offset 0 its
+/// prefix is still scanned.
+#[test]
+fn brotli_cut_short() {
+    let stream = brotli(&cat(&[TEXT, b" and more text after it, to be cut away"]), 5, 22);
+    let cut = &stream[..stream.len() - 3];
+    let hits = scan_one(&cat(&[&noise(13, 1), cut]));
+    assert!(hits.iter().all(|h| !h.encoding.starts_with("brotli")), "{hits:?}");
+    caught(cut, |h| h.encoding.starts_with("brotli stream at offset 0 → raw at"));
+}
+
 #[test]
 fn nested_chains() {
     // zlib inside hex.
