@@ -1,6 +1,8 @@
 //! Leak scanner: build time for 1,000 and 10,000 messages, and scan
-//! throughput on 64 MiB of random bytes (64 records of 1 MiB) with 1,000
-//! messages' canaries. `cargo bench -p doormat-oracles --bench scan`.
+//! throughput with 1,000 messages' canaries on 64 MiB of random bytes in
+//! records of 1 MiB, and on 16 MiB in records of 4 KiB (where raw deflate
+//! and brotli, which have no header, are looked for at every offset).
+//! `cargo bench -p doormat-oracles --bench scan`.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -37,6 +39,13 @@ fn throughput(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.bench_function("1000_messages", |b| b.iter(|| black_box(scanner.scan(&records))));
+    g.finish();
+    let small: Vec<Record<'_>> =
+        data[..16 << 20].chunks(4 << 10).enumerate().map(|(id, bytes)| Record { id, bytes }).collect();
+    let mut g = c.benchmark_group("scan_random_16MiB_in_4KiB_records");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Bytes(16 << 20));
+    g.bench_function("1000_messages", |b| b.iter(|| black_box(scanner.scan(&small))));
     g.finish();
 }
 
