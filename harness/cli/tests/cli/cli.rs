@@ -144,7 +144,7 @@ fn list_shows_designs_and_vectors() {
 
 #[test]
 fn validate_accepts_the_shipped_files() {
-    let out = doormat(&["validate", "specs", "vectors"]);
+    let out = doormat(&["validate", "specs", "vectors", "bench/vectors"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
