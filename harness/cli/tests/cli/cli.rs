@@ -20,22 +20,25 @@ fn verdict(report: &serde_json::Value, property: &str) -> String {
         .to_owned()
 }
 
-/// The whole loop: two audits of the default set give byte-identical
-/// reports; the positive control is caught; the honest baseline passes.
+/// The whole loop: an audit of the default set gives, byte for byte, the
+/// reports committed in `reports/` (written by another run, of a release
+/// build, on another machine); the positive control is caught; the honest
+/// baseline passes.
 #[test]
 fn audit_is_deterministic_and_judges_the_controls() {
     let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
     let out_a = audit_into(a.path());
-    let out_b = audit_into(b.path());
     // The backdoored designs contradict their claims: exit 1.
     assert_eq!(out_a.status.code(), Some(1), "stdout: {}\nstderr: {}", text(&out_a.stdout), text(&out_a.stderr));
-    assert_eq!(out_b.status.code(), Some(1));
     let stdout = text(&out_a.stdout);
     assert!(stdout.contains("ratchet          every claim held"), "{stdout}");
     assert!(stdout.contains("ghost            CLAIMS CONTRADICTED: recipients-only, change-visible"), "{stdout}");
     let reports = files(a.path());
-    assert_eq!(reports, files(b.path()), "two runs must give byte-identical reports");
+    assert_eq!(
+        reports,
+        files(&root().join("reports")),
+        "an audit must give the committed reports byte for byte (regenerate them with the change that moves them)"
+    );
     let names: Vec<&str> = reports.iter().map(|(n, _)| n.as_str()).collect();
     // Every built-in design has a spec in `specs/`, so each has its reports.
     let designs = doormat_designs::names();
