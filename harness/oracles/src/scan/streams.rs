@@ -30,8 +30,22 @@ pub(super) fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec
     if probe_deflate(ctx.probe, hay, false) {
         push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
     }
-    if brotli_plausible(hay) {
-        push("brotli", 0, read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap));
+    // At offset 0, a compressed first meta-block whose whole header is
+    // valid is decoded as far as it goes (a stream cut short still leaks
+    // its start). A stored one holds its bytes as they are, already
+    // scanned: it is decoded only where the whole stream is valid, for
+    // what compressed blocks after it hold (random bytes read as a stored
+    // block at about one offset in ten).
+    match brotli_start(hay) {
+        Some(BrotliStart { stored: true, .. }) => {
+            if let Some(bytes) = read_whole(brotli_decompressor::Decompressor::new(hay, 4096), cap, false) {
+                push("brotli", 0, bytes);
+            }
+        }
+        Some(BrotliStart { stored: false, .. }) if brotli_plausible(hay) => {
+            push("brotli", 0, read_capped(brotli_decompressor::Decompressor::new(hay, 4096), cap));
+        }
+        _ => {}
     }
     // Elsewhere, every offset where the first block reads as a real
     // encoder's: for deflate, a valid dynamic header or fixed codes giving
@@ -51,7 +65,7 @@ pub(super) fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec
                 push("raw deflate", j, read_capped(DeflateDecoder::new(rest), cap));
             }
             if brotli_text_start(rest) {
-                if let Some(bytes) = read_text_whole(brotli_decompressor::Decompressor::new(rest, 4096), cap) {
+                if let Some(bytes) = read_whole(brotli_decompressor::Decompressor::new(rest, 4096), cap, true) {
                     push("brotli", j, bytes);
                 }
             }
@@ -1039,15 +1053,15 @@ fn looks_like_zlib(bytes: &[u8]) -> bool {
     }
 }
 
-/// Output a stream found without a header starts with: where its first
-/// [`TEXT_HEAD`] bytes (or all of it, if shorter) are text, the whole
-/// output, if the stream ends as a stream should (its last block complete,
-/// not cut short, no invalid code) within `cap` bytes. Random bytes that
-/// pass a first-block check decode to garbage (often words of brotli's
-/// dictionary among bytes that are not text) until an invalid code or the
-/// end of the input stops them; that garbage is neither worth decoding far
-/// nor scanning deeper.
-fn read_text_whole(mut reader: impl Read, cap: usize) -> Option<Vec<u8>> {
+/// The whole output of a stream found without a header, if it ends as a
+/// stream should (its last block complete, not cut short, no invalid code)
+/// within `cap` bytes, and, when `text_first`, its first [`TEXT_HEAD`]
+/// bytes (or all of it, if shorter) are text. Random bytes that pass a
+/// first-block check decode to garbage (often words of brotli's dictionary
+/// among bytes that are not text, or a stored block of random bytes) until
+/// an invalid code or the end of the input stops them; that garbage is
+/// neither worth decoding far nor scanning deeper.
+fn read_whole(mut reader: impl Read, cap: usize, text_first: bool) -> Option<Vec<u8>> {
     let mut head = [0u8; TEXT_HEAD];
     let mut n = 0;
     while n < head.len() {
@@ -1057,7 +1071,7 @@ fn read_text_whole(mut reader: impl Read, cap: usize) -> Option<Vec<u8>> {
             Err(_) => return None,
         }
     }
-    if !text_like(&head[..n]) {
+    if text_first && !text_like(&head[..n]) {
         return None;
     }
     let mut out = head[..n].to_vec();
@@ -1158,7 +1172,7 @@ mod tests {
         assert!(passed.len() < 30, "{} passed", passed.len());
         for j in passed {
             assert!(
-                read_text_whole(brotli_decompressor::Decompressor::new(&data[j..], 4096), 1 << 24).is_none(),
+                read_whole(brotli_decompressor::Decompressor::new(&data[j..], 4096), 1 << 24, true).is_none(),
                 "at {j}"
             );
         }
