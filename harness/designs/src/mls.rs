@@ -78,16 +78,29 @@
 //! ChaCha20-Poly1305, HKDF and HMAC over SHA-256, Ed25519. X25519 (inside
 //! HPKE only) and AES-256-GCM (not in the suite) are not exposed.
 //!
-//! **Invariants:** `encrypt` and `decrypt` work on a copy of the device and
-//! keep it only on success, so a refused envelope leaves the device exactly
-//! as it was; nothing that fails to authenticate is returned; no input makes
-//! this code panic (openmls is called under `catch_unwind` as a last line of
-//! defence, and a panic there is a refusal). [`Device::fork`] copies the
-//! whole openmls storage, the generator position and the bookkeeping.
+//! **State in memory:** openmls writes every change through to its storage
+//! ([`storage`]: openmls_memory_storage's entries, copy-on-write), and the
+//! device keeps each [`MlsGroup`] it works on live between operations
+//! instead of loading it from that storage (JSON) every time: a group is
+//! taken out, changed through openmls, and kept only once openmls has
+//! accepted the change, so a live group always equals what its storage
+//! would load. One openmls refused, or one of an operation that failed, is
+//! dropped and loaded again when next needed; a fork starts with none.
+//!
+//! **Invariants:** every operation (`publish`, `encrypt`, `decrypt`,
+//! `forensic_open`) keeps a checkpoint of the device (the storage, shared
+//! copy-on-write, the generator position and the bookkeeping) and goes back
+//! to it if it fails, dropping the live groups it took, so a refused
+//! envelope leaves the device exactly as it was; nothing that fails to
+//! authenticate is returned; no input makes this code panic (openmls is
+//! called under `catch_unwind` as a last line of defence, and a panic there
+//! is a refusal). [`Device::fork`] copies the openmls storage (sharing it
+//! until either side writes), the generator position and the bookkeeping:
+//! the fork and the device never see each other's writes.
 //!
 //! **What openmls (and MLS) do not let us control:** openmls deletes a used
 //! KeyPackage when it *reads* a Welcome, even one that then fails (hence the
-//! copies); it refuses everything in a group once the device's removal is
+//! checkpoints); it refuses everything in a group once the device's removal is
 //! merged (hence the removed device keeps the earlier epoch); it reads a
 //! Commit only in the epoch it was made for. Two Commits made concurrently
 //! for the same epoch therefore fork the group for good: RFC 9420 §14 leaves
@@ -100,6 +113,7 @@ mod hpke;
 mod primitives;
 mod receive;
 mod send;
+mod storage;
 
 use crate::framing::rejected;
 use crate::persist::{pairs, to_state, Peer, RngState};
@@ -122,7 +136,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const NAME: &str = "mls";
 /// Ordinary KeyPackages published per device.
@@ -271,6 +285,18 @@ struct Export {
 struct MlsDevice {
     provider: MlsProvider,
     st: State,
+    live: Live,
+}
+
+/// The groups openmls works on, kept in memory between operations (see
+/// [`MlsDevice::take_group`]).
+#[derive(Debug, Default)]
+struct Live {
+    /// By MLS group id; each equal to what the storage would load.
+    groups: HashMap<Vec<u8>, MlsGroup>,
+    /// The groups taken (or replaced in storage) since the innermost
+    /// [`MlsDevice::attempt`] began: those it drops if it fails.
+    touched: BTreeSet<Vec<u8>>,
 }
 
 impl std::fmt::Debug for MlsDevice {
@@ -287,37 +313,27 @@ type Leaves = Vec<(Peer, Vec<u8>)>;
 
 impl Device for MlsDevice {
     fn publish(&mut self) -> Result<Bundle, ImplError> {
-        let next = self.duplicate();
-        let bundle = guarded("publish", || next.make_bundle())?;
-        *self = next;
-        Ok(bundle)
+        self.atomic("publish", |device| device.make_bundle())
     }
 
     fn encrypt(&mut self, req: &EncryptRequest<'_>) -> Result<Sent, ImplError> {
-        let mut next = self.duplicate();
-        let sent = guarded("encrypt", || next.encrypt_all(req))?;
-        *self = next;
-        Ok(sent)
+        self.atomic("encrypt", |device| device.encrypt_all(req))
     }
 
     fn decrypt(&mut self, env: &InEnvelope<'_>) -> Result<Received, ImplError> {
-        let mut next = self.duplicate();
-        let received = guarded("decrypt", || next.decrypt_one(env))?;
-        *self = next;
-        Ok(received)
+        self.atomic("decrypt", |device| device.decrypt_one(env))
     }
 
+    /// The storage shared copy-on-write, the bookkeeping copied, no live
+    /// group (each is loaded when the fork first needs it).
     fn fork(&self) -> Result<Box<dyn Device>, ImplError> {
-        Ok(Box::new(self.duplicate()))
+        Ok(Box::new(MlsDevice { provider: self.provider.duplicate(), st: self.st.clone(), live: Live::default() }))
     }
 
     /// What openmls opens with the secrets this state holds (see
     /// [`MlsDevice::forensic`]).
     fn forensic_open(&mut self, env: &InEnvelope<'_>) -> Result<Vec<Vec<u8>>, ImplError> {
-        let mut next = self.duplicate();
-        let recovered = guarded("forensic open", || next.forensic(env))?;
-        *self = next;
-        Ok(recovered)
+        self.atomic("forensic open", |device| device.forensic(env))
     }
 
     fn export_state(&self) -> Result<Vec<u8>, ImplError> {
@@ -407,6 +423,7 @@ impl MlsDevice {
                 linked: BTreeSet::new(),
                 listed: BTreeMap::new(),
             },
+            live: Live::default(),
         }
     }
 
@@ -420,12 +437,44 @@ impl MlsDevice {
         for (k, v) in &export.storage {
             entries.push((unhex(k)?, unhex(v)?));
         }
-        Ok(MlsDevice { provider: MlsProvider::from_entries(export.rng.restore(), entries), st: export.state })
+        Ok(MlsDevice {
+            provider: MlsProvider::from_entries(export.rng.restore(), entries),
+            st: export.state,
+            live: Live::default(),
+        })
     }
 
-    /// An independent copy of the whole device.
-    fn duplicate(&self) -> MlsDevice {
-        MlsDevice { provider: self.provider.duplicate(), st: self.st.clone() }
+    /// One operation of the [`Device`] trait: a panic in openmls is a
+    /// refusal, and a failure leaves the device as it was ([`Self::attempt`]).
+    fn atomic<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut MlsDevice) -> Result<T, ImplError>,
+    ) -> Result<T, ImplError> {
+        let result = self.attempt(|device| guarded(what, || f(device)));
+        self.live.touched.clear();
+        result
+    }
+
+    /// Runs `f`; if it fails, puts the device back as it was: the storage
+    /// and the generator from a checkpoint (cheap: the storage is
+    /// copy-on-write), the bookkeeping from a copy, and every live group `f`
+    /// took or replaced dropped (it may have changed in memory; the storage
+    /// loads it as it was). Attempts nest.
+    fn attempt<T>(&mut self, f: impl FnOnce(&mut MlsDevice) -> Result<T, ImplError>) -> Result<T, ImplError> {
+        let checkpoint = self.provider.checkpoint();
+        let st = self.st.clone();
+        let outer = std::mem::take(&mut self.live.touched);
+        let result = f(self);
+        if result.is_err() {
+            self.provider.restore(checkpoint);
+            self.st = st;
+            for gid in &self.live.touched {
+                self.live.groups.remove(gid);
+            }
+        }
+        self.live.touched.extend(outer);
+        result
     }
 
     fn signer(&self) -> SignatureKeyPair {
@@ -473,10 +522,32 @@ impl MlsDevice {
         }
     }
 
-    fn load(&self, gid: &[u8]) -> Result<MlsGroup, ImplError> {
+    /// Group `gid`, taken out to work on: the live one, else loaded from
+    /// storage. Give it back with [`Self::keep_group`] once openmls has
+    /// accepted what was done to it (openmls has then written it through to
+    /// storage, so the two agree); one not given back is loaded again when
+    /// next needed.
+    fn take_group(&mut self, gid: &[u8]) -> Result<MlsGroup, ImplError> {
+        self.live.touched.insert(gid.to_vec());
+        if let Some(group) = self.live.groups.remove(gid) {
+            return Ok(group);
+        }
         MlsGroup::load(self.provider.storage(), &GroupId::from_slice(gid))
             .map_err(|e| failed("cannot load a group", e))?
             .ok_or_else(|| rejected("not a member of this group"))
+    }
+
+    /// Keeps `group` live: it must be what the storage holds for `gid`.
+    fn keep_group(&mut self, gid: &[u8], group: MlsGroup) {
+        self.live.touched.insert(gid.to_vec());
+        self.live.groups.insert(gid.to_vec(), group);
+    }
+
+    /// Drops the live group `gid`, before something other than the group
+    /// itself rewrites its storage (a Welcome replacing it).
+    fn forget_group(&mut self, gid: &[u8]) {
+        self.live.touched.insert(gid.to_vec());
+        self.live.groups.remove(gid);
     }
 
     fn meta(&self, gid: &[u8]) -> Result<&GroupMeta, ImplError> {

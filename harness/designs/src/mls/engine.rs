@@ -13,12 +13,15 @@
 //!
 //! **Invariant:** the same seed and the same entropy, in the same order, give
 //! the same bytes. [`MlsProvider::duplicate`] copies storage contents and
-//! generator position, so a copy evolves independently of the original.
+//! generator position, so a copy evolves independently of the original; a
+//! [`Checkpoint`] puts both back as they were. Both are cheap: the storage
+//! is copy-on-write ([`Store`]).
 
 use super::hpke;
+use super::storage::{Entries, Store};
 use crate::persist::RngState;
 use openmls::prelude::tls_codec::SecretVLBytes;
-use openmls_rust_crypto::{MemoryStorage, RustCrypto};
+use openmls_rust_crypto::RustCrypto;
 use openmls_traits::crypto::OpenMlsCrypto;
 use openmls_traits::random::OpenMlsRand;
 use openmls_traits::types::{
@@ -29,8 +32,7 @@ use openmls_traits::OpenMlsProvider;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock};
 
 /// The one MLS cipher suite this design speaks.
 pub(crate) const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519;
@@ -272,19 +274,25 @@ impl OpenMlsCrypto for Engine {
 #[derive(Debug)]
 pub(crate) struct MlsProvider {
     engine: Engine,
-    storage: MemoryStorage,
+    storage: Store,
+}
+
+/// Where a provider stood (storage and generator), to go back to.
+#[derive(Debug)]
+pub(crate) struct Checkpoint {
+    rng: ChaCha20Rng,
+    entries: Entries,
 }
 
 impl MlsProvider {
     /// A provider with empty storage, drawing from `rng`.
     pub(crate) fn new(rng: ChaCha20Rng) -> Self {
-        MlsProvider { engine: Engine::new(rng), storage: MemoryStorage::default() }
+        MlsProvider { engine: Engine::new(rng), storage: Store::default() }
     }
 
     /// A provider with these storage entries, drawing from `rng`.
     pub(crate) fn from_entries(rng: ChaCha20Rng, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
-        let values: HashMap<Vec<u8>, Vec<u8>> = entries.into_iter().collect();
-        MlsProvider { engine: Engine::new(rng), storage: MemoryStorage { values: RwLock::new(values) } }
+        MlsProvider { engine: Engine::new(rng), storage: Store::from_entries(entries) }
     }
 
     /// The engine (generator, cryptography).
@@ -294,23 +302,30 @@ impl MlsProvider {
 
     /// An independent copy: same storage contents, same generator position.
     pub(crate) fn duplicate(&self) -> MlsProvider {
-        let values = self.storage.values.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        MlsProvider { engine: self.engine.duplicate(), storage: MemoryStorage { values: RwLock::new(values) } }
+        MlsProvider { engine: self.engine.duplicate(), storage: self.storage.duplicate() }
+    }
+
+    /// Where this provider stands now.
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { rng: self.engine.with_rng(|rng| rng.clone()), entries: self.storage.snapshot() }
+    }
+
+    /// Goes back to `checkpoint`: the storage and the generator as they were.
+    pub(crate) fn restore(&self, checkpoint: Checkpoint) {
+        self.engine.with_rng(|rng| *rng = checkpoint.rng);
+        self.storage.restore(checkpoint.entries);
     }
 
     /// Every storage entry, in key order.
     pub(crate) fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let values = self.storage.values.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        entries.sort();
-        entries
+        self.storage.entries()
     }
 }
 
 impl OpenMlsProvider for MlsProvider {
     type CryptoProvider = Engine;
     type RandProvider = Engine;
-    type StorageProvider = MemoryStorage;
+    type StorageProvider = Store;
 
     fn storage(&self) -> &Self::StorageProvider {
         &self.storage
@@ -342,6 +357,16 @@ mod tests {
         let z: [u8; 16] = b.rand().random_array().unwrap();
         assert_ne!(x, y, "the entropy must change what comes next");
         assert_eq!(y, z, "a copy continues the stream where the original stood");
+    }
+
+    #[test]
+    fn a_checkpoint_puts_the_generator_back() {
+        let p = MlsProvider::new(ChaCha20Rng::from_seed([3; 32]));
+        let saved = p.checkpoint();
+        let first = p.rand().random_vec(16).unwrap();
+        p.engine().add_entropy(&[9; 32]);
+        p.restore(saved);
+        assert_eq!(p.rand().random_vec(16).unwrap(), first);
     }
 
     #[test]

@@ -62,9 +62,8 @@ impl MlsDevice {
                     // Already in this group, by another Welcome: unless this
                     // device's state is stale (it was removed and added
                     // again), what follows reads without it.
-                    let mut attempt = self.duplicate();
-                    if let Ok(received) = attempt.process(env, &gid, protocol.clone(), BTreeSet::new(), true) {
-                        *self = attempt;
+                    let attempt = self.attempt(|d| d.process(env, &gid, protocol.clone(), BTreeSet::new(), true));
+                    if let Ok(received) = attempt {
                         return Ok(received);
                     }
                 }
@@ -101,37 +100,39 @@ impl MlsDevice {
                     if self.st.groups.get(&gid).is_some_and(|meta| meta.joined_with == Some(hash)) {
                         continue;
                     }
-                    let mut attempt = self.duplicate();
-                    if attempt.join(&conversation, &gid, welcome, hash, &mut BTreeSet::new()).is_ok() {
-                        *self = attempt;
-                    }
+                    // A Welcome this state cannot open changes nothing.
+                    let _ = self.attempt(|d| d.join(&conversation, &gid, welcome, hash, &mut BTreeSet::new()));
                 }
                 MlsMessageBodyIn::PrivateMessage(m) => {
                     let message = ProtocolMessage::from(m);
-                    let Ok(mut group) = self.load(&gid) else { continue };
                     if message.group_id().as_slice() != gid.as_slice() {
                         continue;
                     }
+                    let Ok(mut group) = self.take_group(&gid) else { continue };
+                    // Each arm gives the group back unless openmls refused
+                    // what was done to it.
                     match message.content_type() {
                         ContentType::Commit => {
                             let active = self.meta(&gid).is_ok_and(|meta| meta.active);
                             if !active || message.epoch() != group.epoch() {
+                                self.keep_group(&gid, group);
                                 continue;
                             }
-                            let mut attempt = self.duplicate();
-                            let Ok(mut group) = attempt.load(&gid) else { continue };
-                            if attempt.commit(&mut group, &gid, message, bytes, &mut BTreeSet::new()).is_ok() {
-                                *self = attempt;
+                            let merged =
+                                self.attempt(|d| d.commit(&mut group, &gid, message, bytes, &mut BTreeSet::new()));
+                            if merged.is_ok() {
+                                self.keep_group(&gid, group);
                             }
                         }
                         ContentType::Application => {
                             if let Ok(processed) = group.process_message(&self.provider, message) {
+                                self.keep_group(&gid, group);
                                 if let ProcessedMessageContent::ApplicationMessage(m) = processed.into_content() {
                                     recovered.push(m.into_bytes());
                                 }
                             }
                         }
-                        ContentType::Proposal => {}
+                        ContentType::Proposal => self.keep_group(&gid, group),
                     }
                 }
                 _ => {}
@@ -162,6 +163,7 @@ impl MlsDevice {
         if held.is_some_and(|held| held >= epoch) {
             return Err(rejected("a welcome to an epoch this device has already reached"));
         }
+        self.forget_group(gid);
         let group = staged.into_group(&self.provider).map_err(|e| rejected(format!("welcome refused: {e}")))?;
         let members = leaves(&group);
         for (peer, key) in &members {
@@ -190,6 +192,7 @@ impl MlsDevice {
                 joined_at: Some(epoch),
             },
         );
+        self.keep_group(gid, group);
         Ok(())
     }
 
@@ -206,7 +209,7 @@ impl MlsDevice {
         mut events: BTreeSet<Event>,
         progress: bool,
     ) -> Result<Received, ImplError> {
-        let mut group = self.load(gid)?;
+        let mut group = self.take_group(gid)?;
         let count = messages.len();
         let mut handled = false;
         let mut read = None;
@@ -249,6 +252,7 @@ impl MlsDevice {
                 _ => return Err(rejected("unexpected MLS message in an mls envelope")),
             }
         }
+        self.keep_group(gid, group);
         let Some((plaintext, sender)) = read else {
             if progress && !handled {
                 return Err(rejected("nothing new in this envelope"));

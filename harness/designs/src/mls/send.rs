@@ -66,7 +66,7 @@ impl MlsDevice {
             }
         };
         let creating = baseline.is_some();
-        let mut group = self.load(&gid)?;
+        let mut group = self.take_group(&gid)?;
         let before = leaves(&group);
         let intent = self.st.intents.get(req.conversation).cloned().unwrap_or_default();
         let removals = self.removals(&group, &intent, &served, &mut events);
@@ -86,9 +86,9 @@ impl MlsDevice {
 
         let app = group
             .create_message(&self.provider, &signer, req.plaintext)
-            .map_err(|e| failed("cannot encrypt the message", e))?
-            .to_bytes()
-            .map_err(|e| failed("cannot serialize the message", e))?;
+            .map_err(|e| failed("cannot encrypt the message", e))?;
+        self.keep_group(&gid, group);
+        let app = app.to_bytes().map_err(|e| failed("cannot serialize the message", e))?;
         let mut envelopes: Vec<OutEnvelope> = farewell.into_iter().collect();
         envelopes.extend(self.envelopes(&gid, &app)?);
         Ok(Sent { envelopes, events: events.into_iter().collect(), blocked: false })
@@ -483,6 +483,7 @@ impl MlsDevice {
                 joined_at: None,
             },
         );
+        self.keep_group(&gid, group);
         Ok(gid)
     }
 }
