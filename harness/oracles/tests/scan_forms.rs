@@ -14,6 +14,9 @@ use std::io::Write;
 #[path = "support/noise.rs"]
 mod noise;
 use noise::noise;
+#[path = "support/brotli.rs"]
+mod brotli_encoder;
+use brotli_encoder::brotli;
 
 const C: &[u8] = b"k3j5mq2xra4vntbwz7hgdpcelfso6iyu";
 const TEXT: &[u8] = b"the meeting moved to the old square at nine k3j5mq2xra4vntbwz7hgdpcelfso6iyu";
@@ -414,14 +417,6 @@ fn brotli_stored(data: &[u8]) -> Vec<u8> {
 fn brotli_at_offset_zero() {
     let body = cat(&[b"preview ", TEXT]);
     caught(&brotli_stored(&body), |h| h.encoding == "brotli stream at offset 0 → raw at 52");
-}
-
-/// A real brotli encoder's stream of `data`.
-fn brotli(data: &[u8], quality: i32, lgwin: i32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams { quality, lgwin, ..Default::default() };
-    brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
-    out
 }
 
 /// Brotli has no header: a real encoder's stream is found after binary

@@ -1106,27 +1106,20 @@ fn read_capped(reader: impl Read, cap: usize) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[path = "../../tests/support"]
+mod test_support {
+    mod brotli;
+    mod noise;
+    pub(super) use brotli::brotli;
+    pub(super) use noise::noise;
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn brotli(data: &[u8], quality: i32, lgwin: i32) -> Vec<u8> {
-        let mut out = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams { quality, lgwin, ..Default::default() };
-        brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
-        out
-    }
-
-    pub(super) fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 24) as u8
-            })
-            .collect()
-    }
+    use super::test_support::{brotli, noise};
 
     /// Every compressed first meta-block a real encoder writes has a valid
     /// header, and passes the whole check where it starts with text: each
