@@ -421,7 +421,7 @@ fn brotli_at_offset_zero() {
 
 /// Brotli has no header: a real encoder's stream is found after binary
 /// framing and inside a decoded layer, at every quality and window size,
-/// for a short message and for a long log (several meta-blocks, context
+/// for a message shorter than the text check, a short one and a long log (several meta-blocks, context
 /// modelling) that ends with the message.
 #[test]
 fn brotli_at_any_offset() {
@@ -431,7 +431,9 @@ fn brotli_at_any_offset() {
         long.extend_from_slice(format!("{{\"seq\":{i},\"state\":\"delivered\",\"retries\":{}}}\n", i % 5).as_bytes());
     }
     long.extend_from_slice(TEXT);
-    for (data, name) in [(&short, "short"), (&long, "long")] {
+    // Output shorter than the text check's 64 bytes, then more record.
+    let tiny = cat(&[b"hi ", C]);
+    for (data, name) in [(&tiny, "tiny"), (&short, "short"), (&long, "long")] {
         for quality in 0..=11 {
             for lgwin in [16, 22, 24] {
                 let stream = brotli(data, quality, lgwin);

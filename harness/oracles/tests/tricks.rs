@@ -18,7 +18,10 @@
 //! - `NoSender`: decrypts but never says who sent it;
 //! - `ProviderMember`: adds to a group whoever the provider lists, as an
 //!   MLS client committing the provider's member list would, telling its
-//!   user only in the send that already goes to the newcomer.
+//!   user only in the send that already goes to the newcomer;
+//! - `BrotliPreview`: encrypts properly, and puts a brotli-compressed
+//!   "preview" of the text in front of the envelope, after a length field
+//!   (brotli has no header, and the stream does not start the record).
 //!
 //! `Blocking` is no trick: it holds the message until its user acknowledges
 //! the new device, which the oracle grades "blocked until acknowledged".
@@ -37,6 +40,10 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+#[path = "support/brotli.rs"]
+mod brotli_encoder;
+use brotli_encoder::brotli;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Trick {
     /// Honest for the properties under test (the control).
@@ -48,6 +55,8 @@ enum Trick {
     NoSender,
     /// Adds any member the provider lists, telling only in the same send.
     ProviderMember,
+    /// A brotli "preview" of the text in front of every envelope.
+    BrotliPreview,
     /// Holds the message until the user acknowledges the new device, then
     /// sends to it: honest, and graded "blocked until acknowledged".
     Blocking,
@@ -133,9 +142,13 @@ impl TrickDevice {
         DeviceAddr::new(&self.0.me.0, &self.0.me.1)
     }
 
-    /// `to (len-prefixed) ‖ sender public ‖ sender address (len-prefixed) ‖ nonce ‖ ciphertext`.
+    /// `preview (u16-length-prefixed, empty but for BrotliPreview) ‖ to
+    /// (len-prefixed) ‖ sender public ‖ sender address (len-prefixed) ‖
+    /// nonce ‖ ciphertext`.
     fn parse(body: &[u8]) -> Option<Parsed> {
-        let (&n, rest) = body.split_first()?;
+        let (len, rest) = body.split_first_chunk::<2>()?;
+        let (_preview, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len)))?;
+        let (&n, rest) = rest.split_first()?;
         let (to, rest) = rest.split_at_checked(n as usize)?;
         let (pk, rest) = rest.split_at_checked(32)?;
         let (&n, rest) = rest.split_first()?;
@@ -249,7 +262,14 @@ impl Device for TrickDevice {
                 .encrypt(Nonce::from_slice(&nonce), inner.as_slice())
                 .map_err(|e| ImplError::Failed(e.to_string()))?;
             let (to, from) = (addr_bytes(&r.device), addr_bytes(&me));
-            let mut body = vec![to.len() as u8];
+            let preview = if self.0.trick == Trick::BrotliPreview {
+                brotli([b"preview: ", req.plaintext].concat().as_slice(), 5, 22)
+            } else {
+                Vec::new()
+            };
+            let mut body = u16::try_from(preview.len()).expect("a short preview").to_be_bytes().to_vec();
+            body.extend_from_slice(&preview);
+            body.push(to.len() as u8);
             body.extend_from_slice(&to);
             body.extend_from_slice(&public(&self.0.secret));
             body.push(from.len() as u8);
@@ -401,6 +421,24 @@ fn a_null_sender_is_not_a_delivery() {
     let r = judge(Trick::NoSender, BASIC);
     assert_eq!(verdict(&r, Property::Delivers), Verdict::Fail);
     assert!(evidence(&r, Property::Delivers).contains("attributed to nobody"), "{}", evidence(&r, Property::Delivers));
+}
+
+/// Text compressed with brotli, which has no header, after a length field
+/// at the start of every envelope: the provider reads it; the control,
+/// the same design without the preview, keeps provider-blind.
+#[test]
+fn a_brotli_preview_behind_a_length_field_fails_provider_blind() {
+    let r = judge(Trick::BrotliPreview, BASIC);
+    assert_eq!(verdict(&r, Property::ProviderBlind), Verdict::Fail);
+    let ev = evidence(&r, Property::ProviderBlind);
+    assert!(ev.contains("brotli stream at offset 2"), "{ev}");
+    let control = judge(Trick::None, BASIC);
+    assert_eq!(
+        verdict(&control, Property::ProviderBlind),
+        Verdict::Pass,
+        "{}",
+        evidence(&control, Property::ProviderBlind)
+    );
 }
 
 /// A seized copy that still speaks as the device after the owner healed:

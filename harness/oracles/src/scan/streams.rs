@@ -1066,15 +1066,17 @@ fn read_whole(mut reader: impl Read, cap: usize, text_first: bool) -> Option<Vec
     let mut n = 0;
     while n < head.len() {
         match reader.read(&mut head[n..]) {
-            Ok(0) => break,
+            // The end: a decoder is not read again once it said so (brotli's
+            // then refuses the bytes after the stream).
+            Ok(0) => return (!text_first || text_like(&head[..n])).then(|| head[..n].to_vec()),
             Ok(k) => n += k,
             Err(_) => return None,
         }
     }
-    if text_first && !text_like(&head[..n]) {
+    if text_first && !text_like(&head) {
         return None;
     }
-    let mut out = head[..n].to_vec();
+    let mut out = head.to_vec();
     let mut limited = reader.take(cap.saturating_sub(n) as u64 + 1);
     let mut buf = [0u8; 8 * 1024];
     loop {
