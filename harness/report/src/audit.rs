@@ -104,6 +104,74 @@ pub struct PropertySummary {
     /// Reasons it was not tested, without repeats.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_tested_because: Vec<String>,
+    /// The answer in the words every output uses, with counts: "no — 9 of
+    /// 37 vectors", "yes, within stated limits — 6 of 7 vectors (warned
+    /// before sending)", "not tested" (see [`LEGEND`]).
+    pub answer: String,
+}
+
+/// What the answers mean; said once per report and in the scorecard.
+pub const LEGEND: &str = "Each answer counts the vectors that could test the property (the others could not observe it). \
+\"yes — 4 of 4 vectors\": every one of them passed. \"no — 9 of 37 vectors\": 9 of them failed. \
+\"yes, within stated limits — 6 of 7 vectors\": 6 passed and every failure lies inside a limit the design's spec states. \
+\"client-level only\": the design's own client code refused, but the design offers no way to try every key its state holds, \
+so the refusal may be courtesy rather than cryptography. \"not tested\": no vector could observe it. \
+\"could not be judged\": runs broke. A grade in brackets says how users were told of changes, the worst seen: \
+prevented, warned before sending, warned only while sending, or silent.";
+
+impl PropertySummary {
+    /// The one word (or phrase) of the answer: "yes", "yes, within stated
+    /// limits", "client-level only", "no", "not tested", "could not be judged".
+    pub fn word(&self) -> &'static str {
+        match self.claim {
+            Claim::Holds | Claim::NotClaimedHolds => "yes",
+            Claim::HoldsWithinLimits => "yes, within stated limits",
+            Claim::HoldsClientLevel | Claim::NotClaimedHoldsClientLevel => "client-level only",
+            Claim::Contradicted | Claim::NotClaimedFails => "no",
+            Claim::ClaimedNotTested | Claim::NotClaimedNotTested => "not tested",
+            Claim::ClaimedError | Claim::NotClaimedError => "could not be judged",
+        }
+    }
+
+    /// Vectors that could test the property (passed or failed).
+    pub fn tested(&self) -> usize {
+        self.pass + self.fail
+    }
+
+    fn answer_of(&self) -> String {
+        let of = |k: usize, n: usize| format!("{k} of {n} vector{}", if n == 1 { "" } else { "s" });
+        let mut a = match self.claim {
+            Claim::ClaimedNotTested | Claim::NotClaimedNotTested => "not tested".to_owned(),
+            Claim::ClaimedError | Claim::NotClaimedError => format!(
+                "could not be judged — {} broke",
+                of(self.error, self.pass + self.fail + self.not_tested + self.error)
+            ),
+            Claim::Contradicted | Claim::NotClaimedFails => format!("no — {}", of(self.fail, self.tested())),
+            _ => format!("{} — {}", self.word(), of(self.pass, self.tested())),
+        };
+        if let Some(g) = &self.grade {
+            a.push_str(&format!(" ({g})"));
+        }
+        a
+    }
+
+    /// The answer with the claim beside it, for tables: the answer alone
+    /// when claimed and not contradicted, "… (not claimed)", or "…, though
+    /// claimed" when the audit contradicts the claim or could not judge it
+    /// (renderers show those as [`PropertySummary::alarming`]).
+    pub fn cell(&self) -> String {
+        match self.claim {
+            _ if self.alarming() => format!("{}, though claimed", self.answer),
+            _ if !self.claimed => format!("{} (not claimed)", self.answer),
+            _ => self.answer.clone(),
+        }
+    }
+
+    /// Whether the audit contradicts the claim or could not judge it: the
+    /// cells a reader must not miss.
+    pub fn alarming(&self) -> bool {
+        matches!(self.claim, Claim::Contradicted | Claim::ClaimedError)
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -157,6 +225,104 @@ pub struct DesignAudit {
     pub kat: Option<doormat_oracles::KatSummary>,
     /// How the audit ended, in the words every output uses.
     pub outcome: Outcome,
+    /// The three lines every report opens with.
+    pub in_short: InShort,
+}
+
+/// The three plain lines a report opens with: what the design promises,
+/// what the audit found, and the one thing a reader should remember.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InShort {
+    /// What the design promises ("only delivers; none of the other 7 properties").
+    pub promises: String,
+    /// What the audit found, with counts.
+    pub found: String,
+    /// The one thing to remember.
+    pub remember: String,
+}
+
+fn list(ps: &[Property]) -> String {
+    ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+impl InShort {
+    fn of(claims: &[Property], properties: &[PropertySummary], outcome: &Outcome, limits: &[StatedLimit]) -> InShort {
+        let total = Property::ALL.len();
+        let unclaimed: Vec<Property> = Property::ALL.iter().copied().filter(|p| !claims.contains(p)).collect();
+        let promises = match claims.len() {
+            0 => format!("nothing: it claims none of the {total} properties below."),
+            1 => format!("only {}; it claims none of the other {} properties.", claims[0], total - 1),
+            n if n == total => format!("all {total} properties below."),
+            _ => format!("{}; not {}.", list(claims), list(&unclaimed)),
+        };
+        let answers = |ps: &[Property]| {
+            ps.iter()
+                .filter_map(|p| properties.iter().find(|s| s.property == *p))
+                .map(|s| format!("{} ({})", s.property, s.answer))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let lacks: Vec<Property> =
+            properties.iter().filter(|s| !s.claimed && s.verdict == Verdict::Fail).map(|s| s.property).collect();
+        let broke = match (outcome.broken_vectors, outcome.not_judged.is_empty()) {
+            (0, _) => String::new(),
+            (_, true) => format!(" {}.", capital(&outcome.broke())),
+            (_, false) => format!(" {}, so {} could not be judged.", capital(&outcome.broke()), list(&outcome.not_judged)),
+        };
+        let mut found = if !outcome.contradicted.is_empty() {
+            format!(
+                "{} of its {} claims do not hold: {}.{broke}",
+                outcome.contradicted.len(),
+                claims.len(),
+                answers(&outcome.contradicted)
+            )
+        } else if outcome.broken_vectors > 0 {
+            format!("it could not be judged.{broke} Nothing here is a pass.")
+        } else {
+            let mut f = match claims.len() {
+                0 => "it claims nothing, so nothing could be contradicted".to_owned(),
+                1 => format!("its one claim held in {} vectors", outcome.vectors),
+                n => format!("its {n} claims held in {} vectors", outcome.vectors),
+            };
+            if !outcome.within_limits.is_empty() {
+                f.push_str(&format!("; {} only within limits its spec states", list(&outcome.within_limits)));
+            }
+            if !outcome.client_level.is_empty() {
+                f.push_str(&format!("; {} only at client level", list(&outcome.client_level)));
+            }
+            f.push('.');
+            f
+        };
+        if !lacks.is_empty() {
+            found.push_str(&format!(" It does not claim, and does not have: {}.", answers(&lacks)));
+        }
+        let remember = if let Some(p) = outcome.contradicted.first() {
+            format!("{}, though the design claims {p}.", capital(p.broken()))
+        } else if outcome.broken_vectors > 0 {
+            "an implementation that breaks during an audit has not shown it keeps any promise.".to_owned()
+        } else if let Some(p) = lacks.first() {
+            format!("{}; the design does not claim otherwise.", capital(p.broken()))
+        } else if let Some(l) = outcome
+            .within_limits
+            .iter()
+            .find_map(|p| limits.iter().find(|l| l.property == *p))
+        {
+            let first = l.reason.split(". ").next().unwrap_or("").trim_end_matches('.');
+            if first.split_whitespace().count() <= 20 {
+                format!("{} holds only within a limit its spec states: {}.", l.property, first.to_lowercase())
+            } else {
+                format!("{} holds only within a limit its spec states (see the limits below).", l.property)
+            }
+        } else {
+            format!("a pass covers the {} vectors run, not every possible use.", outcome.vectors)
+        };
+        InShort { promises, found: capital(&found), remember: capital(&remember) }
+    }
 }
 
 /// How a design's audit ended: the one story that the console line, the
@@ -298,7 +464,7 @@ impl DesignAudit {
                         other => other,
                     };
                 }
-                PropertySummary {
+                let mut summary = PropertySummary {
                     property: p,
                     claimed,
                     verdict,
@@ -315,7 +481,10 @@ impl DesignAudit {
                     } else {
                         Vec::new()
                     },
-                }
+                    answer: String::new(),
+                };
+                summary.answer = summary.answer_of();
+                summary
             })
             .collect();
         // Findings move to the top level (grouped by property, then vector);
@@ -332,6 +501,12 @@ impl DesignAudit {
             }
         }
         let outcome = Outcome::of(&properties, &vectors);
+        let limits: Vec<StatedLimit> = spec
+            .limits
+            .iter()
+            .map(|l| StatedLimit { property: l.property, vectors: l.vectors.clone(), reason: l.reason.trim().to_owned() })
+            .collect();
+        let in_short = InShort::of(&spec.claims, &properties, &outcome, &limits);
         let mut cannot_see: Vec<String> = CANNOT_SEE.iter().map(|s| (*s).to_owned()).collect();
         cannot_see.extend(spec.cannot_see.iter().cloned());
         DesignAudit {
@@ -345,18 +520,11 @@ impl DesignAudit {
             findings,
             vectors,
             cannot_see,
-            limits: spec
-                .limits
-                .iter()
-                .map(|l| StatedLimit {
-                    property: l.property,
-                    vectors: l.vectors.clone(),
-                    reason: l.reason.trim().to_owned(),
-                })
-                .collect(),
+            limits,
             observations,
             kat: None,
             outcome,
+            in_short,
         }
     }
 
