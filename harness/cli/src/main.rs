@@ -514,9 +514,9 @@ fn finish(audit: &Audit, formats: &[output::Format], out: &Path, check: bool) ->
             if !o.client_level.is_empty() {
                 limits.push_str(&format!("; {} only at client level (no forensic open)", list(&o.client_level)));
             }
-            out!("{:<16} every claim held ({} vectors{limits})", a.design, a.vectors.len());
+            out!("{:<16} {} ({} vectors{limits})", a.design, a.claims_status(), a.vectors.len());
         } else {
-            let mut line = format!("{:<16} {}", a.design, o.line());
+            let mut line = format!("{:<16} {}", a.design, a.status_line());
             if o.contradicted.is_empty() && o.broken_vectors == 0 {
                 line = format!("{:<16} CLAIMS CONTRADICTED: none", a.design);
             }

@@ -71,14 +71,14 @@ impl Property {
     /// sees message text").
     pub fn broken(self) -> &'static str {
         match self {
-            Property::ProviderBlind => "the provider sees message text",
+            Property::ProviderBlind => "the provider can see message text",
             Property::RecipientsOnly => "devices the recipients never enrolled can read their messages",
             Property::OutsiderBlind => "someone with only public data and the provider's records can read messages",
-            Property::ChangeVisible => "users are not told when their contacts' devices, keys or groups change",
+            Property::ChangeVisible => "users are not always told when their contacts' devices, keys or groups change",
             Property::Delivers => "the intended recipients do not always read exactly what was sent",
-            Property::Integrity => "tampered, forged or replayed messages are accepted",
-            Property::ForwardSecrecy => "a device seized today exposes earlier messages",
-            Property::PostCompromise => "a seized device's copy keeps reading after its owner goes on talking",
+            Property::Integrity => "tampered, forged or replayed messages can be accepted",
+            Property::ForwardSecrecy => "a device seized today can expose earlier messages",
+            Property::PostCompromise => "a seized device's copy can keep reading after its owner goes on talking",
         }
     }
 }

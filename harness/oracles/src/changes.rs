@@ -8,7 +8,7 @@
 //! silent (both fail). A first sight of a user or conversation is trust on
 //! first use: no change to show.
 
-use crate::common::{describe_change, plural, told, Told};
+use crate::common::{change_clause, describe_change, id_list, plural, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
 use doormat_engine::run::Run;
 use doormat_formats::{DeviceAddr, Property};
@@ -35,6 +35,8 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     }
     let mut told_list = Vec::new();
     let mut evidence = Vec::new();
+    // Who sent what to which change untold, for the headline.
+    let mut untold: Vec<(usize, &DeviceAddr, &str)> = Vec::new();
     let mut grades: BTreeMap<&str, usize> = BTreeMap::new();
     let mut worst: Option<Told<'_>> = None;
     for (&(c, sender), &mi) in &first {
@@ -65,6 +67,10 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
                 s.step,
                 m.id
             )),
+            Told::WhileSending(_) | Told::Silent => untold.push((c, sender, m.id.0.as_str())),
+        }
+        match t {
+            Told::Prevented | Told::Before(_) | Told::Blocked(_) => {}
             Told::WhileSending(s) => evidence.push(unwarned(
                 m,
                 sender,
@@ -96,17 +102,35 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     let findings = if evidence.is_empty() {
         Vec::new()
     } else {
-        let n = evidence.len();
-        let sentence = format!(
-            "The provider changed who receives messages and {} sent without being told",
-            if n == 1 { "1 sender".to_owned() } else { format!("{n} senders") }
-        );
-        vec![Finding::new(p, &run.scenario.id, sentence, evidence)]
+        vec![Finding::new(p, &run.scenario.id, untold_sentence(run, &untold), evidence)]
     };
     let mut j =
         Judgement::from_findings(p, findings, note, "every one was told before sending, or the change reached nothing");
     j.grade = worst.map(|w| w.grade().to_owned());
     j
+}
+
+/// "dave/phone sent m21 while the provider added bob/ghost to bob's
+/// account, and was not told before sending": who, what and which change,
+/// in at most about 30 words (two senders and two changes named, the rest
+/// counted).
+fn untold_sentence(run: &Run, untold: &[(usize, &DeviceAddr, &str)]) -> String {
+    let mut changes: Vec<usize> = untold.iter().map(|u| u.0).collect();
+    changes.sort_unstable();
+    changes.dedup();
+    let mut senders: Vec<&DeviceAddr> = untold.iter().map(|u| u.1).collect();
+    senders.sort();
+    senders.dedup();
+    let names = |all: Vec<String>, other: &str| match all.len() {
+        0 | 1 => all.concat(),
+        2 => all.join(" and "),
+        n => format!("{}, {} and {}", all[0], all[1], plural(n - 2, other, &format!("{other}s"))),
+    };
+    let who = names(senders.iter().map(ToString::to_string).collect(), "other sender");
+    let what = names(changes.iter().map(|&c| change_clause(run, c)).collect(), "more change");
+    let messages = id_list(untold.iter().map(|u| u.2), 3);
+    let told = if senders.len() == 1 { "was" } else { "were" };
+    format!("{who} sent {messages} while the provider {what}, and {told} not told before sending")
 }
 
 /// Evidence that `sender` sent message `m` to a change without being told

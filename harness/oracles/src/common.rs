@@ -13,6 +13,49 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Message ids in natural order ("m2" before "m10"), without repeats, runs
+/// of three or more consecutive numbers as ranges ("m1–m114"), at most
+/// `cap` items and then "and N more": "m1–m5, m7 and m9".
+pub(crate) fn id_list<'a>(ids: impl IntoIterator<Item = &'a str>, cap: usize) -> String {
+    fn key(id: &str) -> (&str, Option<u64>, &str) {
+        let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (prefix, number) = id.split_at(id.len() - digits);
+        // A number with a leading zero ("m01") keeps its text order.
+        let n = if number.starts_with('0') { None } else { number.parse().ok() };
+        (prefix, n, id)
+    }
+    let mut ids: Vec<&str> = ids.into_iter().collect();
+    ids.sort_by(|a, b| key(a).cmp(&key(b)));
+    ids.dedup();
+    // Runs of consecutive numbers under one prefix.
+    let mut items: Vec<(String, usize)> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let (prefix, n, _) = key(ids[i]);
+        let mut j = i + 1;
+        if let Some(n) = n {
+            while j < ids.len() && key(ids[j]).0 == prefix && key(ids[j]).1 == Some(n + (j - i) as u64) {
+                j += 1;
+            }
+        }
+        if j - i >= 3 {
+            items.push((format!("{}–{}", ids[i], ids[j - 1]), j - i));
+        } else {
+            j = i + 1;
+            items.push((ids[i].to_owned(), 1));
+        }
+        i = j;
+    }
+    let shown: Vec<&str> = items.iter().take(cap.max(1)).map(|(t, _)| t.as_str()).collect();
+    let rest: usize = items.iter().skip(shown.len()).map(|(_, n)| n).sum();
+    match (rest, shown.split_last()) {
+        (_, None) => String::new(),
+        (0, Some((only, []))) => (*only).to_owned(),
+        (0, Some((last, init))) => format!("{} and {last}", init.join(", ")),
+        (n, _) => format!("{} and {n} more", shown.join(", ")),
+    }
+}
+
 /// Devices, comma-separated.
 pub(crate) fn join(devs: &[DeviceAddr]) -> String {
     devs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
@@ -42,6 +85,17 @@ pub(crate) fn conversation_label(c: &str) -> String {
     match c.split_once('+') {
         Some((a, b)) => format!("the conversation of {a} and {b}"),
         None => format!("group {c}"),
+    }
+}
+
+/// A provider change as a short clause after "the provider": "added
+/// bob/ghost to bob's account".
+pub(crate) fn change_clause(run: &Run, change: usize) -> String {
+    let Some(c) = run.changes.get(change) else { return "made a change".to_owned() };
+    match &c.kind {
+        ChangeKind::Ghost(d) => format!("added {d} to {}'s account", c.user),
+        ChangeKind::Substitute(d) => format!("served impostor keys for {d}"),
+        ChangeKind::Member(g) => format!("presented {} as a member of group {g}", c.user),
     }
 }
 
@@ -144,5 +198,28 @@ pub(crate) fn told<'a>(run: &'a Run, change: usize, device: &DeviceAddr, mi: usi
         Some(s) if s.blocking => Told::Blocked(s),
         Some(s) => Told::WhileSending(s),
         None => Told::Silent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_list;
+
+    #[test]
+    fn ids_in_natural_order_with_ranges() {
+        assert_eq!(id_list(["m10", "m2", "m1", "m3", "m11"], 6), "m1–m3, m10 and m11");
+        assert_eq!(id_list(["m4", "m5"], 6), "m4 and m5");
+        assert_eq!(id_list(["m7"], 6), "m7");
+        assert_eq!(
+            id_list((1..=114).map(|i| format!("m{i}")).collect::<Vec<_>>().iter().map(String::as_str), 6),
+            "m1–m114"
+        );
+        assert_eq!(
+            id_list(["a1", "b1", "a2", "a10", "b2", "a3", "c9", "d1", "e1", "f1"], 3),
+            "a1–a3, a10, b1 and 6 more"
+        );
+        assert_eq!(id_list(["m1", "m1", "m01"], 6), "m01 and m1");
+        assert_eq!(id_list(["hello", "m2"], 6), "hello and m2");
+        assert_eq!(id_list(std::iter::empty(), 6), "");
     }
 }

@@ -153,16 +153,9 @@ struct Hidden {
     unwarned: BTreeSet<DeviceAddr>,
 }
 
-/// "m1, m2 and m3" (at most six, then "and N more").
+/// "m1–m3, m7 and m9" (natural order, at most six items, then "and N more").
 fn message_list(ev: &[Evidence]) -> String {
-    let ids: Vec<&str> = ev.iter().filter_map(|e| e.message.as_deref()).collect();
-    let shown: Vec<&str> = ids.iter().take(6).copied().collect();
-    match (ids.len(), shown.split_last()) {
-        (_, None) => String::new(),
-        (1, _) => shown[0].to_owned(),
-        (n, Some((last, rest))) if n <= 6 => format!("{} and {last}", rest.join(", ")),
-        (n, _) => format!("{} and {} more", shown.join(", "), n - 6),
-    }
+    crate::common::id_list(ev.iter().filter_map(|e| e.message.as_deref()), 6)
 }
 
 /// One plain sentence for a policy reader.
@@ -191,7 +184,7 @@ fn hidden_sentence(run: &Run, reader: &Reader, h: &Hidden) -> String {
         }
         (Reader::Device(d), Some(ChangeKind::Member(g))) => {
             let c = change.map_or(0, |c| c.step);
-            format!("{d}, a device of {}, whom the provider presented as a member of group {g} from step {c} though no member added {}, {read}{told}", d.user, d.user)
+            format!("{d}, made a member of group {g} by the provider at step {c}, {read}{told}")
         }
         (Reader::Authority(role), _) => {
             format!("The {role}, a third party the design gives data to, {read} from the provider's records when the provider was compelled")
@@ -202,8 +195,17 @@ fn hidden_sentence(run: &Run, reader: &Reader, h: &Hidden) -> String {
             if who.starts_with("the ") || who.starts_with("an ") {
                 who = who[..1].to_uppercase() + &who[1..];
             }
-            let were = if n == 1 { "was" } else { "were" };
-            format!("{who} read {} that {were} not meant for it: {}", plural(n, "message", "messages"), whys.join("; "))
+            // The first reason; the evidence gives each message's.
+            let why = match whys.split_first() {
+                None => String::new(),
+                Some((first, [])) => format!(": {first}"),
+                Some((first, rest)) => format!(": {first}, and {} more", rest.len()),
+            };
+            format!(
+                "{who} read {} ({}) not meant for it{why}",
+                plural(n, "message", "messages"),
+                crate::common::id_list(h.evidence.iter().filter_map(|e| e.message.as_deref()), 3)
+            )
         }
     }
 }
@@ -236,15 +238,13 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
         }
     }
     let mut hidden: BTreeMap<&Reader, Hidden> = BTreeMap::new();
-    let mut visible: BTreeMap<usize, (Vec<Evidence>, BTreeSet<String>)> = BTreeMap::new();
+    let mut visible: BTreeMap<usize, Vec<Evidence>> = BTreeMap::new();
     for ((reader, mi), read) in first {
         let m = &run.truth.messages[mi];
         match standing(run, reader, mi) {
             Standing::Legit | Standing::Other => {}
             Standing::Visible { change, notice } => {
-                let entry = visible.entry(change).or_default();
-                entry.1.insert(notice.clone());
-                entry.0.push(read_evidence(
+                visible.entry(change).or_default().push(read_evidence(
                     run,
                     read,
                     m,
@@ -294,15 +294,15 @@ pub(crate) fn recipients_only(run: &Run) -> Judgement {
         .collect();
     let observations: Vec<Finding> = visible
         .into_iter()
-        .map(|(c, (mut ev, notices))| {
+        .map(|(c, mut ev)| {
             ev.sort();
-            let notices: Vec<&str> = notices.iter().map(String::as_str).collect();
+            // Which notice each sender saw, and when, is in the evidence.
             let who = ev.first().and_then(|e| e.party.clone()).unwrap_or_default();
             let s = format!(
-                "Visible access: {who} read {} ({}); the senders were told: {}",
+                "Visible access: {who} read {} ({}) after the provider {}; the senders had been told before sending",
                 plural(ev.len(), "message", "messages"),
-                describe_change(run, c),
-                notices.join("; ")
+                crate::common::id_list(ev.iter().filter_map(|e| e.message.as_deref()), 3),
+                crate::common::change_clause(run, c)
             );
             Finding::new(p, &run.scenario.id, s, ev)
         })

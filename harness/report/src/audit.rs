@@ -111,13 +111,13 @@ pub struct PropertySummary {
 }
 
 /// What the answers mean; said once per report and in the scorecard.
-pub const LEGEND: &str = "Each answer counts the vectors that could test the property (the others could not observe it). \
-\"yes — 4 of 4 vectors\": every one of them passed. \"no — 9 of 37 vectors\": 9 of them failed. \
-\"yes, within stated limits — 6 of 7 vectors\": 6 passed and every failure lies inside a limit the design's spec states. \
-\"client-level only\": the design's own client code refused, but the design offers no way to try every key its state holds, \
-so the refusal may be courtesy rather than cryptography. \"not tested\": no vector could observe it. \
-\"could not be judged\": runs broke. A grade in brackets says how users were told of changes, the worst seen: \
-prevented, warned before sending, warned only while sending, or silent.";
+pub const LEGEND: &str =
+    "Answers count the vectors that could test the property: \"yes — 4 of 4 vectors\" (all passed), \
+\"no — 9 of 37 vectors\" (9 failed), \"yes, within stated limits — 6 of 7 vectors\" (every failure lies inside a limit \
+the design's spec states), \"client-level only\" (the design's own client refused, but the keys it holds could not be \
+tried directly, so the refusal may be courtesy), \"not tested\" (no vector could observe it), \"could not be judged\" \
+(runs broke). In brackets: how users were told of changes, the worst seen (prevented, warned before sending, warned \
+only while sending, silent).";
 
 impl PropertySummary {
     /// The one word (or phrase) of the answer: "yes", "yes, within stated
@@ -161,7 +161,8 @@ impl PropertySummary {
     /// (renderers show those as [`PropertySummary::alarming`]).
     pub fn cell(&self) -> String {
         match self.claim {
-            _ if self.alarming() => format!("{}, though claimed", self.answer),
+            Claim::Contradicted => format!("{}, though claimed", self.answer),
+            Claim::ClaimedError => format!("{} (claimed)", self.answer),
             _ if !self.claimed => format!("{} (not claimed)", self.answer),
             _ => self.answer.clone(),
         }
@@ -257,28 +258,35 @@ impl InShort {
         let promises = match claims.len() {
             0 => format!("nothing: it claims none of the {total} properties below."),
             1 => format!("only {}; it claims none of the other {} properties.", claims[0], total - 1),
-            n if n == total => format!("all {total} properties below."),
-            _ => format!("{}; not {}.", list(claims), list(&unclaimed)),
+            n if n == total => format!("all {total} properties in the table below."),
+            _ => format!(
+                "{}; not {}.",
+                list(claims),
+                unclaimed.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+            ),
         };
         let answers = |ps: &[Property]| {
             ps.iter()
                 .filter_map(|p| properties.iter().find(|s| s.property == *p))
-                .map(|s| format!("{} ({})", s.property, s.answer))
+                .map(|s| format!("{}: {}", s.property, s.answer))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join("; ")
         };
         let lacks: Vec<Property> =
             properties.iter().filter(|s| !s.claimed && s.verdict == Verdict::Fail).map(|s| s.property).collect();
         let broke = match (outcome.broken_vectors, outcome.not_judged.is_empty()) {
             (0, _) => String::new(),
             (_, true) => format!(" {}.", capital(&outcome.broke())),
-            (_, false) => format!(" {}, so {} could not be judged.", capital(&outcome.broke()), list(&outcome.not_judged)),
+            (_, false) => {
+                format!(" {}, so {} could not be judged.", capital(&outcome.broke()), list(&outcome.not_judged))
+            }
         };
         let mut found = if !outcome.contradicted.is_empty() {
             format!(
-                "{} of its {} claims do not hold: {}.{broke}",
+                "{} of its {} claims {}: {}.{broke}",
                 outcome.contradicted.len(),
                 claims.len(),
+                if outcome.contradicted.len() == 1 { "does not hold" } else { "do not hold" },
                 answers(&outcome.contradicted)
             )
         } else if outcome.broken_vectors > 0 {
@@ -307,11 +315,7 @@ impl InShort {
             "an implementation that breaks during an audit has not shown it keeps any promise.".to_owned()
         } else if let Some(p) = lacks.first() {
             format!("{}; the design does not claim otherwise.", capital(p.broken()))
-        } else if let Some(l) = outcome
-            .within_limits
-            .iter()
-            .find_map(|p| limits.iter().find(|l| l.property == *p))
-        {
+        } else if let Some(l) = outcome.within_limits.iter().find_map(|p| limits.iter().find(|l| l.property == *p)) {
             let first = l.reason.split(". ").next().unwrap_or("").trim_end_matches('.');
             if first.split_whitespace().count() <= 20 {
                 format!("{} holds only within a limit its spec states: {}.", l.property, first.to_lowercase())
@@ -321,7 +325,10 @@ impl InShort {
         } else {
             format!("a pass covers the {} vectors run, not every possible use.", outcome.vectors)
         };
-        InShort { promises, found: capital(&found), remember: capital(&remember) }
+        // A sentence that opens with a property's id keeps it as written.
+        let remember =
+            if Property::ALL.iter().any(|p| remember.starts_with(p.id())) { remember } else { capital(&remember) };
+        InShort { promises, found: capital(&found), remember }
     }
 }
 
@@ -372,24 +379,6 @@ impl Outcome {
             "could not be judged"
         } else {
             "all"
-        }
-    }
-
-    /// One line for the console and the scorecard, e.g. "CLAIMS
-    /// CONTRADICTED: recipients-only; 2 of 32 vectors broke, so
-    /// forward-secrecy could not be judged".
-    pub fn line(&self) -> String {
-        let list = |ps: &[Property]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        let broke = match (self.broken_vectors, self.not_judged.is_empty()) {
-            (0, _) => None,
-            (_, true) => Some(self.broke()),
-            (_, false) => Some(format!("{}, so {} could not be judged", self.broke(), list(&self.not_judged))),
-        };
-        match (self.contradicted.is_empty(), broke) {
-            (false, None) => format!("CLAIMS CONTRADICTED: {}", list(&self.contradicted)),
-            (false, Some(b)) => format!("CLAIMS CONTRADICTED: {}; {b}", list(&self.contradicted)),
-            (true, Some(b)) => format!("COULD NOT BE JUDGED: {b}"),
-            (true, None) => "every claim held".to_owned(),
         }
     }
 }
@@ -504,7 +493,11 @@ impl DesignAudit {
         let limits: Vec<StatedLimit> = spec
             .limits
             .iter()
-            .map(|l| StatedLimit { property: l.property, vectors: l.vectors.clone(), reason: l.reason.trim().to_owned() })
+            .map(|l| StatedLimit {
+                property: l.property,
+                vectors: l.vectors.clone(),
+                reason: l.reason.trim().to_owned(),
+            })
             .collect();
         let in_short = InShort::of(&spec.claims, &properties, &outcome, &limits);
         let mut cannot_see: Vec<String> = CANNOT_SEE.iter().map(|s| (*s).to_owned()).collect();
@@ -580,6 +573,53 @@ impl DesignAudit {
         self.broken_claims().is_empty()
             && self.failed_expectations().is_empty()
             && self.kat.as_ref().is_none_or(doormat_oracles::KatSummary::ok)
+    }
+
+    /// How the design's claims fared, in a few words for the scorecard and
+    /// the console: "no — 2 of 8 claims contradicted", "all 8 claims held",
+    /// "claims only delivers: held", "could not be judged".
+    pub fn claims_status(&self) -> String {
+        let n = self.claims.len();
+        let o = &self.outcome;
+        if !o.contradicted.is_empty() {
+            format!("no — {} of {n} claims contradicted", o.contradicted.len())
+        } else if o.broken_vectors > 0 {
+            format!("could not be judged — {}", o.broke())
+        } else if !self.ok() {
+            "no — expectations or known-answer tests failed".to_owned()
+        } else {
+            match n {
+                0 => "claims nothing".to_owned(),
+                1 => format!("claims only {}: held", self.claims[0]),
+                n if n == Property::ALL.len() => format!("all {n} claims held"),
+                n => format!("claims {n} of {}: all held", Property::ALL.len()),
+            }
+        }
+    }
+
+    /// The console's line for the design when something went wrong, e.g.
+    /// "CLAIMS CONTRADICTED: recipients-only [no — 9 of 37 vectors]; 2 of
+    /// 37 vectors broke, so forward-secrecy could not be judged".
+    pub fn status_line(&self) -> String {
+        let o = &self.outcome;
+        let answers = |ps: &[Property]| {
+            ps.iter()
+                .filter_map(|p| self.property(*p))
+                .map(|s| format!("{} [{}]", s.property, s.answer))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let broke = match (o.broken_vectors, o.not_judged.is_empty()) {
+            (0, _) => None,
+            (_, true) => Some(o.broke()),
+            (_, false) => Some(format!("{}, so {} could not be judged", o.broke(), list(&o.not_judged))),
+        };
+        match (o.contradicted.is_empty(), broke) {
+            (false, None) => format!("CLAIMS CONTRADICTED: {}", answers(&o.contradicted)),
+            (false, Some(b)) => format!("CLAIMS CONTRADICTED: {}; {b}", answers(&o.contradicted)),
+            (true, Some(b)) => format!("COULD NOT BE JUDGED: {b}"),
+            (true, None) => self.claims_status(),
+        }
     }
 
     /// The summary of one property.

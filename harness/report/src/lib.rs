@@ -11,13 +11,14 @@ pub mod audit;
 pub mod gate;
 pub mod inert;
 pub mod junit;
+pub mod layout;
 pub mod markdown;
 pub mod mermaid;
 pub mod sarif;
 pub mod scorecard;
 pub mod shard;
 
-pub use audit::{Claim, DesignAudit, Outcome, PropertySummary, StatedLimit, SCHEMA_VERSION};
+pub use audit::{Claim, DesignAudit, InShort, Outcome, PropertySummary, StatedLimit, LEGEND, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
 pub use junit::render_junit;
 pub use markdown::render_markdown;

@@ -3,7 +3,7 @@
 //! evidence, then a table per vector, then the known-answer tests of the
 //! primitives (when run), then what the audit cannot see.
 
-use crate::audit::{Claim, DesignAudit};
+use crate::audit::DesignAudit;
 use doormat_formats::Property;
 use doormat_oracles::Verdict;
 use std::fmt::Write;
@@ -26,47 +26,52 @@ pub fn cell(s: &str) -> String {
     out
 }
 
-/// The verdict as shown in tables.
+/// One vector's verdict as shown in the vector table, in the words of the
+/// answers: "yes", "**no**", "not tested", "**could not be judged**".
 pub fn verdict_mark(v: Verdict) -> &'static str {
     match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "**FAIL**",
+        Verdict::Pass => "yes",
+        Verdict::Fail => "**no**",
         Verdict::NotTested => "not tested",
-        Verdict::Error => "**ERROR**",
+        Verdict::Error => "**could not be judged**",
     }
 }
 
-fn claim_mark(c: Claim) -> String {
-    match c {
-        Claim::Contradicted | Claim::ClaimedError => format!("**{}**", c.words()),
-        _ => c.words().to_owned(),
-    }
-}
+/// Pieces of evidence a finding shows here (the JSON report has up to
+/// `doormat_oracles::verdict::EVIDENCE_CAP`).
+const EVIDENCE_SHOWN: usize = 3;
 
 fn evidence(s: &mut String, f: &doormat_oracles::Finding) {
-    for e in &f.evidence {
+    for e in f.evidence.iter().take(EVIDENCE_SHOWN) {
         let _ = writeln!(s, "- {}", e.text);
     }
-    if f.evidence_total > f.evidence.len() {
+    let shown = f.evidence.len().min(EVIDENCE_SHOWN);
+    if f.evidence_total > shown {
         let _ = writeln!(
             s,
-            "- … and {} more (the JSON report lists the same first {})",
-            f.evidence_total - f.evidence.len(),
+            "- … and {} more (the JSON report lists the first {})",
+            f.evidence_total - shown,
             f.evidence.len()
         );
     }
     s.push('\n');
 }
 
+/// Most bytes of sequence diagrams in one report; the vectors past it are
+/// named, and drawn in the HTML report.
+const DIAGRAM_BUDGET: usize = 10 * 1024;
+
 /// Renders one design's report.
 pub fn render_markdown(a: &DesignAudit) -> String {
     let mut s = String::new();
     in_short(&mut s, a);
-    scorecard(&mut s, a);
-    findings(&mut s, a);
+    contents(&mut s, a);
+    properties(&mut s, a);
+    findings(&mut s, a, false);
+    observed(&mut s, a);
     not_tested(&mut s, a);
     vector_table(&mut s, a);
-    step_by_step(&mut s, a);
+    step_by_step(&mut s, a, false);
     if let Some(k) = &a.kat {
         known_answers(&mut s, k);
     }
@@ -74,59 +79,32 @@ pub fn render_markdown(a: &DesignAudit) -> String {
     for c in &a.cannot_see {
         let _ = writeln!(s, "- {c}");
     }
+    if has_appendix(a) {
+        let _ = writeln!(s, "\n## Appendix: generated regressions\n");
+        let _ = writeln!(
+            s,
+            "Vectors the property tests generated when they found a bug, kept so that it stays fixed. \
+Their findings count in every answer above; they are shown here, apart from the hand-written vectors, because \
+their long generated scripts are harder to read.\n"
+        );
+        findings(&mut s, a, true);
+        step_by_step(&mut s, a, true);
+    }
     s
 }
 
-/// The title, the summary, what the design's promoters say, and the
-/// outcome in one paragraph ("In short").
+fn has_appendix(a: &DesignAudit) -> bool {
+    !crate::layout::groups(a, true).is_empty()
+}
+
+/// The title, the three opening lines, then what the design is and what
+/// its promoters say.
 fn in_short(s: &mut String, a: &DesignAudit) {
     let _ = writeln!(s, "# Audit of `{}`: {}\n", a.design, a.title);
-    let _ = writeln!(s, "{}\n", a.summary);
-    if let Some(p) = &a.promise {
-        let _ = writeln!(s, "What its promoters say:\n");
-        for line in p.lines() {
-            let _ = writeln!(s, "> {line}");
-        }
-        s.push('\n');
-    }
-    let o = &a.outcome;
-    let ids = |ps: &[Property]| ps.iter().map(|p| format!("*{p}*")).collect::<Vec<_>>().join(", ");
-    let vectors = match a.vectors.len() {
-        1 => "1 vector".to_owned(),
-        n => format!("{n} vectors"),
-    };
-    let broke = if o.broken_vectors == 0 {
-        String::new()
-    } else if o.not_judged.is_empty() {
-        format!(" {} before finishing (see \"Runs that broke\").", o.broke())
-    } else {
-        format!(
-            " {} before finishing (see \"Runs that broke\"), so {} could not be judged.",
-            o.broke(),
-            ids(&o.not_judged)
-        )
-    };
-    if !o.contradicted.is_empty() {
-        let _ = writeln!(
-            s,
-            "**In short:** the audit contradicts what this design claims: {} did not hold ({vectors} run; see the findings).{broke}\n",
-            ids(&o.contradicted)
-        );
-    } else if o.broken_vectors > 0 {
-        let _ = writeln!(s, "**In short:** the audit could not judge this design:{broke} Nothing here is a pass.\n");
-    } else {
-        let _ = write!(s, "**In short:** every property this design claims held or could not be tested in {vectors}");
-        if !o.within_limits.is_empty() {
-            let _ = write!(s, "; {} held only within the limits its spec states", ids(&o.within_limits));
-        }
-        let unclaimed: Vec<Property> =
-            a.properties.iter().filter(|p| p.verdict == Verdict::Fail && !p.claimed).map(|p| p.property).collect();
-        if unclaimed.is_empty() {
-            let _ = writeln!(s, ".\n");
-        } else {
-            let _ = writeln!(s, ". It does not claim, and does not have: {}.\n", ids(&unclaimed));
-        }
-    }
+    let i = &a.in_short;
+    let _ = writeln!(s, "**Promises:** {}  ", i.promises);
+    let _ = writeln!(s, "**Found:** {}  ", i.found);
+    let _ = writeln!(s, "**Remember:** {}\n", i.remember);
     let expect_fail = a.failed_expectations();
     if !expect_fail.is_empty() {
         let _ = writeln!(
@@ -135,51 +113,119 @@ fn in_short(s: &mut String, a: &DesignAudit) {
             expect_fail.len()
         );
     }
-}
-
-/// The "Scorecard" section: one row per property.
-fn scorecard(s: &mut String, a: &DesignAudit) {
-    let _ = writeln!(s, "## Scorecard\n");
-    let _ = writeln!(s, "| Property | What it means | Claim | Verdict | Vectors: pass / fail / not tested |");
-    let _ = writeln!(s, "|---|---|---|---|---|");
-    for p in &a.properties {
-        let err = if p.error > 0 { format!(" / {} error", p.error) } else { String::new() };
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} / {} / {}{err} |",
-            p.property,
-            p.property.plain(),
-            claim_mark(p.claim),
-            if p.client_level > 0 && p.verdict == Verdict::Pass {
-                "PASS (client-level only)"
-            } else {
-                verdict_mark(p.verdict)
-            },
-            p.pass,
-            p.fail,
-            p.not_tested
-        );
+    let _ = writeln!(s, "{}\n", a.summary);
+    if let Some(p) = &a.promise {
+        let _ = writeln!(s, "What its promoters say:\n");
+        for line in p.lines() {
+            let _ = writeln!(s, "> {line}");
+        }
+        s.push('\n');
     }
-    s.push('\n');
 }
 
-/// The "Findings" section, then the visible access and the limits the
-/// spec states.
-fn findings(s: &mut String, a: &DesignAudit) {
+/// The table of contents.
+fn contents(s: &mut String, a: &DesignAudit) {
+    let mut toc: Vec<(&str, &str)> = vec![("Properties", "properties"), ("Findings", "findings")];
+    if !a.observations.is_empty() {
+        toc.push(("Visible access", "visible-access"));
+    }
+    if !a.limits.is_empty() {
+        toc.push(("Limits the spec states", "limits-the-spec-states"));
+    }
+    if a.properties.iter().any(|p| p.verdict == Verdict::NotTested) {
+        toc.push(("Not tested", "not-tested"));
+    }
+    toc.push(("Vectors", "vectors"));
+    if !diagrams(a, false).is_empty() {
+        toc.push(("Step by step", "step-by-step"));
+    }
+    if a.kat.is_some() {
+        toc.push(("Known-answer tests", "known-answer-tests"));
+    }
+    toc.push(("What this audit cannot see", "what-this-audit-cannot-see"));
+    if has_appendix(a) {
+        toc.push(("Appendix: generated regressions", "appendix-generated-regressions"));
+    }
+    let links: Vec<String> = toc.iter().map(|(t, id)| format!("[{t}](#{id})")).collect();
+    let _ = writeln!(s, "Contents: {}\n", links.join(" · "));
+}
+
+/// The "Properties" section: one row per property, the answer in the words
+/// every output uses, then the legend.
+fn properties(s: &mut String, a: &DesignAudit) {
+    let _ = writeln!(s, "## Properties\n");
+    let _ = writeln!(s, "| Property | What it means | Answer |");
+    let _ = writeln!(s, "|---|---|---|");
+    for p in &a.properties {
+        let cell = if p.alarming() { format!("**{}**", p.cell()) } else { p.cell() };
+        let _ = writeln!(s, "| {} | {} | {cell} |", p.property, p.property.plain());
+    }
+    let _ = writeln!(s, "\n{}\n", crate::audit::LEGEND);
+}
+
+/// The findings of the hand-written vectors (or, in the appendix, of the
+/// generated ones), grouped by kind.
+fn findings(s: &mut String, a: &DesignAudit, appendix: bool) {
     let o = &a.outcome;
-    let _ = writeln!(s, "## Findings\n");
-    if a.findings.is_empty() && o.broken_vectors > 0 {
+    let groups = crate::layout::groups(a, appendix);
+    let _ = writeln!(s, "{} Findings\n", if appendix { "###" } else { "##" });
+    if appendix {
+        // Only called when there is something to show.
+    } else if a.findings.is_empty() && o.broken_vectors > 0 {
         let _ = writeln!(s, "None observed in the runs that finished; {} (see \"Runs that broke\").\n", o.broke());
     } else if a.findings.is_empty() {
         let _ = writeln!(s, "None: no oracle observed a violation.\n");
+    } else if groups.is_empty() {
+        let _ = writeln!(s, "None in the hand-written vectors; see the appendix for the generated ones.\n");
     }
-    for (i, f) in a.findings.iter().enumerate() {
-        let _ = writeln!(s, "### {}. {} ({}, vector `{}`)\n", i + 1, f.sentence, f.property, f.vector);
+    let h = if appendix { "####" } else { "###" };
+    for (i, g) in groups.iter().enumerate() {
+        let f = g.first();
+        let vs = g.vectors();
+        let where_ = match vs.len() {
+            1 => format!("vector `{}`", vs[0]),
+            n => format!("{n} vectors, the first `{}`", vs[0]),
+        };
+        let _ = writeln!(s, "{h} {}. {}\n", i + 1, f.sentence);
+        let _ = writeln!(s, "*{}; {where_}.*\n", f.property);
         evidence(s, f);
         if let Some(l) = a.limit_for(f) {
             let _ = writeln!(s, "*Within a limit the spec states:* {}\n", l.reason);
         }
+        if g.findings.len() > 1 {
+            let rest = &g.findings[1..];
+            let _ = writeln!(s, "The same kind of finding {}:\n", plural(rest.len(), "more time", "more times"));
+            let named = rest.len().min(crate::layout::SHOWN_PER_GROUP - 1);
+            for f in &rest[..named] {
+                let _ = writeln!(s, "- vector `{}`: {}", f.vector, f.sentence);
+            }
+            let unnamed = &rest[named..];
+            if !unnamed.is_empty() {
+                let mut vs: Vec<&str> = Vec::new();
+                for f in unnamed {
+                    if !vs.contains(&f.vector.as_str()) {
+                        vs.push(&f.vector);
+                    }
+                }
+                let _ = writeln!(
+                    s,
+                    "- and {} more in {}: {} (the JSON report has each, with its evidence)",
+                    unnamed.len(),
+                    plural(vs.len(), "vector", "vectors"),
+                    vs.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                );
+            }
+            s.push('\n');
+        }
     }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The visible access and the limits the spec states.
+fn observed(s: &mut String, a: &DesignAudit) {
     if !a.observations.is_empty() {
         let _ = writeln!(s, "## Visible access\n");
         let _ = writeln!(
@@ -208,6 +254,16 @@ This is not counted as a failure — the design told the user — but the user m
     }
 }
 
+/// The vectors whose diagrams a section draws: those with a finding, the
+/// hand-written ones (or, in the appendix, the generated ones).
+fn diagrams(a: &DesignAudit, appendix: bool) -> Vec<(&doormat_oracles::VectorResult, String)> {
+    crate::layout::vectors(a)
+        .into_iter()
+        .filter(|v| crate::layout::generated(v) == appendix)
+        .filter_map(|v| crate::mermaid::sequence(&v.timeline).map(|d| (v, d)))
+        .collect()
+}
+
 /// The "Not tested" section, when any property was not tested.
 fn not_tested(s: &mut String, a: &DesignAudit) {
     let nt: Vec<_> = a.properties.iter().filter(|p| p.verdict == Verdict::NotTested).collect();
@@ -233,10 +289,11 @@ fn vector_table(s: &mut String, a: &DesignAudit) {
         s.push_str("---|");
     }
     s.push_str("---|\n");
-    for v in &a.vectors {
+    for v in crate::layout::vectors(a) {
+        let gen = if crate::layout::generated(v) { " (generated)" } else { "" };
         let _ = write!(
             s,
-            "| `{}` {} | {} | {} | {} |",
+            "| `{}`{gen} {} | {} | {} | {} |",
             v.vector,
             cell(&v.title),
             v.stats.steps,
@@ -246,7 +303,7 @@ fn vector_table(s: &mut String, a: &DesignAudit) {
         for p in Property::ALL {
             let mark = v.judgement(p).map_or("—", |j| {
                 if j.client_level {
-                    "PASS (client-level only)"
+                    "client-level only"
                 } else {
                     verdict_mark(j.verdict)
                 }
@@ -291,21 +348,41 @@ fn vector_table(s: &mut String, a: &DesignAudit) {
 }
 
 /// The "Step by step" section: a sequence diagram per vector with a
-/// finding.
-fn step_by_step(s: &mut String, a: &DesignAudit) {
-    let stories: Vec<(&doormat_oracles::VectorResult, String)> =
-        a.vectors.iter().filter_map(|v| crate::mermaid::sequence(&v.timeline).map(|d| (v, d))).collect();
-    if !stories.is_empty() {
-        let _ = writeln!(s, "## Step by step\n");
+/// finding, hand-written vectors first (generated ones in the appendix),
+/// until [`DIAGRAM_BUDGET`]; the vectors past it are named.
+fn step_by_step(s: &mut String, a: &DesignAudit, appendix: bool) {
+    let stories = diagrams(a, appendix);
+    if stories.is_empty() {
+        return;
+    }
+    // One budget for the whole report: the appendix gets what is left.
+    let mut used =
+        if appendix { diagrams(a, false).iter().map(|(_, d)| d.len()).sum::<usize>().min(DIAGRAM_BUDGET) } else { 0 };
+    let _ = writeln!(s, "{} Step by step\n", if appendix { "###" } else { "##" });
+    let _ = writeln!(
+        s,
+        "Each vector with a finding, as a sequence diagram: what was sent, what the provider delivered and to whom, \
+the notices each device showed, and where a reader got what it should not have (marked on the reader).\n"
+    );
+    let mut skipped = Vec::new();
+    let h = if appendix { "####" } else { "###" };
+    for (v, d) in stories {
+        if used + d.len() > DIAGRAM_BUDGET && (used > 0 || appendix) {
+            skipped.push(format!("`{}`", v.vector));
+            continue;
+        }
+        used += d.len();
+        let _ = writeln!(s, "{h} `{}`: {}\n", v.vector, cell(&v.title));
+        s.push_str(&d);
+        s.push('\n');
+    }
+    if !skipped.is_empty() {
         let _ = writeln!(
             s,
-            "Each vector with a finding, as a sequence diagram; the steps where access happened are marked.\n"
+            "Not drawn here, to keep this page short ({}; the HTML report, `--format html`, draws them all): {}.\n",
+            plural(skipped.len(), "vector", "vectors"),
+            skipped.join(", ")
         );
-        for (v, d) in stories {
-            let _ = writeln!(s, "### `{}`: {}\n", v.vector, v.title);
-            s.push_str(&d);
-            s.push('\n');
-        }
     }
 }
 

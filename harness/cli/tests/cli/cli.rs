@@ -31,8 +31,14 @@ fn audit_is_deterministic_and_judges_the_controls() {
     // The backdoored designs contradict their claims: exit 1.
     assert_eq!(out_a.status.code(), Some(1), "stdout: {}\nstderr: {}", text(&out_a.stdout), text(&out_a.stderr));
     let stdout = text(&out_a.stdout);
-    assert!(stdout.contains("ratchet          every claim held"), "{stdout}");
-    assert!(stdout.contains("ghost            CLAIMS CONTRADICTED: recipients-only, change-visible"), "{stdout}");
+    assert!(stdout.contains("ratchet          all 8 claims held (37 vectors"), "{stdout}");
+    assert!(stdout.contains("plaintext-relay  claims only delivers: held"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "ghost            CLAIMS CONTRADICTED: recipients-only [no — 9 of 37 vectors], change-visible [no — "
+        ),
+        "{stdout}"
+    );
     let reports = files(a.path());
     assert_eq!(
         reports,
@@ -77,8 +83,36 @@ fn audit_is_deterministic_and_judges_the_controls() {
             ratchet["properties"].as_array().unwrap().iter().find(|x| x["property"] == p).unwrap()["claim"].clone();
         assert_eq!(claim, "holds-within-limits", "ratchet {p}: only the vectors of its stated limits may fail");
     }
+    // Every headline says who read what, or what changed and who was not
+    // told, in at most 30 words; no report for readers is over 50 KB.
+    for f in std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().path()) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        if f.extension().is_some_and(|e| e == "md") {
+            assert!(text.len() <= 50 * 1024, "{}: {} bytes", f.display(), text.len());
+        }
+        if f.extension().is_some_and(|e| e == "json") {
+            let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for x in report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(report["observations"].as_array().into_iter().flatten())
+            {
+                let s = x["sentence"].as_str().unwrap();
+                assert!(s.split_whitespace().count() <= 30, "{}: headline over 30 words: {s}", f.display());
+            }
+        }
+    }
     let md = std::fs::read_to_string(a.path().join("ratchet.md")).unwrap();
-    let order = ["## Scorecard", "## Findings", "## Vectors", "## What this audit cannot see"];
+    let order = [
+        "**Promises:**",
+        "**Found:**",
+        "**Remember:**",
+        "## Properties",
+        "## Findings",
+        "## Vectors",
+        "## What this audit cannot see",
+    ];
     let pos: Vec<usize> = order.iter().map(|h| md.find(h).unwrap_or_else(|| panic!("{h} missing"))).collect();
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "sections out of order");
 }

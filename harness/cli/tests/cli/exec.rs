@@ -171,7 +171,7 @@ fn check_one_vector_broke(case: &Case, out: &Output, out_dir: &Path) {
     }
     let md = std::fs::read_to_string(out_dir.join("hostile.md")).unwrap();
     assert!(
-        md.contains("ERROR") && md.contains("Runs that broke"),
+        md.contains("could not be judged") && md.contains("Runs that broke"),
         "{}: the Markdown report shows the error",
         case.mode
     );
@@ -565,7 +565,8 @@ fn the_python_examples_are_judged_as_they_should_be() {
         doormat(&["audit", "--allow-exec", "--spec", "harness/adapters/name-key/name-key.yaml", "--out", &out("nk")]);
     assert_eq!(leaky.status.code(), Some(1), "{}{}", text(&leaky.stdout), text(&leaky.stderr));
     assert!(
-        text(&leaky.stdout).contains("name-key         CLAIMS CONTRADICTED: recipients-only, outsider-blind"),
+        text(&leaky.stdout).contains("name-key         CLAIMS CONTRADICTED: recipients-only [no — ")
+            && text(&leaky.stdout).contains("], outsider-blind [no — "),
         "{}",
         text(&leaky.stdout)
     );
@@ -724,9 +725,9 @@ fn a_design_whose_runs_all_broke_tells_one_story() {
     let console = text(&r.stdout);
     let line = console.lines().find(|l| l.starts_with("hostile")).unwrap();
     assert!(line.contains("COULD NOT BE JUDGED: 2 of 2 vectors broke"), "{line}");
-    assert!(!line.contains("every claim held") && !line.contains("CONTRADICTED"), "{line}");
+    assert!(!line.contains("claims held") && !line.contains("CONTRADICTED"), "{line}");
     let md = std::fs::read_to_string(out.join("hostile.md")).unwrap();
-    assert!(md.contains("**In short:** the audit could not judge this design: 2 of 2 vectors broke"), "{md}");
+    assert!(md.contains("**Found:** It could not be judged. 2 of 2 vectors broke"), "{md}");
     assert!(!md.contains("contradicts") && !md.contains("no oracle observed a violation"), "{md}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("hostile.json")).unwrap()).unwrap();
@@ -735,5 +736,5 @@ fn a_design_whose_runs_all_broke_tells_one_story() {
     assert_eq!(json["outcome"]["not_judged"].as_array().unwrap().len(), json["claims"].as_array().unwrap().len());
     let card = std::fs::read_to_string(out.join("SCORECARD.md")).unwrap();
     let row = card.lines().find(|l| l.starts_with("| [`hostile`]")).unwrap();
-    assert!(row.ends_with("**could not be judged** (2 of 2 vectors broke) |"), "{row}");
+    assert!(row.ends_with("**could not be judged — 2 of 2 vectors broke** |"), "{row}");
 }

@@ -104,7 +104,7 @@ fn the_audit_contradicts_provider_blind_for_keystream_reuse() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(r.status.code(), Some(1), "{}{}", text(&r.stdout), text(&r.stderr));
-    assert!(text(&r.stdout).contains("CLAIMS CONTRADICTED: provider-blind"), "{}", text(&r.stdout));
+    assert!(text(&r.stdout).contains("CLAIMS CONTRADICTED: provider-blind [no — "), "{}", text(&r.stdout));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("keystream.json")).unwrap()).unwrap();
     let pb = report["findings"].as_array().unwrap().iter().find(|f| f["property"] == "provider-blind").unwrap();
