@@ -1,5 +1,6 @@
-//! Report renderers: the per-design Markdown and JSON reports and the
-//! cross-design scorecard.
+//! Report renderers: the per-design Markdown and JSON reports, the
+//! cross-design scorecard, and sequence diagrams (Mermaid for Markdown,
+//! inline SVG for HTML).
 //!
 //! **Invariants:** rendering is a pure function of its inputs: no clock, no
 //! environment, no hash-map iteration order, so the same inputs give
@@ -16,6 +17,7 @@ pub mod mermaid;
 pub mod sarif;
 pub mod scorecard;
 pub mod shard;
+mod story;
 
 pub use audit::{Claim, DesignAudit, Outcome, PropertySummary, StatedLimit, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
