@@ -18,6 +18,7 @@ pub mod sarif;
 pub mod scorecard;
 pub mod shard;
 mod story;
+pub mod svg;
 
 pub use audit::{Claim, DesignAudit, Outcome, PropertySummary, StatedLimit, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
