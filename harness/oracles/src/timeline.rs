@@ -166,7 +166,7 @@ pub fn timeline(run: &Run, judgements: &[Judgement]) -> Vec<Item> {
             Item::Note {
                 step: end,
                 over: PROVIDER.to_owned(),
-                text: "after the last step: delivers what it held; everyone tries again".to_owned(),
+                text: "after the last step: delivers what it held, and everyone tries again".to_owned(),
             },
         ));
     }
