@@ -95,5 +95,6 @@ pub fn scenario(data: &[u8]) {
     let Some(design) = doormat_designs::builtin(names[usize::from(pick) % names.len()]) else { return };
     let result = doormat_audit::judge_pair(design.as_ref(), &sc, &Parameters::default());
     let _ = doormat_report::mermaid::sequence(&result.timeline);
+    let _ = doormat_report::svg::sequence(&result.timeline);
     let _ = serde_json::to_string(&result);
 }

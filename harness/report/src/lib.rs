@@ -1,5 +1,6 @@
-//! Report renderers: the per-design Markdown and JSON reports and the
-//! cross-design scorecard.
+//! Report renderers: the per-design Markdown and JSON reports, the
+//! cross-design scorecard, and sequence diagrams (Mermaid for Markdown,
+//! inline SVG for HTML).
 //!
 //! **Invariants:** rendering is a pure function of its inputs: no clock, no
 //! environment, no hash-map iteration order, so the same inputs give
@@ -17,6 +18,8 @@ pub mod mermaid;
 pub mod sarif;
 pub mod scorecard;
 pub mod shard;
+mod story;
+pub mod svg;
 
 pub use audit::{Claim, DesignAudit, InShort, Outcome, PropertySummary, StatedLimit, LEGEND, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
