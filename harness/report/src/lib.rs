@@ -16,6 +16,7 @@ pub mod mermaid;
 pub mod sarif;
 pub mod scorecard;
 pub mod shard;
+pub mod svg;
 
 pub use audit::{Claim, DesignAudit, Outcome, PropertySummary, StatedLimit, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
