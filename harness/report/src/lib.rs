@@ -1,5 +1,5 @@
-//! Report renderers: the per-design Markdown and JSON reports and the
-//! cross-design scorecard.
+//! Report renderers: the per-design Markdown and JSON reports, the
+//! cross-design scorecard, and the same as HTML pages.
 //!
 //! **Invariants:** rendering is a pure function of its inputs: no clock, no
 //! environment, no hash-map iteration order, so the same inputs give
@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod gate;
+pub mod html;
 pub mod inert;
 pub mod junit;
 pub mod markdown;
@@ -20,6 +21,7 @@ pub mod svg;
 
 pub use audit::{Claim, DesignAudit, Outcome, PropertySummary, StatedLimit, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
+pub use html::{render_html, render_html_index};
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use sarif::render_sarif;
