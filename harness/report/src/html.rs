@@ -41,7 +41,7 @@ body { font: 1rem/1.5 system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif
 h1 { font-size: 1.6rem; line-height: 1.25; }
 h2 { font-size: 1.3rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1.05rem; }
-code { font-family: ui-monospace, \"SFMono-Regular\", Menlo, Consolas, monospace; font-size: 0.92em; overflow-wrap: anywhere; }
+code { font-family: ui-monospace, \"SFMono-Regular\", Menlo, Consolas, monospace; font-size: 0.92em; overflow-wrap: break-word; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; border: 1px solid #ccc; padding: 0.5rem; }
 a { color: #0645ad; }
 .scroll { overflow-x: auto; max-width: 100%; }
