@@ -4,7 +4,7 @@
 //! show every answer of the JSON reports.
 
 use crate::util::{doormat, files, text};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,7 +131,9 @@ fn html_pages_open_in_a_browser() {
             std::env::var_os("CI").is_none(),
             "{CHROMIUM} is missing: `.ci/run` should have installed it (apt-get install chromium)"
         );
-        eprintln!(
+        // Not `eprintln!`, which panics when standard error is closed.
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "note: {CHROMIUM} is missing, so the HTML pages were not opened in a browser (apt-get install chromium)"
         );
         return;
