@@ -48,6 +48,7 @@ a { color: #0645ad; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #bbb; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
+th code { white-space: nowrap; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .alarm { color: #b00020; font-weight: bold; }
 .in-short p { margin: 0.3rem 0; }
