@@ -168,7 +168,7 @@ struct AuditArgs {
     /// Compare freshly computed reports with the files in --out; print a diff for any drift and write nothing
     #[arg(long)]
     check: bool,
-    /// Report formats to write: md (per-design Markdown and SCORECARD.md), json, junit (junit.xml), sarif (doormat.sarif)
+    /// Report formats to write: md (per-design Markdown and SCORECARD.md), json, junit (junit.xml), sarif (doormat.sarif), html (per-design pages and index.html, self-contained, to open in a browser)
     #[arg(long = "format", value_delimiter = ',', default_value = "md,json")]
     formats: Vec<output::Format>,
     /// Run only part K of N of the vectors (sorted by id) and write a shard to --out, for `doormat merge`

@@ -2,7 +2,10 @@
 //! checking it for drift against the files on disk.
 
 use anyhow::Context;
-use doormat_report::{render_json, render_junit, render_markdown, render_sarif, render_scorecard, DesignAudit, Gate};
+use doormat_report::{
+    render_html, render_html_index, render_json, render_junit, render_markdown, render_sarif, render_scorecard,
+    DesignAudit, Gate,
+};
 use similar::TextDiff;
 use std::path::Path;
 
@@ -17,6 +20,9 @@ pub enum Format {
     Junit,
     /// `doormat.sarif` (SARIF 2.1.0).
     Sarif,
+    /// `<design>.html` per design and `index.html` (the scorecard): pages to
+    /// open in a browser.
+    Html,
 }
 
 /// Every report file of the chosen formats: (file name, contents), in a
@@ -30,6 +36,12 @@ pub fn render(audits: &[DesignAudit], gate: &Gate, formats: &[Format]) -> Vec<(S
         if formats.contains(&Format::Json) {
             files.push((format!("{}.json", a.design), render_json(a)));
         }
+        if formats.contains(&Format::Html) {
+            files.push((doormat_report::html::page_name(&a.design), render_html(a)));
+        }
+    }
+    if formats.contains(&Format::Html) {
+        files.push((doormat_report::html::INDEX.to_owned(), render_html_index(audits)));
     }
     if formats.contains(&Format::Md) {
         files.push(("SCORECARD.md".to_owned(), render_scorecard(audits)));
@@ -49,8 +61,10 @@ pub fn write_all(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
     crate::replace::replace_dir(dir, files)
 }
 
-/// Compares `files` with `dir`, prints a unified diff per drifted file, and
-/// returns how many drifted.
+/// Compares `files` with `dir`, prints a unified diff per drifted file (one
+/// line for a file missing from `dir`, rather than the whole file as added),
+/// and returns how many drifted. Files in `dir` of formats not rendered are
+/// not looked at.
 #[allow(clippy::print_stdout)]
 pub fn check(dir: &Path, files: &[(String, String)]) -> anyhow::Result<usize> {
     let mut drift = 0;
@@ -58,7 +72,11 @@ pub fn check(dir: &Path, files: &[(String, String)]) -> anyhow::Result<usize> {
         let path = dir.join(name);
         let committed = match std::fs::read_to_string(&path) {
             Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                drift += 1;
+                out!("{}: missing (the fresh audit has {} lines)", path.display(), fresh.lines().count());
+                continue;
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         if committed != *fresh {

@@ -5,7 +5,7 @@
 //! names), reach the reports and the terminal. Pasted raw, an ESC sequence
 //! clears the reader's terminal, a stray ``` swallows the rest of a Markdown
 //! report, and `</details>` or `<script>` changes the page a Markdown viewer
-//! draws. Each output escapes such text its own way; JSON (and SARIF, which
+//! (or a browser, for the HTML pages) draws. Each output escapes such text its own way; JSON (and SARIF, which
 //! is JSON) carries it as it is, since the JSON encoder escapes it.
 //!
 //! **Invariant:** every function here is total and idempotent in effect:
@@ -91,6 +91,25 @@ pub fn markdown_block(s: &str, indent: usize) -> String {
     out
 }
 
+/// For HTML text and attribute values (quoted with `"` or `'`): control
+/// characters shown as `\x1b` as on the terminal (newline and tab kept),
+/// then `&`, `<`, `>`, `"` and `'` as character references, so the text
+/// can open no element, entity or attribute.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in terminal(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// For XML 1.0 (JUnit): the characters XML cannot carry at all, even as
 /// character references (C0 controls but tab, newline and carriage return;
 /// U+FFFE, U+FFFF), shown as `\x1b`; the XML writer escapes the rest.
@@ -153,6 +172,21 @@ mod tests {
         assert_eq!(inner.len(), 4, "the block closes only at its own fence:\n{b}");
         assert!(b.lines().all(|l| l.starts_with("  ")));
         assert!(!b.contains('\x1b'));
+    }
+
+    #[test]
+    fn html_opens_nothing() {
+        let h = html(HOSTILE);
+        for bad in ['<', '>', '"', '\'', '\x1b', '\x07', '\u{202e}'] {
+            assert!(!h.contains(bad), "{bad:?} survives in {h}");
+        }
+        assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{h}");
+        // Every `&` left starts one of the references made here.
+        let refs = ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"];
+        assert!(h.match_indices('&').all(|(i, _)| refs.iter().any(|r| h[i..].starts_with(r))), "{h}");
+        assert_eq!(html("a & b <i> \"q\" 'x'"), "a &amp; b &lt;i&gt; &quot;q&quot; &#39;x&#39;");
+        assert_eq!(html("&amp;"), "&amp;amp;", "text that looks escaped is escaped again");
+        assert_eq!(html("two\nlines\tand — ü"), "two\nlines\tand — ü");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Report renderers: the per-design Markdown and JSON reports, the
-//! cross-design scorecard, and sequence diagrams (Mermaid for Markdown,
-//! inline SVG for HTML).
+//! cross-design scorecard, the same as HTML pages, and sequence diagrams
+//! (Mermaid for Markdown, inline SVG for HTML).
 //!
 //! **Invariants:** rendering is a pure function of its inputs: no clock, no
 //! environment, no hash-map iteration order, so the same inputs give
@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod gate;
+pub mod html;
 pub mod inert;
 pub mod junit;
 pub mod layout;
@@ -23,6 +24,7 @@ pub mod svg;
 
 pub use audit::{Claim, DesignAudit, InShort, Outcome, PropertySummary, StatedLimit, LEGEND, SCHEMA_VERSION};
 pub use gate::{Gate, GateItem, GateKind};
+pub use html::{render_html, render_html_index};
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use sarif::render_sarif;

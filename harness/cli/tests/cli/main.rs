@@ -7,6 +7,7 @@ mod ci_outputs;
 mod cli;
 mod exec;
 mod hostile_files;
+mod html;
 mod keystream;
 mod keystream_exec;
 mod tricks_exec;
