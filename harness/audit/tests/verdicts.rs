@@ -224,9 +224,11 @@ fn findings_name_the_right_parties() {
     let later = finding(&honest, "ghost-one-to-one", RecipientsOnly);
     assert_eq!(later.verdict, Verdict::Pass, "{later:?}");
     assert!(
-        later.observations.iter().any(|o| o
-            .sentence
-            .contains("alice/phone was shown \"device added: bob/tablet\" at step 6, before sending at step 8")),
+        later.observations.iter().any(|o| o.sentence
+            == "Visible access: bob/tablet read 1 message (m5) after the provider added bob/tablet to bob's account; the senders had been told before sending"
+            && o.evidence.iter().any(|e| e
+                .text
+                .contains("alice/phone was shown \"device added: bob/tablet\" at step 6, before sending at step 8"))),
         "{:?}",
         later.observations
     );

@@ -216,7 +216,7 @@ mod tests {
         );
         assert_eq!(
             id_list(["a1", "b1", "a2", "a10", "b2", "a3", "c9", "d1", "e1", "f1"], 3),
-            "a1–a3, a10, b1 and 6 more"
+            "a1–a3, a10, b1 and 5 more"
         );
         assert_eq!(id_list(["m1", "m1", "m01"], 6), "m01 and m1");
         assert_eq!(id_list(["hello", "m2"], 6), "hello and m2");

@@ -105,7 +105,7 @@ the design's name leads to its report.</p>\n",
     for p in Property::ALL {
         let _ = write!(s, "<th scope=\"col\">{}</th>", esc(&p.to_string()));
     }
-    s.push_str("<th scope=\"col\">Claims held</th></tr>\n</thead>\n<tbody>\n");
+    s.push_str("<th scope=\"col\">Claims</th></tr>\n</thead>\n<tbody>\n");
     for a in audits {
         let _ = write!(
             s,
@@ -119,10 +119,11 @@ the design's name leads to its report.</p>\n",
                 None => s.push_str("<td>—</td>"),
             }
         }
-        let held = match a.outcome.status() {
-            "all" if a.ok() => "<td>all</td>".to_owned(),
-            "all" | "no" => "<td class=\"alarm\"><strong>no</strong></td>".to_owned(),
-            other => format!("<td class=\"alarm\"><strong>{}</strong> ({})</td>", esc(other), esc(&a.outcome.broke())),
+        let status = a.claims_status();
+        let held = if status.starts_with("no") || status.starts_with("could") {
+            format!("<td class=\"alarm\"><strong>{}</strong></td>", esc(&status))
+        } else {
+            format!("<td>{}</td>", esc(&status))
         };
         let _ = writeln!(s, "{held}</tr>");
     }
@@ -136,12 +137,12 @@ the design's name leads to its report.</p>\n",
     for a in audits {
         let _ = writeln!(
             s,
-            "<li><a href=\"{}\"><code>{}</code></a> — {}: {}<br>{}</li>",
+            "<li><a href=\"{}\"><code>{}</code></a> — {}. <em>Remember:</em> {} {}</li>",
             page_href(&a.design),
             esc(&a.design),
             esc(&a.title),
-            esc(&a.summary.split_whitespace().collect::<Vec<_>>().join(" ")),
-            esc(&a.outcome.line())
+            esc(&a.in_short.remember),
+            esc(&a.summary.split_whitespace().collect::<Vec<_>>().join(" "))
         );
     }
     s.push_str("</ul>\n");
@@ -153,7 +154,7 @@ the design's name leads to its report.</p>\n",
 /// link back to `index.html`.
 pub fn render_html(a: &DesignAudit) -> String {
     let mut sections: Vec<(&str, &str, String)> =
-        vec![("properties", "Properties", properties(a)), ("findings", "Findings", findings(a))];
+        vec![("properties", "Properties", properties(a)), ("findings", "Findings", findings(a, false))];
     if !a.observations.is_empty() {
         sections.push(("visible-access", "Visible access", visible_access(a)));
     }
@@ -164,13 +165,26 @@ pub fn render_html(a: &DesignAudit) -> String {
         sections.push(("not-tested", "Not tested", n));
     }
     sections.push(("vectors", "Vectors", vectors(a)));
-    if let Some(d) = diagrams(a) {
+    if let Some(d) = diagrams(a, false) {
         sections.push(("step-by-step", "Step by step", d));
     }
     if let Some(k) = &a.kat {
         sections.push(("known-answer-tests", "Known-answer tests", known_answers(k)));
     }
     sections.push(("cannot-see", "What this audit cannot see", cannot_see(a)));
+    if !crate::layout::groups(a, true).is_empty() {
+        let mut body = String::from(
+            "<p>Vectors the property tests generated when they found a bug, kept so that it stays fixed. Their findings \
+count in every answer above; they are shown here, apart from the hand-written vectors, because their long generated \
+scripts are harder to read.</p>\n<h3>Findings</h3>\n",
+        );
+        body.push_str(&findings(a, true));
+        if let Some(d) = diagrams(a, true) {
+            body.push_str("<h3>Step by step</h3>\n");
+            body.push_str(&d);
+        }
+        sections.push(("appendix", "Appendix: generated regressions", body));
+    }
 
     let mut s = String::new();
     head(&mut s, &format!("Audit of {}: {}", a.design, a.title));
@@ -263,10 +277,13 @@ fn evidence(s: &mut String, f: &Finding) {
 
 /// Every finding, in the order of `a.findings`, with its evidence and the
 /// stated limit covering it.
-fn findings(a: &DesignAudit) -> String {
+fn findings(a: &DesignAudit, appendix: bool) -> String {
     let mut s = String::new();
     let o = &a.outcome;
-    if a.findings.is_empty() && o.broken_vectors > 0 {
+    let groups = crate::layout::groups(a, appendix);
+    if appendix {
+        // Only called when there is something to show.
+    } else if a.findings.is_empty() && o.broken_vectors > 0 {
         let _ = writeln!(
             s,
             "<p>None observed in the runs that finished; {} (see <a href=\"#runs-that-broke\">Runs that broke</a>).</p>",
@@ -274,19 +291,40 @@ fn findings(a: &DesignAudit) -> String {
         );
     } else if a.findings.is_empty() {
         s.push_str("<p>None: no oracle observed a violation.</p>\n");
+    } else if groups.is_empty() {
+        s.push_str("<p>None in the hand-written vectors; see the appendix for the generated ones.</p>\n");
     }
-    for (i, f) in a.findings.iter().enumerate() {
+    let (h, prefix) = if appendix { ("h4", "appendix-finding") } else { ("h3", "finding") };
+    for (i, g) in groups.iter().enumerate() {
         let n = i + 1;
+        let f = g.first();
+        let vs = g.vectors();
+        let where_ = match vs.len() {
+            1 => format!("vector {}", vector_link(vs[0])),
+            k => format!("{k} vectors, the first {}", vector_link(vs[0])),
+        };
         let _ = writeln!(
             s,
-            "<article class=\"finding\" id=\"finding-{n}\">\n<h3>{n}. {} ({}, vector {})</h3>",
+            "<article class=\"finding\" id=\"{prefix}-{n}\">\n<{h}>{n}. {}</{h}>\n<p><em>{}; {where_}.</em></p>",
             esc(&f.sentence),
             esc(&f.property.to_string()),
-            vector_link(&f.vector)
         );
         evidence(&mut s, f);
         if let Some(l) = a.limit_for(f) {
             let _ = writeln!(s, "<p><em>Within a limit the spec states:</em> {}</p>", esc(&l.reason));
+        }
+        if g.findings.len() > 1 {
+            let rest = &g.findings[1..];
+            let _ = writeln!(
+                s,
+                "<p>The same kind of finding {} more time{}:</p>\n<ul>",
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            );
+            for f in rest {
+                let _ = writeln!(s, "<li>vector {}: {}</li>", vector_link(&f.vector), esc(&f.sentence));
+            }
+            s.push_str("</ul>\n");
         }
         s.push_str("</article>\n");
     }
@@ -361,7 +399,7 @@ fn vectors(a: &DesignAudit) -> String {
         let _ = write!(s, "<th scope=\"col\">{}</th>", esc(&p.to_string()));
     }
     s.push_str("<th scope=\"col\">Expectations</th></tr>\n</thead>\n<tbody>\n");
-    for v in &a.vectors {
+    for v in crate::layout::vectors(a) {
         let _ = write!(
             s,
             "<tr id=\"vector-{}\"><th scope=\"row\"><code>{}</code> {}</th><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
@@ -415,9 +453,9 @@ fn vectors(a: &DesignAudit) -> String {
 
 /// A sequence diagram per vector with a finding ([`crate::svg::sequence`]);
 /// `None` when no vector has one.
-fn diagrams(a: &DesignAudit) -> Option<String> {
+fn diagrams(a: &DesignAudit, appendix: bool) -> Option<String> {
     let mut s = String::new();
-    for v in &a.vectors {
+    for v in crate::layout::vectors(a).into_iter().filter(|v| crate::layout::generated(v) == appendix) {
         if let Some(svg) = crate::svg::sequence(&v.timeline) {
             let _ = write!(
                 s,
@@ -432,7 +470,8 @@ fn diagrams(a: &DesignAudit) -> Option<String> {
         return None;
     }
     Some(format!(
-        "<p>Each vector with a finding, as a sequence diagram; the steps where access happened are marked.</p>\n{s}"
+        "<p>Each vector with a finding, as a sequence diagram: what was sent, what the provider delivered and to whom, \
+the notices each device showed, and where a reader got what it should not have (marked on the reader).</p>\n{s}"
     ))
 }
 
