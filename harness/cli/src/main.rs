@@ -509,10 +509,10 @@ fn finish(audit: &Audit, formats: &[output::Format], out: &Path, check: bool) ->
                 |ps: &[doormat_formats::Property]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             let mut limits = String::new();
             if !o.within_limits.is_empty() {
-                limits.push_str(&format!("; {} only within stated limits", list(&o.within_limits)));
+                limits.push_str(&format!("; yes, within stated limits: {}", list(&o.within_limits)));
             }
             if !o.client_level.is_empty() {
-                limits.push_str(&format!("; {} only at client level (no forensic open)", list(&o.client_level)));
+                limits.push_str(&format!("; client-level only: {}", list(&o.client_level)));
             }
             out!("{:<16} {} ({} vectors{limits})", a.design, a.claims_status(), a.vectors.len());
         } else {

@@ -31,7 +31,10 @@ fn audit_is_deterministic_and_judges_the_controls() {
     // The backdoored designs contradict their claims: exit 1.
     assert_eq!(out_a.status.code(), Some(1), "stdout: {}\nstderr: {}", text(&out_a.stdout), text(&out_a.stderr));
     let stdout = text(&out_a.stdout);
-    assert!(stdout.contains("ratchet          all 8 claims held (37 vectors"), "{stdout}");
+    assert!(
+        stdout.contains("ratchet          all 8 claims held (37 vectors; yes, within stated limits: recipients-only, "),
+        "{stdout}"
+    );
     assert!(stdout.contains("plaintext-relay  claims only delivers: held"), "{stdout}");
     assert!(
         stdout.contains(
