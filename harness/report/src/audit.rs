@@ -622,6 +622,33 @@ impl DesignAudit {
         }
     }
 
+    /// What a reader must also know beside the opening lines, which judge
+    /// the claims only: binding vector expectations not met, and
+    /// known-answer cases of the design's primitives that failed (set
+    /// after [`DesignAudit::new`]).
+    pub fn also_found(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let expect_fail = self.failed_expectations().len();
+        if expect_fail > 0 {
+            out.push(format!(
+                "{expect_fail} vector expectation(s) for claimed properties were not met (see the vector table)."
+            ));
+        }
+        if let Some(k) = self.kat.as_ref().filter(|k| !k.ok()) {
+            out.push(match &k.broken {
+                Some(_) => {
+                    "The implementation broke during the known-answer tests of its primitives (see Known-answer tests)."
+                        .to_owned()
+                }
+                None => format!(
+                    "{} known-answer case(s) of its primitives failed (see Known-answer tests).",
+                    k.failures.len()
+                ),
+            });
+        }
+        out
+    }
+
     /// The summary of one property.
     pub fn property(&self, p: Property) -> Option<&PropertySummary> {
         self.properties.iter().find(|s| s.property == p)

@@ -105,13 +105,8 @@ fn in_short(s: &mut String, a: &DesignAudit) {
     let _ = writeln!(s, "**Promises:** {}  ", i.promises);
     let _ = writeln!(s, "**Found:** {}  ", i.found);
     let _ = writeln!(s, "**Remember:** {}\n", i.remember);
-    let expect_fail = a.failed_expectations();
-    if !expect_fail.is_empty() {
-        let _ = writeln!(
-            s,
-            "{} vector expectation(s) for claimed properties were not met (see the vector table).\n",
-            expect_fail.len()
-        );
+    for line in a.also_found() {
+        let _ = writeln!(s, "**Also:** {line}\n");
     }
     let _ = writeln!(s, "{}\n", a.summary);
     if let Some(p) = &a.promise {

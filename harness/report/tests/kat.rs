@@ -22,7 +22,11 @@ fn the_section_comes_before_the_limits_and_a_failure_breaks_the_audit() {
     let files = [KatFile::parse("kat/hmac.yaml", KAT).unwrap()];
     audit.kat = Some(doormat_oracles::kat::run(&doormat_designs::RustCrypto, &files, &spec.kat_accepts));
     assert!(!audit.ok());
+    assert_eq!(audit.claims_status(), "no — expectations or known-answer tests failed");
     let md = render_markdown(&audit);
+    // The opening lines judge the claims; the failed case is said right after them.
+    let also = md.find("**Also:** 1 known-answer case(s) of its primitives failed").unwrap();
+    assert!(also < md.find("## Properties").unwrap(), "{md}");
     let kat = md.find("## Known-answer tests").unwrap();
     assert!(kat < md.find("## What this audit cannot see").unwrap());
     assert!(md.contains("| HMAC-SHA-256 | valid | 1 | 1 | 0 | 0 |"), "{md}");
