@@ -242,3 +242,10 @@ fn the_directory_and_its_checks_start_no_thread() {
     });
     probe.unwrap().join().unwrap();
 }
+
+/// A design (`Send + Sync`) and its devices (`Send`) can hold a directory.
+#[test]
+fn a_directory_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<KeyDirectory>();
+}
