@@ -91,6 +91,8 @@ mod client_scan;
 mod escrow;
 mod framing;
 mod ghost;
+#[cfg(feature = "kt")]
+pub mod kt;
 mod leaf;
 #[cfg(feature = "olm")]
 mod megolm;
