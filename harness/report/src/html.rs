@@ -409,24 +409,11 @@ fn vectors(a: &DesignAudit) -> String {
         for p in Property::ALL {
             s.push_str(verdict_cell(v.judgement(p)));
         }
-        let held = v.expectations.iter().filter(|e| e.held).count();
-        let total = v.expectations.len();
-        let failed: Vec<String> = v
-            .expectations
-            .iter()
-            .filter(|e| !e.held)
-            .map(|e| {
-                let bind = if a.claims.contains(&e.property) { "" } else { " (not claimed)" };
-                format!("not met{bind}: {} — {}", e.expected, e.observed.as_deref().unwrap_or(""))
-            })
-            .collect();
-        if total == 0 {
-            s.push_str("<td>—</td></tr>\n");
-        } else if failed.is_empty() {
-            let _ = writeln!(s, "<td>{held} of {total} met</td></tr>");
-        } else {
-            let _ = writeln!(s, "<td>{held} of {total} met; {}</td></tr>", esc(&failed.join("; ")));
-        }
+        let _ = writeln!(
+            s,
+            "<td>{}</td></tr>",
+            crate::layout::expectations(a, v).map_or_else(|| "—".to_owned(), |e| esc(&e))
+        );
     }
     s.push_str("</tbody>\n</table>\n</div>\n");
     let errors: Vec<_> = a.vectors.iter().filter_map(|v| v.error.as_ref().map(|e| (&v.vector, e))).collect();

@@ -27,6 +27,30 @@ pub fn vectors(a: &DesignAudit) -> Vec<&VectorResult> {
     hand
 }
 
+/// A vector's expectations in words: `None` when it has none, else "2 of 3
+/// met", then each one not met ("not met (not claimed): … — …").
+pub fn expectations(a: &DesignAudit, v: &VectorResult) -> Option<String> {
+    let total = v.expectations.len();
+    if total == 0 {
+        return None;
+    }
+    let held = v.expectations.iter().filter(|e| e.held).count();
+    let failed: Vec<String> = v
+        .expectations
+        .iter()
+        .filter(|e| !e.held)
+        .map(|e| {
+            let bind = if a.claims.contains(&e.property) { "" } else { " (not claimed)" };
+            format!("not met{bind}: {} — {}", e.expected, e.observed.as_deref().unwrap_or(""))
+        })
+        .collect();
+    Some(if failed.is_empty() {
+        format!("{held} of {total} met")
+    } else {
+        format!("{held} of {total} met; {}", failed.join("; "))
+    })
+}
+
 /// Findings of one kind: one property, the same sentence but for its
 /// numbers and lists, and the same standing towards the spec's limits.
 #[derive(Debug)]

@@ -305,24 +305,7 @@ fn vector_table(s: &mut String, a: &DesignAudit) {
             });
             let _ = write!(s, " {mark} |");
         }
-        let held = v.expectations.iter().filter(|e| e.held).count();
-        let total = v.expectations.len();
-        let binding_failed: Vec<String> = v
-            .expectations
-            .iter()
-            .filter(|e| !e.held)
-            .map(|e| {
-                let bind = if a.claims.contains(&e.property) { "" } else { " (not claimed)" };
-                format!("not met{bind}: {} — {}", e.expected, e.observed.as_deref().unwrap_or(""))
-            })
-            .collect();
-        if total == 0 {
-            s.push_str(" — |\n");
-        } else if binding_failed.is_empty() {
-            let _ = writeln!(s, " {held} of {total} met |");
-        } else {
-            let _ = writeln!(s, " {held} of {total} met; {} |", cell(&binding_failed.join("; ")));
-        }
+        let _ = writeln!(s, " {} |", crate::layout::expectations(a, v).map_or_else(|| "—".to_owned(), |e| cell(&e)));
     }
     s.push('\n');
     let errors: Vec<_> = a.vectors.iter().filter_map(|v| v.error.as_ref().map(|e| (&v.vector, e))).collect();
