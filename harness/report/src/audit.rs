@@ -52,23 +52,6 @@ impl Claim {
             (false, Verdict::Error) => Claim::NotClaimedError,
         }
     }
-
-    /// Words for reports, e.g. "claimed — contradicted".
-    pub fn words(self) -> &'static str {
-        match self {
-            Claim::Holds => "claimed — holds",
-            Claim::Contradicted => "claimed — contradicted",
-            Claim::ClaimedNotTested => "claimed — not tested",
-            Claim::ClaimedError => "claimed — could not be judged",
-            Claim::NotClaimedFails => "not claimed — fails",
-            Claim::NotClaimedHolds => "not claimed — holds",
-            Claim::NotClaimedNotTested => "not claimed — not tested",
-            Claim::HoldsWithinLimits => "claimed — holds within stated limits",
-            Claim::NotClaimedError => "not claimed — could not be judged",
-            Claim::HoldsClientLevel => "claimed — holds at client level only",
-            Claim::NotClaimedHoldsClientLevel => "not claimed — holds at client level only",
-        }
-    }
 }
 
 /// One property across all vectors.
@@ -369,17 +352,6 @@ impl Outcome {
     /// "3 of 32 vectors broke".
     pub fn broke(&self) -> String {
         format!("{} of {} vector{} broke", self.broken_vectors, self.vectors, if self.vectors == 1 { "" } else { "s" })
-    }
-
-    /// The short status, for a table cell: "all", "no", "could not be judged".
-    pub fn status(&self) -> &'static str {
-        if !self.contradicted.is_empty() {
-            "no"
-        } else if self.broken_vectors > 0 {
-            "could not be judged"
-        } else {
-            "all"
-        }
     }
 }
 
