@@ -62,15 +62,20 @@
 //! the fragment, and only when its 4 bytes all occur in some canary is the
 //! filter asked. XOR: text XOR text is 7-bit, so at each lag a run needs an
 //! aligned byte of the bit string equal to the one `lag` bits on (found 8
-//! at a time with the SWAR zero-byte test); the run is widened to 16 bytes
-//! before its difference gram reaches the filter. Digests are probed every
+//! at a time with the SWAR zero-byte test); its difference gram goes to the
+//! filter (on text every place gets this far), and only a filter hit is
+//! widened to a run of 16 bytes, on the bit string. Digests are probed every
 //! 13 bytes with a 4-byte gram. Runs of encoded characters are found by
 //! skipping (a byte outside every alphabet rules out the 16 positions before
 //! it); stream headers by a SIMD multi-pattern search over every valid zlib
 //! header, gzip's and zstd's; deflate candidates pass a hand-read first
 //! block (a complete code-length code for dynamic blocks, 8 bytes decoded
 //! without a reference before the start for fixed ones) before a 64-byte
-//! trial decode; JSON escapes only inside UTF-8. Views of
+//! trial decode; JSON escapes only inside UTF-8. The streams found in a
+//! decoded binary layer do not depend on the canaries: they are kept per
+//! process by a BLAKE3 hash of the layer, so a layer seen again (the same
+//! group state in every seized copy, the same misaligned decoding of it) is
+//! not searched again; records themselves are always searched. Views of
 //! [`PARALLEL_MIN_BYTES`] or more are split into contiguous groups of
 //! records, one per core. `benches/scan.rs` measures build time and
 //! throughput.
@@ -888,9 +893,11 @@ impl Scanner {
                     continue;
                 }
                 let d = load8(hay, s) ^ load8(hay, s + lag);
-                if d != 0 && d & HIGH_BITS == 0 && xor_run(hay, s, lag) {
+                // On text every difference has a clear top bit: the
+                // filter of canary differences decides, before the run.
+                if d != 0 && d & HIGH_BITS == 0 {
                     let key = xor_key(lag, d);
-                    if self.xor_filter.test(key) {
+                    if self.xor_filter.test(key) && xor_run(top, n, s, lag) {
                         self.xor_at(ctx, hay, s, lag, key, &mut covered);
                     }
                 }
@@ -948,14 +955,29 @@ impl Scanner {
 }
 
 /// Whether the 8 clear-top-bit differences at `s` lie in a run of
-/// [`MIN_XOR_RUN`]: up to 8 more before or after them.
-fn xor_run(hay: &[u8], s: usize, lag: usize) -> bool {
-    let clear = |k: usize| (hay[k] ^ hay[k + lag]) & 0x80 == 0;
-    let need = MIN_XOR_RUN - 8;
-    let back = (1..=need.min(s)).take_while(|&k| clear(s - k)).count();
-    let end = s + 8;
-    let fwd = (0..need - back).take_while(|&k| end + k + lag < hay.len() && clear(end + k)).count();
-    back + fwd >= need
+/// [`MIN_XOR_RUN`]: up to 8 more before or after them. Read off the top
+/// bits (`top`, from [`top_bits`]) of the `n` bytes, 64 at a time: the
+/// top bit of a difference is the difference of the top bits.
+fn xor_run(top: &[u64], n: usize, s: usize, lag: usize) -> bool {
+    const NEED: usize = MIN_XOR_RUN - 8;
+    let b0 = NEED.min(s);
+    let start = s - b0;
+    // Bit i: whether the difference at `start + i` has its top bit set.
+    let d = top_window(top, start) ^ top_window(top, start + lag);
+    let before = d & ((1u64 << b0) - 1);
+    let back = if before == 0 { b0 } else { b0 - 1 - (63 - before.leading_zeros() as usize) };
+    // Forward, only differences whose both bytes are inside the layer.
+    let room = n.saturating_sub(s + 8 + lag);
+    let fwd = ((d >> (b0 + 8)).trailing_zeros() as usize).min(NEED - back).min(room);
+    back + fwd >= NEED
+}
+
+/// The 64 top bits from bit `p` of `top` (zeros past its end).
+fn top_window(top: &[u64], p: usize) -> u64 {
+    let (w, r) = (p / 64, p % 64);
+    let lo = top.get(w).copied().unwrap_or(0) >> r;
+    let hi = if r == 0 { 0 } else { top.get(w + 1).copied().unwrap_or(0) << (64 - r) };
+    lo | hi
 }
 
 /// The top bit of every byte of `hay`, 64 bytes to a word, with two zero
@@ -1577,5 +1599,56 @@ fn for_each_byte_array(bytes: &[u8], brackets: &[usize], mut f: impl FnMut(usize
             f(start, &out);
         }
         i = if j > start + 1 { j } else { start + 1 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`xor_run`] on the top bits agrees with counting byte by byte, on
+    /// text, random bytes and their mixtures, at every lag and position.
+    #[test]
+    fn xor_run_on_top_bits_matches_the_bytes() {
+        fn by_bytes(hay: &[u8], s: usize, lag: usize) -> bool {
+            let clear = |k: usize| (hay[k] ^ hay[k + lag]) & 0x80 == 0;
+            let need = MIN_XOR_RUN - 8;
+            let back = (1..=need.min(s)).take_while(|&k| clear(s - k)).count();
+            let end = s + 8;
+            let fwd = (0..need - back).take_while(|&k| end + k + lag < hay.len() && clear(end + k)).count();
+            back + fwd >= need
+        }
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut checked = 0;
+        for case in 0..200 {
+            let n = 40 + (next() % 300) as usize;
+            // Runs of text and of random bytes, of random lengths.
+            let mut hay = Vec::with_capacity(n);
+            while hay.len() < n {
+                let run = 1 + (next() % 40) as usize;
+                let text = next() % 2 == 0;
+                for _ in 0..run.min(n - hay.len()) {
+                    let b = next() as u8;
+                    hay.push(if text { b & 0x7f } else { b });
+                }
+            }
+            let top = top_bits(&hay);
+            for lag in XOR_LAGS {
+                for s in (0..n).step_by(if case % 2 == 0 { 8 } else { 1 }) {
+                    if s + lag + 8 > n {
+                        break;
+                    }
+                    assert_eq!(xor_run(&top, n, s, lag), by_bytes(&hay, s, lag), "case {case}, s {s}, lag {lag}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
     }
 }

@@ -3,8 +3,9 @@
 //! reading whether a real encoder's first block starts there. See the
 //! module documentation of `scan` for where each is looked for.
 
+use std::collections::HashMap;
 use std::io::Read;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use aho_corasick::AhoCorasick;
 use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
@@ -17,16 +18,42 @@ use super::{Ctx, FRAGMENT_MIN_LEN, MAX_HEADERLESS_LAYER, MAX_INFLATE_OUTPUT};
 /// encoder's first block reads.
 pub(super) fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec<(String, usize, Vec<u8>)>) {
     let cap = MAX_INFLATE_OUTPUT.min(ctx.budget);
-    let mut push = |kind: &str, start: usize, bytes: Vec<u8>| {
-        if bytes.len() >= FRAGMENT_MIN_LEN {
-            out.push((format!("{kind} stream at offset {start}"), start, bytes));
-        }
-    };
     // Compressed output is binary: text layers (percent, JSON, UTF-16/32
     // decoding) are not tried as raw deflate or brotli.
     if !binary {
-        return headed_streams(hay, cap, ctx, &mut push);
+        return headed_streams(hay, cap, ctx, &mut push_to(out));
     }
+    // The same bytes give the same streams: a decoded layer seen before
+    // (the same key package or ratchet tree in every seized copy of a
+    // group, the same misaligned decoding of it) is not searched again. A
+    // record itself (no decoding before it) is searched afresh: records
+    // rarely repeat, and a benchmark that scans the same records again
+    // measures the search, not the cache.
+    if ctx.chain.is_empty() {
+        return binary_streams(hay, cap, ctx, &mut push_to(out));
+    }
+    let key = FOUND.key(hay, cap);
+    if let Some(found) = FOUND.get(&key) {
+        out.extend(found);
+        return;
+    }
+    let before = out.len();
+    binary_streams(hay, cap, ctx, &mut push_to(out));
+    FOUND.put(key, &out[before..]);
+}
+
+/// Adds a stream's output of at least a fragment's length to `out`, named
+/// by its kind and offset.
+fn push_to(out: &mut Vec<(String, usize, Vec<u8>)>) -> impl FnMut(&str, usize, Vec<u8>) + '_ {
+    move |kind: &str, start: usize, bytes: Vec<u8>| {
+        if bytes.len() >= FRAGMENT_MIN_LEN {
+            out.push((format!("{kind} stream at offset {start}"), start, bytes));
+        }
+    }
+}
+
+/// What [`streams`] finds in a binary layer.
+fn binary_streams(hay: &[u8], cap: usize, ctx: &mut Ctx<'_>, push: &mut impl FnMut(&str, usize, Vec<u8>)) {
     if probe_deflate(ctx.probe, hay, false) {
         push("raw deflate", 0, read_capped(DeflateDecoder::new(hay), cap));
     }
@@ -71,7 +98,51 @@ pub(super) fn streams(hay: &[u8], ctx: &mut Ctx<'_>, binary: bool, out: &mut Vec
             }
         }
     }
-    headed_streams(hay, cap, ctx, &mut push);
+    headed_streams(hay, cap, ctx, push);
+}
+
+/// Streams found in decoded binary layers, by a BLAKE3 hash of the layer and the
+/// output cap. A pure cache: [`streams`] gives the same output with or
+/// without it. It keeps at most [`FOUND_ENTRIES`] layers and
+/// [`FOUND_BYTES`] bytes of output, and forgets everything past that.
+static FOUND: Found = Found { map: LazyLock::new(Mutex::default) };
+
+const FOUND_ENTRIES: usize = 1 << 18;
+const FOUND_BYTES: usize = 64 << 20;
+
+type Streams = Vec<(String, usize, Vec<u8>)>;
+
+/// The layers' streams, and the bytes they hold (output and overhead).
+type FoundMap = (HashMap<[u8; 32], Streams>, usize);
+
+struct Found {
+    map: LazyLock<Mutex<FoundMap>>,
+}
+
+impl Found {
+    fn key(&self, hay: &[u8], cap: usize) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(&(cap as u64).to_le_bytes());
+        h.update(hay);
+        *h.finalize().as_bytes()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Streams> {
+        let map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.0.get(key).cloned()
+    }
+
+    fn put(&self, key: [u8; 32], found: &[(String, usize, Vec<u8>)]) {
+        let bytes: usize = found.iter().map(|(_, _, b)| b.len() + 64).sum::<usize>() + 96;
+        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.0.len() >= FOUND_ENTRIES || map.1 + bytes > FOUND_BYTES {
+            map.0.clear();
+            map.1 = 0;
+        }
+        if bytes <= FOUND_BYTES / 4 && map.0.insert(key, found.to_vec()).is_none() {
+            map.1 += bytes;
+        }
+    }
 }
 
 /// zlib, gzip and zstd streams, wherever their header is.
@@ -1150,6 +1221,46 @@ mod tests {
             }
         }
         assert!(compressed >= 150, "{compressed}");
+    }
+
+    /// The cache of streams found in binary layers changes nothing: the
+    /// second search of a layer (cached) gives what the first gave, a
+    /// smaller output cap is a different entry, and a layer one byte
+    /// different is searched again.
+    #[test]
+    fn cached_streams_are_the_streams() {
+        let text: Vec<u8> = (0..40).flat_map(|i| format!("the canary sings at dawn {i}; ").into_bytes()).collect();
+        let mut layer = noise(300, 0x5ca1e);
+        layer.extend(brotli(&text, 5, 18));
+        layer.extend(noise(200, 0xfade));
+        // A decoded layer (here, the output of a base64 decoding).
+        let find_in = |hay: &[u8], budget: usize, chain: Vec<String>| {
+            let mut hits = Vec::new();
+            let mut probe = miniz_oxide::inflate::core::DecompressorOxide::new();
+            let mut ctx = Ctx { record: 0, hits: &mut hits, budget, chain, origin: 0, probe: &mut probe };
+            let mut out = Vec::new();
+            streams(hay, &mut ctx, true, &mut out);
+            out
+        };
+        let find = |hay: &[u8], budget: usize| find_in(hay, budget, vec!["base64 at offset 0".to_string()]);
+        let first = find(&layer, MAX_INFLATE_OUTPUT);
+        assert!(
+            first.iter().any(|(name, at, bytes)| name.starts_with("brotli") && *at == 300 && bytes == &text),
+            "{first:?}"
+        );
+        assert_eq!(FOUND.get(&FOUND.key(&layer, MAX_INFLATE_OUTPUT)), Some(first.clone()), "kept");
+        assert_eq!(find(&layer, MAX_INFLATE_OUTPUT), first);
+        // A record itself is searched afresh, and finds the same.
+        let record = [&b"record"[..], &layer].concat();
+        let whole = find_in(&record, MAX_INFLATE_OUTPUT, Vec::new());
+        assert!(whole.iter().any(|(name, at, bytes)| name.starts_with("brotli") && *at == 306 && bytes == &text));
+        assert!(FOUND.get(&FOUND.key(&record, MAX_INFLATE_OUTPUT)).is_none(), "a record is not kept");
+        let capped = find(&layer, 100);
+        assert!(capped.iter().all(|(_, _, bytes)| bytes.len() <= 100), "{capped:?}");
+        assert_ne!(capped, first);
+        // The stream's first byte broken: no brotli stream at 300 any more.
+        layer[300] ^= 0xff;
+        assert!(!find(&layer, MAX_INFLATE_OUTPUT).iter().any(|(name, at, _)| name.starts_with("brotli") && *at == 300));
     }
 
     /// Random bytes rarely pass: over 2^20 offsets, the whole header of a
