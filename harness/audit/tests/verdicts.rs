@@ -367,6 +367,53 @@ fn delivers_as_the_ratchet(results: &[VectorResult]) {
 /// design, the others still run, and a new design is tested with no line
 /// here: it fails until its row is in [`expected_claims`]), then the
 /// other checks.
+/// A change is judged on every message sent while it is served, not only
+/// the first: here, after a first contact, the first message to the ghost
+/// is dropped (it reaches nothing), and the next reaches the ghost with
+/// nobody told. (Found by the
+/// property tests: judged on the first message alone, the ghost passed
+/// change-visible as "prevented" while recipients-only failed.)
+fn a_dropped_first_message_does_not_excuse_the_next() {
+    const VECTOR: &str = "title: t\ndescription: d\nseed: 7\nusers: [alice, bob]\nsteps:\n  - register: {user: alice}\n  - register: {user: bob}\n  - send: {id: m0, from: alice, to: bob}\n  - ghost: {user: bob}\n  - send: {id: m1, from: alice, to: bob, hold: true}\n  - drop: {messages: [m1]}\n  - send: {id: m2, from: alice, to: bob}\n";
+    let sc = doormat_formats::Vector::parse("dropped-first.yaml", "dropped-first", VECTOR).unwrap();
+    let judge = |name: &str| {
+        let r = judge_pair(doormat_designs::builtin(name).unwrap().as_ref(), &sc, &Parameters::default());
+        let j = r.judgement(ChangeVisible).unwrap().clone();
+        (j.verdict, j.grade, r.judgement(RecipientsOnly).unwrap().verdict)
+    };
+    assert_eq!(judge("ghost"), (Verdict::Fail, Some("silent".to_owned()), Verdict::Fail));
+    // The honest design holds m1 back from the ghost and warns (prevented);
+    // m2 goes to the ghost after the warning (visible access, no failure).
+    assert_eq!(judge("ratchet"), (Verdict::Pass, Some("prevented".to_owned()), Verdict::Pass));
+}
+
+/// A round trip that heals a ratchet is messages *opened* both ways, not
+/// sent: here every message after the seizure but the last two is held and
+/// dropped, so the peer never gets a key the copy lacks, and the copy
+/// reading the last ones is no failure of post-compromise. (Found by the
+/// property tests: counted by sends, the ratchet "failed" its claim.)
+fn round_trips_are_counted_by_messages_opened() {
+    const VECTOR: &str = "title: t\ndescription: d\nseed: 9\nusers: [alice, bob]\nsteps:\n  - register: {user: alice}\n  - register: {user: bob}\n  - send: {id: m1, from: alice, to: bob}\n  - send: {id: m2, from: bob, to: alice}\n  - seize: {device: bob/phone}\n  - send: {id: m3, from: bob, to: alice, hold: true}\n  - drop: {messages: [m3]}\n  - send: {id: m4, from: alice, to: bob, hold: true}\n  - drop: {messages: [m4]}\n  - send: {id: m5, from: bob, to: alice, hold: true}\n  - drop: {messages: [m5]}\n  - send: {id: m6, from: alice, to: bob}\n  - send: {id: m7, from: alice, to: bob}\n";
+    let sc = doormat_formats::Vector::parse("dropped-trips.yaml", "dropped-trips", VECTOR).unwrap();
+    let verdict = |name: &str| {
+        let r = judge_pair(doormat_designs::builtin(name).unwrap().as_ref(), &sc, &Parameters::default());
+        r.judgement(PostCompromise).unwrap().verdict
+    };
+    assert_ne!(verdict("ratchet"), Verdict::Fail);
+    // With the messages delivered, two round trips do happen, and the
+    // backup operator's design, whose keys never change, is caught.
+    let delivered = VECTOR
+        .replace(", hold: true", "")
+        .replace("  - drop: {messages: [m3]}\n", "")
+        .replace("  - drop: {messages: [m4]}\n", "")
+        .replace("  - drop: {messages: [m5]}\n", "");
+    let sc = doormat_formats::Vector::parse("trips.yaml", "trips", &delivered).unwrap();
+    let r = judge_pair(doormat_designs::builtin("ratchet").unwrap().as_ref(), &sc, &Parameters::default());
+    assert_eq!(r.judgement(PostCompromise).unwrap().verdict, Verdict::Pass, "{:?}", r.judgement(PostCompromise));
+    let r = judge_pair(doormat_designs::builtin("backup-escrow").unwrap().as_ref(), &sc, &Parameters::default());
+    assert_eq!(r.judgement(PostCompromise).unwrap().verdict, Verdict::Fail);
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut all: Vec<Trial> = doormat_designs::names()
@@ -378,7 +425,9 @@ fn main() {
             })
         })
         .collect();
-    let others: [(&str, fn()); 5] = [
+    let others: [(&str, fn()); 7] = [
+        ("round_trips_are_counted_by_messages_opened", round_trips_are_counted_by_messages_opened),
+        ("a_dropped_first_message_does_not_excuse_the_next", a_dropped_first_message_does_not_excuse_the_next),
         ("ratchet_fails_only_within_its_stated_limits", ratchet_fails_only_within_its_stated_limits),
         ("findings_name_the_right_parties", findings_name_the_right_parties),
         (

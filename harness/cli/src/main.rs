@@ -514,7 +514,12 @@ fn finish(audit: &Audit, formats: &[output::Format], out: &Path, check: bool) ->
             if !o.client_level.is_empty() {
                 limits.push_str(&format!("; client-level only: {}", list(&o.client_level)));
             }
-            out!("{:<16} {} ({} vectors{limits})", a.design, a.claims_status(), a.vectors.len());
+            out!(
+                "{:<16} {} ({}{limits})",
+                a.design,
+                a.claims_status(),
+                if a.vectors.len() == 1 { "1 vector".to_owned() } else { format!("{} vectors", a.vectors.len()) }
+            );
         } else {
             let mut line = format!("{:<16} {}", a.design, a.status_line());
             if o.contradicted.is_empty() && o.broken_vectors == 0 {

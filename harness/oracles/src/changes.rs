@@ -5,8 +5,11 @@
 //! operation *before* the one that encrypted to it. A notice that comes
 //! with the encryption itself is too late: the message has gone. Grades:
 //! prevented, warned before sending (both hold), warned only while sending,
-//! silent (both fail). A first sight of a user or conversation is trust on
-//! first use: no change to show.
+//! silent (both fail). A sender is graded by its first message while
+//! served a change, unless a later one fails: a first message kept from
+//! the new party does not excuse a later one that reaches it untold. A
+//! first sight of a user or conversation is trust on first use: no change
+//! to show.
 
 use crate::common::{change_clause, describe_change, id_list, plural, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
@@ -22,10 +25,17 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
             "no step of this vector has the provider change a device list, a key or a group's members, so there was no change to show",
         );
     }
-    // First exposure of each (change, sender).
-    let mut first: BTreeMap<(usize, &DeviceAddr), usize> = BTreeMap::new();
+    // Each (change, sender) is graded by its first message, unless a later
+    // one fails: a notice before the first covers the later ones, but a
+    // first message kept from the new party does not excuse a later one
+    // that reaches it untold (the earliest, worst such message counts).
+    let mut first: BTreeMap<(usize, &DeviceAddr), (usize, Told<'_>)> = BTreeMap::new();
     for e in &run.exposures {
-        first.entry((e.change, &e.sender)).or_insert(e.message);
+        let t = told(run, e.change, &e.sender, e.message);
+        let slot = first.entry((e.change, &e.sender)).or_insert((e.message, t));
+        if t.fails() && t.rank() > slot.1.rank() {
+            *slot = (e.message, t);
+        }
     }
     if first.is_empty() {
         return Judgement::not_tested(
@@ -39,9 +49,8 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     let mut untold: Vec<(usize, &DeviceAddr, &str)> = Vec::new();
     let mut grades: BTreeMap<&str, usize> = BTreeMap::new();
     let mut worst: Option<Told<'_>> = None;
-    for (&(c, sender), &mi) in &first {
+    for (&(c, sender), &(mi, t)) in &first {
         let m = &run.truth.messages[mi];
-        let t = told(run, c, sender, mi);
         *grades.entry(t.grade()).or_default() += 1;
         if worst.is_none_or(|w| t.rank() > w.rank()) {
             worst = Some(t);

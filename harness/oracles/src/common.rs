@@ -145,6 +145,12 @@ impl Told<'_> {
         }
     }
 
+    /// Whether the sender was not told in time (warned only while sending,
+    /// or silent).
+    pub(crate) fn fails(self) -> bool {
+        matches!(self, Told::WhileSending(_) | Told::Silent)
+    }
+
     /// The grade in words, for notes and evidence.
     pub(crate) fn grade(self) -> &'static str {
         match self {

@@ -178,27 +178,69 @@ pub(crate) fn forward_secrecy(run: &Run) -> Judgement {
 }
 
 /// For each peer of the seized device, the step at which the pair has
-/// completed `round_trips` strict round trips after the seizure: the device
-/// sends to the peer, then the peer sends to the device (a send before the
-/// peer's reply does not start a new round trip).
+/// completed `round_trips` round trips after the seizure. A round trip is
+/// what heals a ratchet: the peer *opens* a message the device sent after
+/// the seizure, then sends the device a reply, and the device *opens* that
+/// reply. Sends alone count for nothing: a message held and dropped, or a
+/// reply written before the peer had the device's message, carries no key
+/// the copy lacks.
 fn healed_pairs(run: &Run, seizure: usize, round_trips: u32) -> BTreeMap<&DeviceAddr, usize> {
     let s = &run.seizures[seizure];
-    let mut state: BTreeMap<&DeviceAddr, (u32, bool)> = BTreeMap::new();
-    let mut healed = BTreeMap::new();
-    for m in run.truth.messages.iter().filter(|m| m.step > s.step && m.forged_by.is_none()) {
-        if m.from == s.device {
-            for peer in &m.intended {
-                state.entry(peer).or_default().1 = true;
+    let device = &s.device;
+    // Sends (0) before deliveries (1) within a step: a message delivered
+    // as it is sent is opened after it was written.
+    let mut events: Vec<(usize, u8, usize, Option<&DeviceAddr>)> = Vec::new();
+    for (mi, m) in run.truth.messages.iter().enumerate() {
+        if m.step > s.step && m.forged_by.is_none() {
+            events.push((m.step, 0, mi, None));
+        }
+    }
+    for d in run.deliveries.iter().filter(|d| d.step > s.step && d.tamper.is_none()) {
+        if let (DeliveryResult::Opened { plaintext: true, .. }, Some(&mi)) =
+            (&d.result, run.truth.envelope_message.get(&d.envelope))
+        {
+            if run.truth.messages[mi].forged_by.is_none() {
+                events.push((d.step, 1, mi, Some(&d.device)));
             }
-        } else if m.intended.contains(&s.device) {
-            let st = state.entry(&m.from).or_default();
-            if st.1 {
-                st.1 = false;
-                st.0 += 1;
-                if st.0 == round_trips {
-                    healed.entry(&m.from).or_insert(m.step);
+        }
+    }
+    events.sort();
+    #[derive(Default)]
+    struct Pair {
+        done: u32,
+        /// The peer has opened a message of the device's.
+        got: bool,
+        /// Messages the peer sent the device since.
+        replies: BTreeSet<usize>,
+    }
+    let mut pairs: BTreeMap<&DeviceAddr, Pair> = BTreeMap::new();
+    let mut healed = BTreeMap::new();
+    for (step, kind, mi, to) in events {
+        let m = &run.truth.messages[mi];
+        match (kind, to) {
+            // The peer replies, having the device's message.
+            (0, _) if m.from != *device && m.intended.contains(device) => {
+                if let Some(pair) = pairs.get_mut(&m.from).filter(|p| p.got) {
+                    pair.replies.insert(mi);
                 }
             }
+            // The peer opens the device's message.
+            (1, Some(peer)) if m.from == *device && peer != device => {
+                pairs.entry(peer).or_default().got = true;
+            }
+            // The device opens the peer's reply: a round trip.
+            (1, Some(at)) if at == device && m.from != *device => {
+                let pair = pairs.entry(&m.from).or_default();
+                if pair.replies.contains(&mi) {
+                    pair.done += 1;
+                    pair.got = false;
+                    pair.replies.clear();
+                    if pair.done == round_trips {
+                        healed.entry(&m.from).or_insert(step);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     healed
