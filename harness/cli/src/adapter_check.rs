@@ -78,12 +78,7 @@ impl Checker {
 }
 
 fn entry(addr: &DeviceAddr, b: &Bundle) -> DirectoryEntry {
-    DirectoryEntry {
-        device: addr.clone(),
-        identity: b.identity.clone(),
-        prekey: b.prekey.clone(),
-        one_time: b.one_time.first().cloned(),
-    }
+    DirectoryEntry::first_contact(addr.clone(), b)
 }
 
 fn err(e: &ImplError) -> Outcome {

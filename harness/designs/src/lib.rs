@@ -93,6 +93,8 @@ mod framing;
 mod ghost;
 #[cfg(feature = "kt")]
 pub mod kt;
+#[cfg(feature = "kt")]
+mod kt_ratchet;
 mod leaf;
 #[cfg(feature = "olm")]
 mod megolm;
@@ -136,12 +138,13 @@ macro_rules! with_feature {
 /// The registry: every design doormat knows, sorted by name. Adding a
 /// built-in design is its module, one line here and its spec
 /// (`specs/<name>.yaml`); the shared tests mount it by itself.
-fn registry() -> [(&'static str, Make); 9] {
+fn registry() -> [(&'static str, Make); 10] {
     [
         ("backup-escrow", Some(|| Box::new(BackupEscrow))),
         ("client-scan", Some(|| Box::new(ClientScan))),
         ("escrow", Some(|| Box::new(Escrow))),
         ("ghost", Some(|| Box::new(Ghost))),
+        ("kt-ratchet", with_feature!("kt", || Box::new(kt_ratchet::KtRatchet))),
         ("megolm", with_feature!("olm", || Box::new(megolm::Megolm))),
         ("mls", with_feature!("mls", || Box::new(mls::Mls))),
         ("olm", with_feature!("olm", || Box::new(olm::Olm))),

@@ -132,7 +132,8 @@ fn a_message_meant_for_another_device_under_the_same_key_is_refused() {
     }
     let fallback_signature = eve.sign(&[&b"doormat vodozemac v1 fallback key"[..], fallback].concat());
     let prekey = [fallback, &fallback_signature.to_bytes(), &eve.sign(&device_keys).to_bytes()].concat();
-    let entry = doormat_engine::DirectoryEntry { device: addr("eve/phone"), identity, prekey, one_time: None };
+    let entry =
+        doormat_engine::DirectoryEntry { device: addr("eve/phone"), identity, prekey, one_time: None, proof: None };
     let sent = net.send_to("alice/phone", "alice+eve", &["alice", "eve"], &[entry], "for eve").unwrap();
     let body = Net::body_for(&sent, "eve/phone");
     let r = net.recv("bob/phone", "alice/phone", "alice+eve", &body);

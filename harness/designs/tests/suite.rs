@@ -33,7 +33,12 @@ macro_rules! trials {
 fn main() {
     let args = Arguments::from_args();
     let mut all = Vec::new();
-    for design in doormat_designs::names() {
+    // A design with a key service encrypts only to entries whose proof
+    // holds, which the suite's directory does not give: the engine runs
+    // it with the provider's proofs (tests/kt_ratchet.rs).
+    let service =
+        |name: &str| doormat_designs::builtin(name).and_then(|d| d.key_service([0; 32]).ok()).flatten().is_some();
+    for design in doormat_designs::names().into_iter().filter(|d| !service(d)) {
         macro_rules! mount {
             ($design:expr; $($rest:tt)+) => {
                 trials!(all, $design; $($rest)+)

@@ -68,6 +68,9 @@ pub struct DirectoryEntry {
     pub prekey: Vec<u8>,
     /// One single-use item, on the requester's first contact, while any last.
     pub one_time: Option<Vec<u8>>,
+    /// For a design with a [`KeyService`]: the service's proof that
+    /// `identity` is `device`'s key, as the provider chose to serve it.
+    pub proof: Option<Vec<u8>>,
 }
 
 impl DirectoryEntry {
@@ -80,6 +83,7 @@ impl DirectoryEntry {
             identity: bundle.identity.clone(),
             prekey: bundle.prekey.clone(),
             one_time: bundle.one_time.first().cloned(),
+            proof: None,
         }
     }
 }
@@ -181,16 +185,23 @@ pub enum EventKind {
     MemberAdded,
     /// Someone left the conversation.
     MemberRemoved,
+    /// The key directory holds a key under the device's own name that it
+    /// never published.
+    KeyNotMine,
+    /// The device's view of the key directory differs from the auditor's.
+    ViewSplit,
 }
 
 impl EventKind {
     /// Every kind, in the order of the enum.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::IdentityChanged,
         EventKind::DeviceAdded,
         EventKind::DeviceRemoved,
         EventKind::MemberAdded,
         EventKind::MemberRemoved,
+        EventKind::KeyNotMine,
+        EventKind::ViewSplit,
     ];
 
     /// The kind's name on the exec protocol's wire (`device-added`, ...).
@@ -201,6 +212,8 @@ impl EventKind {
             EventKind::DeviceRemoved => "device-removed",
             EventKind::MemberAdded => "member-added",
             EventKind::MemberRemoved => "member-removed",
+            EventKind::KeyNotMine => "key-not-mine",
+            EventKind::ViewSplit => "view-split",
         }
     }
 
@@ -218,6 +231,8 @@ impl fmt::Display for EventKind {
             EventKind::DeviceRemoved => "device removed",
             EventKind::MemberAdded => "member added",
             EventKind::MemberRemoved => "member removed",
+            EventKind::KeyNotMine => "a key it never published under its name",
+            EventKind::ViewSplit => "its key directory differs from the auditor's",
         })
     }
 }
@@ -360,6 +375,18 @@ pub trait Design: Send + Sync + fmt::Debug {
     /// Why the implementation can no longer be trusted in this run (it broke
     /// the protocol, crashed, hung), if it cannot; the run then stops with an
     /// ERROR verdict.
+    /// The key service the provider is supposed to run honestly for this
+    /// design's clients (a key-transparency directory), made from `seed`;
+    /// `None` (the default) for a design that declares none. The harness,
+    /// as the provider, runs it: publishes every enrolled device's identity
+    /// in it, serves its proofs beside directory entries, and hands every
+    /// device the new head after each epoch ([`Device::directory`]). A
+    /// provider move that touches keys then follows a [`Strategy`].
+    fn key_service(&self, seed: Seed) -> Result<Option<Box<dyn KeyService>>, ImplError> {
+        let _ = seed;
+        Ok(None)
+    }
+
     fn broken(&self) -> Option<String> {
         None
     }
@@ -446,7 +473,60 @@ pub trait Device: Send + fmt::Debug {
         let _ = (role, data);
         Ok(())
     }
+
+    /// What the design's [`KeyService`] tells the device (only designs that
+    /// declare one are asked): a new head with the proof of the device's
+    /// own key history, or the head an auditor holds. Returns the notices
+    /// the device shows its user (a key it never published under its name,
+    /// a head that differs from the auditor's).
+    fn directory(&mut self, update: &DirectoryUpdate<'_>) -> Result<Vec<Event>, ImplError> {
+        let _ = update;
+        Err(ImplError::Unsupported("no key service".into()))
+    }
 }
+
+/// What a provider-side key service hands a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryUpdate<'a> {
+    /// The head of a new epoch, and the proof of every key the device's
+    /// own address had up to it (what it monitors).
+    Head {
+        /// The head, opaque to the harness.
+        head: &'a [u8],
+        /// The device's own key history, proven against `head`.
+        own_history: &'a [u8],
+    },
+    /// The heads an auditor holds, having checked that each epoch only
+    /// adds to the one before (the device compares its own with them).
+    Gossip {
+        /// The auditor's heads, opaque to the harness.
+        auditor: &'a [u8],
+    },
+}
+
+/// A service the provider is supposed to run honestly for a design's
+/// clients: a key directory that answers with proofs (key transparency).
+/// Its heads and proofs are bytes the design defines; the harness only
+/// carries them, and lies with them as a [`Strategy`] says.
+pub trait KeyService: Send {
+    /// Sets each device's identity, in one new epoch.
+    fn publish(&mut self, keys: &[(DeviceAddr, Vec<u8>)]) -> Result<(), ImplError>;
+    /// The latest epoch's head, as clients hold it.
+    fn head(&self) -> Vec<u8>;
+    /// A proof that `device`'s current identity is the one the directory
+    /// holds, against [`KeyService::head`].
+    fn lookup(&self, device: &DeviceAddr) -> Result<Vec<u8>, ImplError>;
+    /// A proof of every identity `device` ever had, against the head.
+    fn history(&self, device: &DeviceAddr) -> Result<Vec<u8>, ImplError>;
+    /// What an auditor holds after checking every epoch's append-only
+    /// proof: its heads, for devices to compare theirs with.
+    fn audited(&self) -> Result<Vec<u8>, ImplError>;
+    /// A second directory equal to this one so far, which goes on
+    /// separately: how a provider shows different clients different views.
+    fn branch(&self) -> Result<Box<dyn KeyService>, ImplError>;
+}
+
+pub use doormat_formats::Strategy;
 
 /// An AEAD a design uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

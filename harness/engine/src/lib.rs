@@ -18,7 +18,8 @@ pub mod timings;
 pub mod truth;
 
 pub use adapter::{
-    AeadAlg, Authority, Bundle, Capabilities, Design, Device, DirectoryEntry, EncryptRequest, Event, EventKind,
-    ImplError, InEnvelope, OutEnvelope, Primitives, ProtocolBytes, Received, Seed, Sent, TargetContent, UserAction,
+    AeadAlg, Authority, Bundle, Capabilities, Design, Device, DirectoryEntry, DirectoryUpdate, EncryptRequest, Event,
+    EventKind, ImplError, InEnvelope, KeyService, OutEnvelope, Primitives, ProtocolBytes, Received, Seed, Sent,
+    Strategy, TargetContent, UserAction,
 };
-pub use run::{run, Run};
+pub use run::{named_strategy, run, run_with, Run};

@@ -78,6 +78,7 @@ impl Listing {
             identity: self.bundle.identity.clone(),
             prekey: self.bundle.prekey.clone(),
             one_time,
+            proof: None,
         }
     }
 }

@@ -11,8 +11,8 @@
 //! reading and wraps no device, and [`measure`] gives zeros.
 
 use crate::adapter::{
-    Authority, Bundle, Device, EncryptRequest, Event, ImplError, InEnvelope, Received, Seed, Sent, TargetContent,
-    UserAction,
+    Authority, Bundle, Device, DirectoryUpdate, EncryptRequest, Event, ImplError, InEnvelope, Received, Seed, Sent,
+    TargetContent, UserAction,
 };
 use doormat_formats::DeviceAddr;
 use std::cell::RefCell;
@@ -285,6 +285,9 @@ impl Device for Timed {
     }
     fn provider_push(&mut self, role: &str, data: &[u8]) -> Result<(), ImplError> {
         design_call(|| self.0.provider_push(role, data))
+    }
+    fn directory(&mut self, update: &DirectoryUpdate<'_>) -> Result<Vec<Event>, ImplError> {
+        design_call(|| self.0.directory(update))
     }
 }
 

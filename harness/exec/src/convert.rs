@@ -99,6 +99,8 @@ pub(crate) fn entry_from_wire(e: WireEntry) -> Result<DirectoryEntry, String> {
         identity: e.identity.0,
         prekey: e.prekey.0,
         one_time: e.one_time.map(|o| o.0),
+        // Exec designs declare no key service (PROTOCOL.md).
+        proof: None,
     })
 }
 

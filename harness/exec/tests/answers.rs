@@ -44,6 +44,7 @@ fn encrypt_with_event(event: &str) -> (ImplError, Option<String>) {
         identity: vec![1],
         prekey: Vec::new(),
         one_time: None,
+        proof: None,
     };
     let members = [UserId::from("alice"), UserId::from("bob")];
     let req = EncryptRequest {

@@ -31,4 +31,7 @@ pub use ids::{DeviceAddr, GroupId, MessageId, UserId};
 pub use kat::{KatAlgorithm, KatFile, KatPointer};
 pub use property::Property;
 pub use spec::{Implementation, KatAccept, Limit, Parameters, Role, Spec};
-pub use vector::{Action, Expectation, Outcome, Party, Scenario, ScenarioStep, Tamper, Target, TargetAim, Vector};
+pub use vector::{
+    Action, Expectation, Outcome, Party, Scenario, ScenarioStep, Strategy, StrategyChoice, Tamper, Target, TargetAim,
+    Vector,
+};

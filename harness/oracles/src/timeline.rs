@@ -225,6 +225,13 @@ fn steps(run: &Run, items: &mut Vec<(Rank, Item)>) {
             Action::Compel { role } => {
                 provider(format!("compels {}", role.as_deref().unwrap_or("the design's authorities")))
             }
+            Action::Gossip { users } if users.is_empty() => {
+                provider("devices compare their key directory with the auditor's".to_owned())
+            }
+            Action::Gossip { users } => provider(format!(
+                "{}'s devices compare their key directory with the auditor's",
+                users.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+            )),
             _ => provider("another step".to_owned()),
         };
         items.push((Rank::Step, item));

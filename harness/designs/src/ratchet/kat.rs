@@ -122,6 +122,7 @@ fn initiator(i: &Inputs<'_>) -> Result<ProtocolBytes, ImplError> {
         identity: i.bytes("peer_identity")?.to_vec(),
         prekey: i.bytes("peer_prekey")?.to_vec(),
         one_time: i.map.get("peer_one_time").cloned(),
+        proof: None,
     };
     let bundle = PeerBundle::parse(&entry)?;
     let ephemeral = i.array("ephemeral")?;
@@ -157,6 +158,7 @@ fn conversation(i: &Inputs<'_>) -> Result<ProtocolBytes, ImplError> {
         identity: b.identity.clone(),
         prekey: b.prekey.clone(),
         one_time: if one_time { b.one_time.first().cloned() } else { None },
+        proof: None,
     };
     let body1 = send(&mut alice, &mut bob, &entry(&bob_addr, &bob_bundle, true), i.bytes("m1")?)?;
     let body2 = send(&mut bob, &mut alice, &entry(&alice_addr, &alice_bundle, false), i.bytes("m2")?)?;

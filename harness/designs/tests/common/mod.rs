@@ -209,6 +209,7 @@ impl Net {
                 identity: bundle.identity.clone(),
                 prekey: bundle.prekey.clone(),
                 one_time,
+                proof: None,
             });
         }
         out

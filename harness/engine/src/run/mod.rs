@@ -27,6 +27,7 @@
 //! addressee trying envelopes (forks, the outsider, twins, seized copies)
 //! in `readers.rs`.
 
+mod keys;
 mod moves;
 mod readers;
 mod record;
@@ -37,14 +38,16 @@ pub use record::{
 
 use crate::adapter::{
     Authority, Design, Device, DirectoryEntry, EncryptRequest, Event, ImplError, InEnvelope, OutEnvelope, Sent,
-    UserAction,
+    Strategy, UserAction,
 };
 use crate::canary::{self, Index};
 use crate::provider::{Provider, Served, StoredEnvelope};
 use crate::seed;
 use crate::timings::{self, Phase};
 use crate::truth::{Enrolled, MessageTruth, Truth};
-use doormat_formats::{Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, Tamper, Target, UserId};
+use doormat_formats::{
+    Action, DeviceAddr, GroupId, MessageId, Party, Scenario, ScenarioStep, StrategyChoice, Tamper, Target, UserId,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 struct Runner<'a> {
@@ -71,11 +74,32 @@ struct Runner<'a> {
     /// The first fork that failed in the current step, in words: the run
     /// stops after the step (the probes the fork was for never ran).
     fork_failed: Option<String>,
+    /// The design's key service, when it declares one.
+    keys: Option<keys::Keys>,
+    /// How key moves lie with the key service in this run.
+    strategy: Strategy,
     run: Run,
 }
 
-/// Replays `scenario` against `design`.
+/// Replays `scenario` against `design`. A design with a key service meets
+/// key moves under the strategy the vector names, else `publish`.
 pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
+    run_with(design, scenario, None)
+}
+
+/// The strategy a vector names for its key moves, when it names one (not
+/// `all`).
+pub fn named_strategy(scenario: &Scenario) -> Option<Strategy> {
+    scenario.steps.iter().find_map(|s| match &s.action {
+        Action::Substitute { strategy: Some(StrategyChoice::One(st)), .. } => Some(*st),
+        _ => None,
+    })
+}
+
+/// Replays `scenario` against `design`, key moves under `strategy` (else
+/// the one the vector names, else `publish`).
+pub fn run_with(design: &dyn Design, scenario: &Scenario, strategy: Option<Strategy>) -> Run {
+    let strategy = strategy.or_else(|| named_strategy(scenario)).unwrap_or(Strategy::Publish);
     let mut r = Runner {
         design,
         seed: scenario.seed,
@@ -92,6 +116,8 @@ pub fn run(design: &dyn Design, scenario: &Scenario) -> Run {
         index: Index::default(),
         entropy: 0,
         fork_failed: None,
+        keys: None,
+        strategy,
         run: Run {
             scenario: scenario.clone(),
             design: design.name().to_owned(),
@@ -246,6 +272,10 @@ impl Runner<'_> {
             self.pushes.push((role.clone(), a.public()));
             self.authorities.push((role, a));
         }
+        let seed = seed::derive(self.seed, "key service", &[self.design.name()]);
+        let service = timings::design_call(|| self.design.key_service(seed))
+            .map_err(|e| format!("{} could not start its key service: {e}", self.design.name()))?;
+        self.keys = service.map(|s| keys::Keys::new(s, self.strategy));
         Ok(())
     }
 
@@ -293,7 +323,7 @@ impl Runner<'_> {
                 Ok(())
             }
             Action::ServeGhost { device } => self.ghost(n, device),
-            Action::Substitute { device, requesters } => self.substitute(n, device, requesters.clone()),
+            Action::Substitute { device, requesters, .. } => self.substitute(n, device, requesters.clone()),
             Action::ProviderAdd { group, user } => {
                 self.provider_added.entry(group.clone()).or_default().push(user.clone());
                 self.run.changes.push(Change { step: n, user: user.clone(), kind: ChangeKind::Member(group.clone()) });
@@ -327,6 +357,7 @@ impl Runner<'_> {
                 self.compel(n, role.as_deref());
                 Ok(())
             }
+            Action::Gossip { users } => self.gossip(n, users),
             _ => Err("this step is not supported by this version of doormat".to_owned()),
         }
     }
@@ -359,9 +390,10 @@ impl Runner<'_> {
             let mut dev = self.new_device(addr, "device")?;
             let bundle = dev.publish().map_err(|e| format!("device {addr} could not publish its keys: {e}"))?;
             self.run.truth.enrolled.insert(addr.clone(), Enrolled { step: n, identity: bundle.identity.clone() });
+            let identity = bundle.identity.clone();
             self.provider.publish(n, addr, bundle);
             self.devices.insert(addr.clone(), dev);
-            Ok(())
+            self.publish_key(n, addr, &identity)
         })
     }
 
@@ -401,7 +433,7 @@ impl Runner<'_> {
                 .flat_map(|u| self.run.truth.devices_of(u).cloned().collect::<Vec<_>>())
                 .filter(|d| d != from)
                 .collect();
-            let (served_members, recipients, changed) = self.serve(from, to, &members);
+            let (served_members, recipients, changed) = self.serve(n, from, to, &members);
             let msg_index = self.run.truth.messages.len();
             self.index.insert(canary, msg_index);
             self.run.truth.messages.push(MessageTruth {
@@ -469,6 +501,7 @@ impl Runner<'_> {
     /// `Run::changes`).
     fn serve(
         &mut self,
+        n: usize,
         from: &DeviceAddr,
         to: &Target,
         members: &[UserId],
@@ -487,7 +520,8 @@ impl Runner<'_> {
         let mut recipients = Vec::new();
         let mut changed = Vec::new();
         for u in &served_members {
-            for (entry, served) in self.provider.serve(from, u) {
+            for (mut entry, served) in self.provider.serve(from, u) {
+                entry.proof = self.proof_for(n, &from.user, &entry.device, served != Served::Genuine);
                 let change = match served {
                     Served::Genuine => None,
                     Served::Ghost => self.change_index(|k| *k == ChangeKind::Ghost(entry.device.clone())),

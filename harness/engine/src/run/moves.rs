@@ -20,10 +20,13 @@ impl Runner<'_> {
         let mut dev = self.new_device(addr, "ghost")?;
         let bundle =
             dev.publish().map_err(|e| format!("the provider's ghost device {addr} could not publish keys: {e}"))?;
+        let identity = bundle.identity.clone();
         self.provider.add_ghost(n, addr, bundle);
         self.ghosts.insert(addr.clone(), dev);
         self.run.changes.push(Change { step: n, user: addr.user.clone(), kind: ChangeKind::Ghost(addr.clone()) });
-        Ok(())
+        // Everyone but the owner is served the ghost.
+        let others = self.run.scenario.users.iter().filter(|u| **u != addr.user).cloned().collect();
+        self.lie(n, addr, &identity, others)
     }
 
     pub(super) fn substitute(&mut self, n: usize, addr: &DeviceAddr, requesters: Vec<UserId>) -> Result<(), String> {
@@ -31,10 +34,16 @@ impl Runner<'_> {
         let mut dev = self.new_device(addr, &format!("impostor@{n}"))?;
         let bundle =
             dev.publish().map_err(|e| format!("the provider's impostor for {addr} could not publish keys: {e}"))?;
+        let identity = bundle.identity.clone();
+        let served: std::collections::BTreeSet<UserId> = if requesters.is_empty() {
+            self.run.scenario.users.iter().filter(|u| **u != addr.user).cloned().collect()
+        } else {
+            requesters.iter().cloned().collect()
+        };
         self.provider.substitute(n, addr, bundle, requesters);
         self.impostors.insert(addr.clone(), dev);
         self.run.changes.push(Change { step: n, user: addr.user.clone(), kind: ChangeKind::Substitute(addr.clone()) });
-        Ok(())
+        self.lie(n, addr, &identity, served)
     }
 
     /// The impostor for `device` opens an envelope the sender meant for it.

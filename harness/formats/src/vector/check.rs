@@ -323,6 +323,16 @@ impl Checker<'_> {
             }
             Step::Tamper(s) => self.tamper(s, span, iter),
             Step::Verify(s) => self.verify(s, span),
+            Step::Gossip(s) => {
+                let mut users = Vec::new();
+                for u in &s.users {
+                    let user = self.user(span, u)?;
+                    if !users.contains(&user) {
+                        users.push(user);
+                    }
+                }
+                Some(Action::Gossip { users })
+            }
             Step::WithholdPrekeys(s) => Some(Action::WithholdOneTime { user: self.user(span, &s.user)? }),
             Step::Seize(s) => {
                 let device = self.device(span, &s.device)?;
@@ -533,7 +543,7 @@ impl Checker<'_> {
             }
             requesters.push(u);
         }
-        Some(Action::Substitute { device, requesters })
+        Some(Action::Substitute { device, requesters, strategy: s.strategy })
     }
 
     fn provider_add(&mut self, s: &ProviderAddStep, span: Option<Span>, iter: Option<u32>) -> Option<Action> {

@@ -14,8 +14,10 @@ mod scenario;
 
 pub use check::MAX_STEPS;
 pub use raw::{
-    CompelStep, DeliverStep, DropStep, ExpectationSrc, GhostStep, GroupStep, LinkStep, MemberStep, Outcome,
+    CompelStep, DeliverStep, DropStep, ExpectationSrc, GhostStep, GossipStep, GroupStep, LinkStep, MemberStep, Outcome,
     ProviderAddStep, RegisterStep, RepeatStep, ReplayStep, SeizeStep, SendStep, Step, SubstituteStep, Tamper,
     TamperStep, TargetStep, Vector, VerifyStep, WithholdStep, EVERY_BIT_HEAD,
 };
-pub use scenario::{Action, Expectation, Party, Scenario, ScenarioStep, Target, TargetAim};
+pub use scenario::{
+    Action, AllStrategies, Expectation, Party, Scenario, ScenarioStep, Strategy, StrategyChoice, Target, TargetAim,
+};

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::scenario::StrategyChoice;
+
 /// A parsed vector file, before cross-references are checked.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +79,9 @@ pub enum Step {
     Target(TargetStep),
     /// The design's declared authorities are handed the provider view.
     Compel(CompelStep),
+    /// Devices compare their view of the design's key directory with an
+    /// auditor's.
+    Gossip(GossipStep),
 }
 
 fn default_ghost() -> String {
@@ -103,6 +108,20 @@ pub struct SubstituteStep {
     /// Users who are served the impostor (default: everyone but the owner).
     #[serde(default, rename = "for")]
     pub for_users: Vec<String>,
+    /// With a design that declares a key service: `publish`, `forge`,
+    /// `split-view` or `all`.
+    #[serde(default)]
+    pub strategy: Option<StrategyChoice>,
+}
+
+/// `gossip: {users}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GossipStep {
+    /// Users whose devices compare their key directory with the auditor's
+    /// (default: everyone's).
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 /// `provider_add: {group, user}`.

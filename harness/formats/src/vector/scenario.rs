@@ -3,6 +3,7 @@
 
 use super::{Outcome, Tamper};
 use crate::ids::{DeviceAddr, GroupId, MessageId, UserId};
+use serde::Deserialize;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,7 +54,9 @@ pub enum Action {
     ServeGhost { device: DeviceAddr },
     /// The provider serves an impostor in place of `device` to `requesters`
     /// (all users but the owner when empty).
-    Substitute { device: DeviceAddr, requesters: Vec<UserId> },
+    /// With a design that declares a key service, `strategy` says how the
+    /// provider lies with it (`None`: the vector names none).
+    Substitute { device: DeviceAddr, requesters: Vec<UserId>, strategy: Option<StrategyChoice> },
     /// The provider tells senders `user` is a member of `group`.
     ProviderAdd { group: GroupId, user: UserId },
     /// From now on the provider serves `user`'s devices without one-time
@@ -71,6 +74,68 @@ pub enum Action {
     Target { content: TargetAim },
     /// Authorities are handed the provider view.
     Compel { role: Option<String> },
+    /// `users`' devices (everyone's when empty) compare their view of the
+    /// design's key directory with an auditor's.
+    Gossip { users: Vec<UserId> },
+}
+
+/// How a provider that runs a design's key service makes a move that
+/// touches keys (see the vectors README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Put the false key in the directory, for everyone to see.
+    Publish,
+    /// Serve the false key with a proof made for a directory state no
+    /// client was ever shown.
+    Forge,
+    /// Keep two directories: the one with the false key for the users
+    /// served it, the honest one for everyone else and the auditor.
+    SplitView,
+}
+
+impl Strategy {
+    /// Every strategy, in the order of the enum.
+    pub const ALL: [Strategy; 3] = [Strategy::Publish, Strategy::Forge, Strategy::SplitView];
+
+    /// Its name in vectors and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Publish => "publish",
+            Strategy::Forge => "forge",
+            Strategy::SplitView => "split-view",
+        }
+    }
+}
+
+/// A vector's `strategy`: one, or each as its own run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StrategyChoice {
+    /// This one.
+    One(Strategy),
+    /// `all`: each strategy, as its own run.
+    All(AllStrategies),
+}
+
+/// The word `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AllStrategies {
+    /// `all`.
+    All,
+}
+
+impl<'de> Deserialize<'de> for StrategyChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(d)?;
+        if word == "all" {
+            return Ok(StrategyChoice::All(AllStrategies::All));
+        }
+        Strategy::ALL.into_iter().find(|s| s.name() == word).map(StrategyChoice::One).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown strategy `{word}`: expected one of `publish`, `forge`, `split-view`, `all`"
+            ))
+        })
+    }
 }
 
 /// What a `target` step aims at.
