@@ -138,3 +138,34 @@ fn the_strategy_a_vector_names_is_the_one_run() {
     assert_eq!(doormat_engine::named_strategy(&s), None);
     assert_eq!(impostor_read(&doormat_engine::run(d.as_ref(), &s)), ["m1", "m2"]);
 }
+
+/// change-visible's grade and evidence, judged on a run.
+fn change_visible(run: &Run) -> (doormat_oracles::Verdict, Option<String>, String) {
+    let r = doormat_oracles::judge::judge(run, &doormat_formats::Parameters::default());
+    let j = r.judgement(doormat_formats::Property::ChangeVisible).unwrap();
+    let evidence = j.findings.iter().flat_map(|f| f.evidence.iter().map(|e| e.text.clone())).collect::<Vec<_>>();
+    (j.verdict, j.grade.clone(), evidence.join("\n"))
+}
+
+/// The senders were not told, but the directory found the lie out: the
+/// grade says by whom, the evidence when and how much was read before.
+/// The verdict stays a failure (the sender was not told); a forged proof
+/// is prevented, and the positive control is silent.
+#[test]
+fn change_visible_says_who_detected_the_lie_and_when() {
+    use doormat_oracles::Verdict;
+    let s = with_gossip();
+    let (v, grade, ev) = change_visible(&run("kt-ratchet", &s, Strategy::Publish));
+    assert_eq!((v, grade.as_deref()), (Verdict::Fail, Some("detected by the owner")), "{ev}");
+    assert!(ev.contains("bob/phone was shown \"a key it never published under its name\" at step 3 (detected by the owner), when the impostor for bob/phone had read 0 messages"), "{ev}");
+    let (v, grade, ev) = change_visible(&run("kt-ratchet", &s, Strategy::SplitView));
+    assert_eq!((v, grade.as_deref()), (Verdict::Fail, Some("detected by an auditor")), "{ev}");
+    assert!(ev.contains("(detected by an auditor), when the impostor for bob/phone had read 2 messages"), "{ev}");
+    let (v, grade, _) = change_visible(&run("kt-ratchet", &s, Strategy::Forge));
+    assert_eq!((v, grade.as_deref()), (Verdict::Pass, Some("prevented")));
+    let (v, grade, _) = change_visible(&run("ratchet", &s, Strategy::Publish));
+    assert_eq!((v, grade.as_deref()), (Verdict::Fail, Some("silent")));
+    // Split view without a comparison: nobody found it out.
+    let (v, grade, _) = change_visible(&run("kt-ratchet", &scenario(FIRST_CONTACT), Strategy::SplitView));
+    assert_eq!((v, grade.as_deref()), (Verdict::Fail, Some("silent")));
+}

@@ -5,7 +5,8 @@
 //! operation *before* the one that encrypted to it. A notice that comes
 //! with the encryption itself is too late: the message has gone. Grades:
 //! prevented, warned before sending (both hold), warned only while sending,
-//! silent (both fail). A sender is graded by its first message while
+//! detected by the owner or by an auditor (a key directory found the lie
+//! out, though the sender was not told), silent (all three fail). A sender is graded by its first message while
 //! served a change, unless a later one fails: a first message kept from
 //! the new party does not excuse a later one that reaches it untold. A
 //! first sight of a user or conversation is trust on first use: no change
@@ -13,9 +14,10 @@
 
 use crate::common::{change_clause, describe_change, id_list, plural, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
-use doormat_engine::run::Run;
+use doormat_engine::run::{ChangeKind, Reader, Run, Shown};
+use doormat_engine::EventKind;
 use doormat_formats::{DeviceAddr, Property};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) fn change_visible(run: &Run) -> Judgement {
     let p = Property::ChangeVisible;
@@ -48,12 +50,19 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     // Who sent what to which change untold, for the headline.
     let mut untold: Vec<(usize, &DeviceAddr, &str)> = Vec::new();
     let mut grades: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut worst: Option<Told<'_>> = None;
+    // The worst grade: (rank, words); a detection ranks between warned
+    // only while sending and silent.
+    let mut worst: Option<(u8, &str)> = None;
     for (&(c, sender), &(mi, t)) in &first {
         let m = &run.truth.messages[mi];
-        *grades.entry(t.grade()).or_default() += 1;
-        if worst.is_none_or(|w| t.rank() > w.rank()) {
-            worst = Some(t);
+        let detected = if matches!(t, Told::Silent) { detection(run, c) } else { None };
+        let (rank, grade) = match detected {
+            Some((_, by)) => (7, by),
+            None => (2 * t.rank(), t.grade()),
+        };
+        *grades.entry(grade).or_default() += 1;
+        if worst.is_none_or(|(r, _)| rank > r) {
+            worst = Some((rank, grade));
         }
         match t {
             Told::Prevented => told_list.push(format!(
@@ -93,11 +102,23 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
             Told::Silent => evidence.push(unwarned(
                 m,
                 sender,
-                format!(
-                    "encrypted {} while served {}, and was shown no notice naming it (silent)",
-                    m.id,
-                    describe_change(run, c)
-                ),
+                match detected {
+                    None => format!(
+                        "encrypted {} while served {}, and was shown no notice naming it (silent)",
+                        m.id,
+                        describe_change(run, c)
+                    ),
+                    Some((shown, by)) => format!(
+                        "encrypted {} while served {}, and was shown no notice naming it; {} was shown \"{}\" at step {} ({by}), when {} had read {} sent while it was served",
+                        m.id,
+                        describe_change(run, c),
+                        shown.device,
+                        shown.event.kind,
+                        shown.step,
+                        reader_of(run, c),
+                        plural(read_before(run, c, shown.step), "message", "messages"),
+                    ),
+                },
             )),
         }
     }
@@ -115,8 +136,44 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
     };
     let mut j =
         Judgement::from_findings(p, findings, note, "every one was told before sending, or the change reached nothing");
-    j.grade = worst.map(|w| w.grade().to_owned());
+    j.grade = worst.map(|(_, g)| g.to_owned());
     j
+}
+
+/// Where a change the senders were not told of was found out anyway, by a
+/// key directory: the owner's device shown a key it never published under
+/// the changed address ("detected by the owner"), or any device shown that
+/// its directory differs from the auditor's ("detected by an auditor").
+/// The first such notice at or after the change.
+fn detection(run: &Run, c: usize) -> Option<(&Shown, &'static str)> {
+    let change = run.changes.get(c)?;
+    let (ChangeKind::Substitute(d) | ChangeKind::Ghost(d)) = &change.kind else { return None };
+    run.shown.iter().filter(|s| s.step >= change.step).find_map(|s| match s.event.kind {
+        EventKind::KeyNotMine if s.event.device.as_ref() == Some(d) => Some((s, "detected by the owner")),
+        EventKind::ViewSplit => Some((s, "detected by an auditor")),
+        _ => None,
+    })
+}
+
+/// Who reads through change `c`: the impostor, or the added device.
+fn reader_of(run: &Run, c: usize) -> String {
+    match run.changes.get(c).map(|ch| &ch.kind) {
+        Some(ChangeKind::Substitute(d)) => format!("the impostor for {d}"),
+        Some(ChangeKind::Ghost(d)) => d.to_string(),
+        _ => "the new party".to_owned(),
+    }
+}
+
+/// How many messages the party change `c` let in had read before `step`.
+fn read_before(run: &Run, c: usize, step: usize) -> usize {
+    let reader = match run.changes.get(c).map(|ch| &ch.kind) {
+        Some(ChangeKind::Substitute(d)) => Reader::Impostor(d.clone()),
+        Some(ChangeKind::Ghost(d)) => Reader::Device(d.clone()),
+        _ => return 0,
+    };
+    let read: BTreeSet<usize> =
+        run.reads.iter().filter(|r| r.reader == reader && r.step < step).flat_map(|r| r.messages.clone()).collect();
+    read.len()
 }
 
 /// "dave/phone sent m21 while the provider added bob/ghost to bob's
