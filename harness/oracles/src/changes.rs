@@ -6,11 +6,11 @@
 //! with the encryption itself is too late: the message has gone. Grades:
 //! prevented, warned before sending (both hold), warned only while sending,
 //! detected by the owner or by an auditor (a key directory found the lie
-//! out, though the sender was not told), silent (all three fail). A sender is graded by its first message while
-//! served a change, unless a later one fails: a first message kept from
-//! the new party does not excuse a later one that reaches it untold. A
-//! first sight of a user or conversation is trust on first use: no change
-//! to show.
+//! out, though the sender was not told), silent (all three fail). A sender
+//! is graded by its first message while served a change, unless a later one
+//! fails: a first message kept from the new party does not excuse a later
+//! one that reaches it untold. A first sight of a user or conversation is
+//! trust on first use: no change to show.
 
 use crate::common::{change_clause, describe_change, id_list, plural, told, Told};
 use crate::verdict::{Evidence, Finding, Judgement};
@@ -115,7 +115,7 @@ pub(crate) fn change_visible(run: &Run) -> Judgement {
                         shown.device,
                         shown.event.kind,
                         shown.step,
-                        reader_of(run, c),
+                        newcomer(run, c).map_or_else(|| "the new party".to_owned(), |(_, name)| name),
                         plural(read_before(run, c, shown.step), "message", "messages"),
                     ),
                 },
@@ -155,22 +155,19 @@ fn detection(run: &Run, c: usize) -> Option<(&Shown, &'static str)> {
     })
 }
 
-/// Who reads through change `c`: the impostor, or the added device.
-fn reader_of(run: &Run, c: usize) -> String {
-    match run.changes.get(c).map(|ch| &ch.kind) {
-        Some(ChangeKind::Substitute(d)) => format!("the impostor for {d}"),
-        Some(ChangeKind::Ghost(d)) => d.to_string(),
-        _ => "the new party".to_owned(),
+/// Who reads through change `c`, and how to name it: the impostor, or the
+/// added device.
+fn newcomer(run: &Run, c: usize) -> Option<(Reader, String)> {
+    match &run.changes.get(c)?.kind {
+        ChangeKind::Substitute(d) => Some((Reader::Impostor(d.clone()), format!("the impostor for {d}"))),
+        ChangeKind::Ghost(d) => Some((Reader::Device(d.clone()), d.to_string())),
+        ChangeKind::Member(_) => None,
     }
 }
 
 /// How many messages the party change `c` let in had read before `step`.
 fn read_before(run: &Run, c: usize, step: usize) -> usize {
-    let reader = match run.changes.get(c).map(|ch| &ch.kind) {
-        Some(ChangeKind::Substitute(d)) => Reader::Impostor(d.clone()),
-        Some(ChangeKind::Ghost(d)) => Reader::Device(d.clone()),
-        _ => return 0,
-    };
+    let Some((reader, _)) = newcomer(run, c) else { return 0 };
     let read: BTreeSet<usize> =
         run.reads.iter().filter(|r| r.reader == reader && r.step < step).flat_map(|r| r.messages.clone()).collect();
     read.len()

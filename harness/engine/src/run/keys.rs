@@ -30,7 +30,7 @@ pub(super) struct Keys {
     /// For `forge`: the proof served beside each false key.
     forged: BTreeMap<DeviceAddr, Vec<u8>>,
     /// How this run lies.
-    pub(super) strategy: Strategy,
+    strategy: Strategy,
 }
 
 impl Keys {
@@ -75,13 +75,8 @@ impl Runner<'_> {
         let Some(keys) = self.keys.as_mut() else { return Ok(()) };
         let update = [(device.clone(), identity.to_vec())];
         match keys.strategy {
-            Strategy::Publish => {
-                timings::design_call(|| keys.honest.publish(&update)).map_err(|e| failed("publish a key", &e))?;
-                if let Some((other, _)) = keys.split.as_mut() {
-                    timings::design_call(|| other.publish(&update)).map_err(|e| failed("publish a key", &e))?;
-                }
-                self.epoch(n)
-            }
+            // Published like any key: in every directory, a new epoch.
+            Strategy::Publish => self.publish_key(n, device, identity),
             Strategy::Forge => {
                 let mut private =
                     timings::design_call(|| keys.honest.branch()).map_err(|e| failed("branch its directory", &e))?;

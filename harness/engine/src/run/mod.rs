@@ -74,10 +74,9 @@ struct Runner<'a> {
     /// The first fork that failed in the current step, in words: the run
     /// stops after the step (the probes the fork was for never ran).
     fork_failed: Option<String>,
-    /// The design's key service, when it declares one.
+    /// The design's key service, when it declares one, and how key moves
+    /// lie with it in this run.
     keys: Option<keys::Keys>,
-    /// How key moves lie with the key service in this run.
-    strategy: Strategy,
     run: Run,
 }
 
@@ -117,7 +116,6 @@ pub fn run_with(design: &dyn Design, scenario: &Scenario, strategy: Option<Strat
         entropy: 0,
         fork_failed: None,
         keys: None,
-        strategy,
         run: Run {
             scenario: scenario.clone(),
             design: design.name().to_owned(),
@@ -143,7 +141,7 @@ pub fn run_with(design: &dyn Design, scenario: &Scenario, strategy: Option<Strat
     match design.begin_run() {
         Err(e) => r.run.aborted = Some(format!("{} could not start: {e}", design.name())),
         Ok(()) => {
-            if let Err(why) = r.start() {
+            if let Err(why) = r.start(strategy) {
                 r.run.aborted = Some(why);
             }
         }
@@ -263,7 +261,7 @@ fn encrypt_acknowledged(
 
 impl Runner<'_> {
     /// Creates the design's authorities and records what they publish.
-    fn start(&mut self) -> Result<(), String> {
+    fn start(&mut self, strategy: Strategy) -> Result<(), String> {
         for role in self.design.authorities() {
             let seed = seed::derive(self.seed, "authority", &[self.design.name(), &role]);
             let a = timings::design_call(|| self.design.create_authority(&role, seed))
@@ -275,7 +273,7 @@ impl Runner<'_> {
         let seed = seed::derive(self.seed, "key service", &[self.design.name()]);
         let service = timings::design_call(|| self.design.key_service(seed))
             .map_err(|e| format!("{} could not start its key service: {e}", self.design.name()))?;
-        self.keys = service.map(|s| keys::Keys::new(s, self.strategy));
+        self.keys = service.map(|s| keys::Keys::new(s, strategy));
         Ok(())
     }
 

@@ -25,7 +25,7 @@ impl Runner<'_> {
         self.ghosts.insert(addr.clone(), dev);
         self.run.changes.push(Change { step: n, user: addr.user.clone(), kind: ChangeKind::Ghost(addr.clone()) });
         // Everyone but the owner is served the ghost.
-        let others = self.run.scenario.users.iter().filter(|u| **u != addr.user).cloned().collect();
+        let others = self.others_than(&addr.user);
         self.lie(n, addr, &identity, others)
     }
 
@@ -35,15 +35,18 @@ impl Runner<'_> {
         let bundle =
             dev.publish().map_err(|e| format!("the provider's impostor for {addr} could not publish keys: {e}"))?;
         let identity = bundle.identity.clone();
-        let served: std::collections::BTreeSet<UserId> = if requesters.is_empty() {
-            self.run.scenario.users.iter().filter(|u| **u != addr.user).cloned().collect()
-        } else {
-            requesters.iter().cloned().collect()
-        };
+        let served =
+            if requesters.is_empty() { self.others_than(&addr.user) } else { requesters.iter().cloned().collect() };
         self.provider.substitute(n, addr, bundle, requesters);
         self.impostors.insert(addr.clone(), dev);
         self.run.changes.push(Change { step: n, user: addr.user.clone(), kind: ChangeKind::Substitute(addr.clone()) });
         self.lie(n, addr, &identity, served)
+    }
+
+    /// Every user of the vector but `owner`: whom the provider serves a
+    /// ghost or, by default, an impostor.
+    fn others_than(&self, owner: &UserId) -> BTreeSet<UserId> {
+        self.run.scenario.users.iter().filter(|u| *u != owner).cloned().collect()
     }
 
     /// The impostor for `device` opens an envelope the sender meant for it.
